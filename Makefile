@@ -1,0 +1,54 @@
+# `make run` serves the app; `make test` runs every check. Both install what they need.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+PYTHON ?= python3
+
+.PHONY: run test lint install install-test translations browser-deps serve clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed translations
+
+install-test: $(VENV)/.installed-test translations browser-deps
+
+# Compiled catalogs are build output: made from the .po files, not committed.
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d screening/translations -f
+
+instance/secret_key:
+	mkdir -p instance
+	$(PY) -c "import secrets; print(secrets.token_hex(32))" > $@
+	chmod 600 $@
+
+# A local server on plain HTTP: a generated secret key, cookies without the Secure flag.
+run: install instance/secret_key
+	SCREENING_SECRET_KEY="$$(cat instance/secret_key)" SCREENING_SESSION_COOKIE_SECURE=false \
+		$(VENV)/bin/flask --app app run --host 127.0.0.1 --port $(PORT)
+
+# Browser tests drive Debian's chromium; install it when it is missing.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install-test lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) instance/secret_key

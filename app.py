@@ -1,0 +1,15 @@
+"""Entry point: ``flask --app app run`` or ``gunicorn app:app``."""
+
+import sys
+
+from screening import create_app
+from screening.rules import RuleFileError
+
+try:
+    app = create_app()
+except RuleFileError as error:
+    # Refuse to run on a broken rule file, saying exactly what to fix.
+    print("The rule file has problems; the app will not start until they are fixed:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,68 @@
+"""Contraindication screening for laser facial rejuvenation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .rules import RuleSet, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the app (flaskr's application factory)."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_mapping(
+        # Only for development and tests; production sets SCREENING_SECRET_KEY.
+        SECRET_KEY="dev",  # noqa: S106
+        DATABASE=os.path.join(app.instance_path, "screening.sqlite"),
+        RULES_FILE=str(ROOT / "rules.yaml"),
+        # The screening day (ages, re-screen dates) is the clinic's calendar day.
+        TIMEZONE="UTC",
+        CONSENT_VERSION="2026-11",
+        VALID_DAYS=30,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        # A patient may take their time over the questionnaire: the CSRF token
+        # lives as long as the session rather than one hour.
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Cookies only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns this off.
+        SESSION_COOKIE_SECURE=True,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    if test_config is None:
+        app.config.from_prefixed_env("SCREENING")
+    else:
+        app.config.from_mapping(test_config)
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
+
+    from . import db, errors, i18n, patient, security
+
+    db.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(patient.bp)
+
+    from . import cli
+
+    cli.init_app(app)
+    return app
+
+
+def get_ruleset(app: Flask) -> RuleSet:
+    """The rule set loaded at start-up."""
+    ruleset: RuleSet = app.extensions["ruleset"]
+    return ruleset

@@ -1,0 +1,34 @@
+"""Friendly error pages (and JSON errors under /api) for anything a user can send."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+def wants_json() -> bool:
+    """API and FHIR callers get JSON errors; browsers get pages."""
+    return request.path.startswith(("/api/", "/fhir/"))
+
+
+def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+    """Render an HTTP error as a page or as JSON."""
+    code = error.code or 500
+    if wants_json():
+        return jsonify({"error": error.name, "message": error.description}), code
+    template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
+    return render_template(template, error=error), code
+
+
+def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
+    """A bug must not show a traceback: log it and answer 500."""
+    # The endpoint, not the path: result paths carry a patient's secret token.
+    current_app.logger.error("Unhandled error in %s", request.endpoint, exc_info=error)
+    return handle_http_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

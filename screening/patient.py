@@ -1,0 +1,147 @@
+"""Patient pages: landing, questionnaire, result, language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from . import get_ruleset
+from .db import get_db, screening_day
+from .engine import InvalidAnswers, screen
+from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
+from .i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
+from .rules import RuleSet
+from .storage import get_screening_by_token, save_screening
+
+bp = Blueprint("patient", __name__)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The procedure in a few lines and the way in."""
+    return render_template("patient/index.html", ruleset=get_ruleset(current_app))
+
+
+def _new_form() -> ScreeningFormBase:
+    return screening_form_class(get_ruleset(current_app), current_language())()
+
+
+def render_questionnaire(form: ScreeningFormBase, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
+    """The questionnaire page, with any errors listed at the top."""
+    ruleset = get_ruleset(current_app)
+    return (
+        render_template(
+            "patient/questionnaire.html",
+            form=form,
+            ruleset=ruleset,
+            error_list=_error_list(form, ruleset),
+            notice=notice,
+            follow_up_triggers=_follow_up_triggers(ruleset),
+            today_iso=screening_day().isoformat(),
+        ),
+        status,
+    )
+
+
+@bp.route("/screening", methods=["GET", "POST"])
+def questionnaire() -> ResponseReturnValue:
+    """Show the questionnaire; on a valid answer set, store it and show the result."""
+    form = _new_form()
+    if request.method == "GET":
+        return render_questionnaire(form)
+    ruleset = get_ruleset(current_app)
+    details_ok = form.validate()
+    try:
+        verdict = screen(ruleset, form.raw_answers(ruleset), screening_day())
+    except InvalidAnswers as error:
+        form.add_answer_errors(error)
+        return render_questionnaire(form, 400)
+    if not details_ok:
+        return render_questionnaire(form, 400)
+    saved = save_screening(
+        get_db(),
+        verdict,
+        form.patient(),
+        source="web",
+        language=current_language(),
+        consent_version=current_app.config["CONSENT_VERSION"],
+    )
+    # Post/Redirect/Get: reloading the result page never submits twice.
+    return redirect(url_for("patient.result", token=saved.token), 303)
+
+
+@bp.get("/result/<token>")
+def result(token: str) -> ResponseReturnValue:
+    """The verdict, in plain words, behind an unguessable link."""
+    screening = get_screening_by_token(get_db(), token)
+    if screening is None:
+        abort(404)
+    return render_template(
+        "patient/result.html",
+        screening=screening,
+        ruleset=get_ruleset(current_app),
+        rescreen_after=format_iso_date(screening["rescreen_after"]),
+    )
+
+
+@bp.get("/language/<code>")
+def set_language(code: str) -> ResponseReturnValue:
+    """Remember the patient's language and go back to the page they were on."""
+    if code not in available_languages():
+        abort(404)
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    # Only local paths: the switch must not become an open redirect.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        target = url_for("patient.index")
+    response = redirect(target, 303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+def _error_list(form: ScreeningFormBase, ruleset: RuleSet) -> list[dict[str, str]]:
+    """Errors for the summary at the top, in page order, each linking to its field."""
+    entries = []
+    names = [*[q.id for q in ruleset.questions], *PATIENT_FIELDS]
+    for name in ["csrf_token", *names]:
+        field = getattr(form, name, None)
+        if field is None or not field.errors:
+            continue
+        anchor = f"{field.id}-0" if field.type in ("RadioField", "MultiCheckboxField") else field.id
+        message = str(field.errors[0])
+        if name == "csrf_token":
+            anchor, message = (
+                "submit",
+                str(
+                    _(
+                        "This form expired for your security. Your answers are kept: "
+                        "please check them and send the form again."
+                    )
+                ),
+            )
+        entries.append({"anchor": anchor, "label": str(field.label.text), "message": message})
+    return entries
+
+
+def _follow_up_triggers(ruleset: RuleSet) -> dict[str, dict[str, Any]]:
+    """For each follow-up whose trigger is simple answers, what shows it (used by the script)."""
+    triggers: dict[str, dict[str, Any]] = {}
+    for question in ruleset.questions:
+        condition = question.show_if
+        if condition is None or condition.any_of or condition.any_answer or not condition.tests:
+            continue
+        if any(t.date_test for t in condition.tests):
+            continue
+        triggers[question.id] = {t.question: sorted(t.values) for t in condition.tests}
+    return triggers

@@ -1,0 +1,64 @@
+// Progressive enhancement only: every page works without this script.
+(function () {
+  "use strict";
+
+  // Follow-up questions: show one only while its trigger answer is chosen.
+  function answerOf(form, name) {
+    var wrapper = document.getElementById("q-" + name);
+    if (wrapper && wrapper.hidden) { return null; }
+    var checked = form.querySelector('input[name="' + name + '"]:checked');
+    return checked ? checked.value : null;
+  }
+
+  function updateFollowUps(form) {
+    var followUps = form.querySelectorAll("[data-show-when]");
+    for (var i = 0; i < followUps.length; i++) {
+      var el = followUps[i];
+      var trigger = JSON.parse(el.getAttribute("data-show-when"));
+      var show = Object.keys(trigger).every(function (name) {
+        return trigger[name].indexOf(answerOf(form, name)) !== -1;
+      });
+      el.hidden = !show;
+    }
+  }
+
+  function setUpQuestionnaire() {
+    var form = document.querySelector("form.questionnaire");
+    if (!form) { return; }
+    var notes = form.querySelectorAll(".follow-up-note");
+    for (var i = 0; i < notes.length; i++) { notes[i].hidden = true; }
+    form.addEventListener("change", function () { updateFollowUps(form); });
+    updateFollowUps(form);
+  }
+
+  // Errors: move focus to the summary so screen readers announce it.
+  function focusErrorSummary() {
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  function setUpButtons() {
+    var copy = document.querySelectorAll("[data-copy]");
+    for (var i = 0; i < copy.length; i++) {
+      (function (button) {
+        var target = document.getElementById(button.getAttribute("data-copy"));
+        if (!target || !navigator.clipboard) { return; }
+        button.hidden = false;
+        button.addEventListener("click", function () {
+          navigator.clipboard.writeText(target.textContent.trim());
+        });
+      })(copy[i]);
+    }
+    var print = document.querySelectorAll(".print-button");
+    for (var j = 0; j < print.length; j++) {
+      print[j].hidden = false;
+      print[j].addEventListener("click", function () { window.print(); });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpQuestionnaire();
+    focusErrorSummary();
+    setUpButtons();
+  });
+})();
