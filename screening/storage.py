@@ -60,6 +60,103 @@ def m001_screenings(db: Database) -> None:
     table.create_index(["status", "created_at", "id"])
 
 
+@migrations()
+def m002_practitioners(db: Database) -> None:
+    """Practitioner accounts; e-mail addresses are stored lower-cased."""
+    db.table("practitioners").create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "password_hash": str,
+            "active": int,
+            "created_at": str,
+            "failed_logins": int,
+            "locked_until": str,
+        },
+        pk="id",
+        not_null={"email", "name", "password_hash", "active", "created_at", "failed_logins"},
+        defaults={"active": 1, "failed_logins": 0},
+    )
+    db.table("practitioners").create_index(["email"], unique=True)
+
+
+@migrations()
+def m003_reviews(db: Database) -> None:
+    """Append-only practitioner decisions, and the current one on each screening."""
+    db.table("reviews").create(
+        {
+            "id": int,
+            "screening_id": int,
+            "practitioner_id": int,
+            "created_at": str,
+            "decision": str,
+            "status": str,
+            "reason_code": str,
+            "comment": str,
+            "notes": str,
+        },
+        pk="id",
+        not_null={"screening_id", "practitioner_id", "created_at", "decision", "status"},
+        foreign_keys=[("screening_id", "screenings", "id"), ("practitioner_id", "practitioners", "id")],
+    )
+    db.table("reviews").create_index(["screening_id", "id"])
+    # Denormalised for the queue: "not reviewed yet" must be an index lookup
+    # at a million rows, not a scan of the reviews table.
+    db.table("screenings").add_column("reviewed", int, not_null_default=0)
+    db.table("screenings").add_column("decided_status", str)
+    db.table("screenings").add_column("reviewed_at", str)
+    db.table("screenings").create_index(["reviewed", "created_at", "id"])
+
+
+@migrations()
+def m004_audit_log(db: Database) -> None:
+    """Append-only record of who did what; never holds patient answers."""
+    db.table("audit_log").create(
+        {
+            "id": int,
+            "at": str,
+            "practitioner_id": int,
+            "actor": str,
+            "action": str,
+            "target": str,
+            "client_address": str,
+            "details": str,
+        },
+        pk="id",
+        not_null={"at", "action"},
+    )
+    db.table("audit_log").create_index(["at", "id"])
+    db.table("audit_log").create_index(["action", "at"])
+    db.table("audit_log").create_index(["practitioner_id", "at"])
+
+
+@migrations()
+def m005_api_tokens(db: Database) -> None:
+    """Bearer tokens for the clinic's systems; only a hash is stored."""
+    db.table("api_tokens").create(
+        {
+            "id": int,
+            "practitioner_id": int,
+            "name": str,
+            "token_hash": str,
+            "created_at": str,
+            "revoked_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        not_null={"practitioner_id", "name", "token_hash", "created_at"},
+        foreign_keys=[("practitioner_id", "practitioners", "id")],
+    )
+    db.table("api_tokens").create_index(["token_hash"], unique=True)
+
+
+@migrations()
+def m006_name_search(db: Database) -> None:
+    """Full-text index on patient names so the queue's search stays fast."""
+    db.table("screenings").enable_fts(["patient_name"], fts_version="FTS5", create_triggers=True)
+
+
 def connect(path: str) -> Database:
     """Open the database with the settings every connection needs."""
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
@@ -187,3 +284,213 @@ def get_screening_by_reference(db: Database, reference: str) -> dict[str, Any] |
 def count_screenings(db: Database) -> int:
     """How many screenings are stored."""
     return int(db.execute("SELECT count(*) FROM screenings").fetchone()[0])
+
+
+# --- Practitioners -------------------------------------------------------------
+
+
+def create_practitioner(db: Database, email: str, name: str, password_hash: str) -> int:
+    """Add an account; raise ``sqlite3.IntegrityError`` if the e-mail is taken."""
+    cursor = db.execute(
+        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins)"
+        " VALUES (?, ?, ?, 1, ?, 0)",
+        [email.strip().lower(), name.strip(), password_hash, utc_now()],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def get_practitioner(db: Database, practitioner_id: int) -> dict[str, Any] | None:
+    """The account with this id, or None."""
+    return next(db.query("SELECT * FROM practitioners WHERE id = ?", [practitioner_id]), None)
+
+
+def get_practitioner_by_email(db: Database, email: str) -> dict[str, Any] | None:
+    """The account with this e-mail (any case), or None."""
+    return next(db.query("SELECT * FROM practitioners WHERE email = ?", [email.strip().lower()]), None)
+
+
+def set_practitioner_active(db: Database, email: str, active: bool) -> bool:
+    """Activate or deactivate an account; False if there is no such account."""
+    cursor = db.execute(
+        "UPDATE practitioners SET active = ? WHERE email = ?", [1 if active else 0, email.strip().lower()]
+    )
+    return cursor.rowcount > 0
+
+
+# --- Audit -------------------------------------------------------------------
+
+
+def record_audit(
+    db: Database,
+    action: str,
+    *,
+    actor: str | None = None,
+    practitioner_id: int | None = None,
+    target: str | None = None,
+    client_address: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one row to the audit log (no patient answers or names in it)."""
+    db.execute(
+        "INSERT INTO audit_log (at, practitioner_id, actor, action, target, client_address, details)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            utc_now(),
+            practitioner_id,
+            actor,
+            action,
+            target,
+            client_address,
+            json.dumps(dict(details), ensure_ascii=False) if details else None,
+        ],
+    )
+
+
+# --- Reviews -------------------------------------------------------------------
+
+
+def add_review(
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    *,
+    decision: str,
+    status: str,
+    reason_code: str | None = None,
+    comment: str | None = None,
+    notes: str | None = None,
+) -> int:
+    """Record a decision; it supersedes, never edits, earlier ones."""
+    now = utc_now()
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
+            " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
+        )
+        db.execute(
+            "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
+            [status, now, screening_id],
+        )
+    return int(cursor.lastrowid or 0)
+
+
+def list_reviews(db: Database, screening_id: int) -> list[dict[str, Any]]:
+    """Every decision on a screening, newest first, with who made it."""
+    return list(
+        db.query(
+            "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+            " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
+            " WHERE screening_id = ? ORDER BY reviews.id DESC",
+            [screening_id],
+        )
+    )
+
+
+# --- Queue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScreeningFilter:
+    """What the queue (and the API's list) is narrowed to."""
+
+    status: str | None = None
+    reviewed: bool | None = None
+    since: str | None = None  # created_at >= since (UTC ISO date or timestamp)
+    until: str | None = None  # created_at < until
+    search: str | None = None  # a reference code or words of the patient's name
+
+
+def _filter_sql(filters: ScreeningFilter) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.status:
+        where.append("status = ?")
+        params.append(filters.status)
+    if filters.reviewed is not None:
+        where.append("reviewed = ?")
+        params.append(1 if filters.reviewed else 0)
+    if filters.since:
+        where.append("created_at >= ?")
+        params.append(filters.since)
+    if filters.until:
+        where.append("created_at < ?")
+        params.append(filters.until)
+    if filters.search and filters.search.strip():
+        term = filters.search.strip()
+        words = [w for w in term.replace('"', " ").split() if w]
+        # Prefix match on each word of the name, or an exact reference code.
+        fts_query = " ".join(f'"{w}"*' for w in words)
+        where.append("(reference = ? OR id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?))")
+        params.extend([term.upper(), fts_query])
+    return where, params
+
+
+def list_screenings(
+    db: Database,
+    filters: ScreeningFilter = ScreeningFilter(),
+    *,
+    before: tuple[str, int] | None = None,
+    limit: int = 50,
+    columns: str = "*",
+) -> list[dict[str, Any]]:
+    """One page of screenings, newest first.
+
+    Keyset pagination: ``before`` is the (created_at, id) of the last row of
+    the previous page, so every page costs the same however deep it is.
+    """
+    where, params = _filter_sql(filters)
+    if before is not None:
+        where.append("(created_at, id) < (?, ?)")
+        params.extend(before)
+    sql = f"SELECT {columns} FROM screenings"  # noqa: S608 - columns come from code, not users
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [_decode(row) or {} for row in db.query(sql, params)]
+
+
+def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
+    """How many screenings match, per status."""
+    where, params = _filter_sql(ScreeningFilter(**{**filters.__dict__, "status": None}))
+    sql = "SELECT status, count(*) AS n FROM screenings"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " GROUP BY status"
+    return {row["status"]: row["n"] for row in db.query(sql, params)}
+
+
+# --- API tokens --------------------------------------------------------------------
+
+
+def create_api_token(db: Database, practitioner_id: int, name: str) -> str:
+    """Issue a bearer token; only its hash is kept, so it is shown once."""
+    token = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+        [practitioner_id, name.strip(), hash_token(token), utc_now()],
+    )
+    return token
+
+
+def get_api_token(db: Database, token: str) -> dict[str, Any] | None:
+    """The live (not revoked) token with its owner, if the owner is active."""
+    return next(
+        db.query(
+            "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
+            " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
+            " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
+            [hash_token(token)],
+        ),
+        None,
+    )
+
+
+def revoke_api_tokens(db: Database, practitioner_id: int, name: str) -> int:
+    """Revoke a practitioner's live tokens with this name; return how many."""
+    cursor = db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
+        [utc_now(), practitioner_id, name.strip()],
+    )
+    return cursor.rowcount
