@@ -9,6 +9,7 @@ from typing import IO, Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from . import get_ruleset
 from .db import init_db, screening_day
@@ -31,6 +32,7 @@ def summarize_ruleset(ruleset: RuleSet) -> str:
 
 
 @click.command("check-rules")
+@with_appcontext
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def check_rules_command(file: str | None) -> None:
     """Validate a rule file (default: the one the app uses)."""
@@ -57,6 +59,7 @@ def _read_answers(stream: IO[str]) -> dict[str, Any]:
 
 
 @click.command("screen")
+@with_appcontext
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="Screening day (default: today).")
 @click.option("--language", default=None, help="Language of the texts (default: the rule file's first).")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
@@ -78,6 +81,7 @@ def screen_command(file: IO[str], today: dt.datetime | None, language: str | Non
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create or migrate the database."""
     applied = init_db(current_app.config["DATABASE"])

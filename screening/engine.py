@@ -189,11 +189,15 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
         if key not in by_id:
             problems.append(AnswerError(str(key), "unknown_question", {}))
     parsed: Answers = {}
+    answer_problems: dict[str, list[AnswerError]] = {}
     for question in ruleset.questions:
         value = raw.get(question.id)
         if not _is_blank(value):
-            result = _parse_answer(question, value, today, problems)
-            if result is not None:
+            found: list[AnswerError] = []
+            result = _parse_answer(question, value, today, found)
+            if found:
+                answer_problems[question.id] = found
+            else:
                 parsed[question.id] = result
 
     visible: dict[str, bool] = {}
@@ -210,13 +214,15 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
         return visible[question.id]
 
     answers: Answers = {}
-    bad_fields = {p.field for p in problems}
     for question in ruleset.questions:
+        # Answers to follow-ups that were not shown are dropped unread.
         if not is_visible(question):
             continue
-        if question.id in parsed:
+        if question.id in answer_problems:
+            problems.extend(answer_problems[question.id])
+        elif question.id in parsed:
             answers[question.id] = parsed[question.id]
-        elif question.required and question.id not in bad_fields:
+        elif question.required:
             problems.append(AnswerError(question.id, "required", {}))
     if problems:
         raise InvalidAnswers(problems)

@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
@@ -68,10 +69,13 @@ class ScreeningFormBase(FlaskForm):
         validators=[DataRequired(_l("We need your consent to store your answers."))],
     )
 
-    def validate_email(self, field: Field) -> None:
-        """The clinic needs one way to reach the patient."""
-        if not (field.data or "").strip() and not (self.phone.data or "").strip():
-            raise ValidationError(_l("Please give an email address or a phone number."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Field checks, then: the clinic needs at least one way to reach the patient."""
+        valid = super().validate(extra_validators)
+        if not (self.email.data or "").strip() and not (self.phone.data or "").strip():
+            self.email.errors = [*self.email.errors, _l("Please give an email address or a phone number.")]
+            valid = False
+        return valid
 
     def raw_answers(self, ruleset: RuleSet) -> dict[str, Any]:
         """The question answers as typed, blanks left out."""
@@ -110,7 +114,7 @@ def _question_field(question: Question, language: str) -> Field:
     description = pick_text(question.help, language) if question.help else ""
     if question.type == "date":
         return StringField(label, description=description, widget=DateInput(), validators=[Optional()])
-    choices = [(o.value, pick_text(o.label, language)) for o in question.options]
+    choices = [SelectChoice(o.value, pick_text(o.label, language)) for o in question.options]
     if question.type == "multi":
         return MultiCheckboxField(label, description=description, choices=choices, validate_choice=False)
     return RadioField(label, description=description, choices=choices, validate_choice=False, validators=[Optional()])

@@ -23,6 +23,9 @@ QUESTION_TYPES = ("choice", "date", "multi")
 RESCREEN_UNITS = ("days", "weeks", "months")
 DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
 RESERVED_KEYS = ("any", "any_answer")
+# Names the questionnaire form uses for the patient's details.
+RESERVED_IDS = (*RESERVED_KEYS, "patient_name", "email", "phone", "consent", "csrf_token", "answers", "patient")
+UNSURE = "unsure"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -415,6 +418,7 @@ def _build(data: _LineDict, check: _Checker, digest: str) -> RuleSet | None:
     by_id = {q.id: q for q in questions}
     _check_follow_up_loops(questions, check)
     rules = _build_rules(data, check, by_id)
+    _check_unsure_is_never_cleared(questions, rules, data, check)
     if procedure is None:
         return None
     return RuleSet(
@@ -525,11 +529,11 @@ def _build_questions(
         item = check.mapping(entry, check.line_of(entries, index), "a question")
         if item is None:
             continue
-        check.unknown_keys(item, _QUESTION_KEYS, "question")
         question_id = check.identifier(item, "a question")
         what = f"question '{question_id}'"
-        if question_id in RESERVED_KEYS:
-            check.problem(check.line_of(item, "id"), f"{what}: '{question_id}' is a reserved word in conditions")
+        check.unknown_keys(item, _QUESTION_KEYS, what)
+        if question_id in RESERVED_IDS:
+            check.problem(check.line_of(item, "id"), f"{what}: '{question_id}' is a reserved name")
             continue
         qtype = item.get("type")
         if qtype not in QUESTION_TYPES:
@@ -617,6 +621,24 @@ def _check_follow_up_loops(questions: list[Question], check: _Checker) -> None:
         visit(question.id, [question.id])
 
 
+def _check_unsure_is_never_cleared(
+    questions: list[Question], rules: list[Rule], data: _LineDict, check: _Checker
+) -> None:
+    """Safety: if patients can answer "unsure", some rule must send any such
+    answer at least to review; otherwise an unsure patient could be cleared."""
+    if not any(UNSURE in q.option_values for q in questions):
+        return
+    for rule in rules:
+        cond = rule.condition
+        if cond.any_answer == UNSURE and not cond.tests and not cond.any_of and rule.outcome != "eligible":
+            return
+    check.problem(
+        check.line_of(data, "rules"),
+        f'questions offer "{UNSURE}", but no rule sends it to review: add a rule with '
+        f"when: {{any_answer: {UNSURE}}} and outcome: review",
+    )
+
+
 _RULE_KEYS = ("id", "when", "outcome", "rescreen", "patient", "practitioner", "source")
 
 
@@ -628,9 +650,9 @@ def _build_rules(data: _LineDict, check: _Checker, by_id: dict[str, Question]) -
         item = check.mapping(entry, check.line_of(entries, index), "a rule")
         if item is None:
             continue
-        check.unknown_keys(item, _RULE_KEYS, "rule")
         rule_id = check.identifier(item, "a rule")
         what = f"rule '{rule_id}'"
+        check.unknown_keys(item, _RULE_KEYS, what)
         if rule_id is not None and rule_id in seen:
             check.problem(check.line_of(item, "id"), f"duplicate rule id '{rule_id}'")
         if "when" not in item:

@@ -1,0 +1,234 @@
+"""Loading and validating the rule file: every broken file names its line and problem."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from screening.rules import RuleFileError, load_rules, parse_rules
+from tests.conftest import RULES_FILE
+
+# A small valid rule file (one language) that the broken cases below alter.
+MINIMAL = """\
+version: "1"
+procedure:
+  name: Laser
+  description: Light pulses.
+  course: 4-6 sessions.
+sections:
+  - id: main
+    title: Main
+questions:
+  - id: pregnant
+    section: main
+    type: choice
+    text: Are you pregnant?
+    options: [yes, no, unsure]
+  - id: stopped
+    section: main
+    type: choice
+    text: Stopped?
+    options: [never, stopped]
+  - id: stopped_on
+    section: main
+    type: date
+    text: When?
+    show_if: {stopped: stopped}
+rules:
+  - id: pregnancy
+    when: {pregnant: yes}
+    outcome: deferred
+    patient: Come back later.
+    practitioner: Pregnant.
+    source: Clinic page
+  - id: unsure_answer
+    when: {any_answer: unsure}
+    outcome: review
+    patient: We will check.
+    practitioner: Unsure answers.
+    source: Policy
+"""
+
+
+def load_text(text: str):
+    return parse_rules(textwrap.dedent(text).encode(), "test.yaml")
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(RuleFileError) as info:
+        load_text(text)
+    return info.value.problems
+
+
+def test_minimal_file_loads() -> None:
+    ruleset = load_text(MINIMAL)
+    assert [q.id for q in ruleset.questions] == ["pregnant", "stopped", "stopped_on"]
+    assert [r.id for r in ruleset.rules] == ["pregnancy", "unsure_answer"]
+    # yes/no stay strings: PyYAML would otherwise read them as booleans.
+    assert ruleset.question_by_id["pregnant"].option_values == {"yes", "no", "unsure"}
+    assert ruleset.rules[0].condition.describe() == 'pregnant is "yes"'
+
+
+def test_default_rule_file_loads_with_contract_ids() -> None:
+    ruleset = load_rules(RULES_FILE)
+    ids = {q.id for q in ruleset.questions}
+    assert {
+        "date_of_birth",
+        "pregnant",
+        "breastfeeding",
+        "herpes_active",
+        "herpes_history",
+        "skin_inflammation",
+        "cancer",
+        "chronic_flare",
+        "isotretinoin",
+        "isotretinoin_stopped_on",
+        "photosensitizing_meds",
+        "recent_tan",
+        "recent_injectables",
+        "recent_peel",
+        "keloids",
+        "anticoagulants",
+        "autoimmune",
+        "epilepsy",
+        "implants",
+        "changing_mole",
+        "skin_type",
+    } <= ids
+    rule_ids = {r.id for r in ruleset.rules}
+    assert {"pregnancy", "breastfeeding", "herpes_active", "skin_inflammation", "cancer", "chronic_flare"} <= rule_ids
+    assert ruleset.languages == ("en", "ru")
+    assert ruleset.full_version.startswith("2026.11.1+") and len(ruleset.full_version.split("+")[1]) == 12
+
+
+BROKEN = [
+    # (description, replace old, with new, expected fragment of the message, expected line)
+    ("yaml syntax", "    text: Stopped?\n", "    text: [Stopped?\n", "YAML syntax error", None),
+    ("duplicate question id", "  - id: stopped_on\n", "  - id: stopped\n", "duplicate question id 'stopped'", 20),
+    ("duplicate rule id", "  - id: unsure_answer\n", "  - id: pregnancy\n", "duplicate rule id 'pregnancy'", 32),
+    (
+        "duplicate key",
+        "    outcome: deferred\n",
+        "    outcome: deferred\n    outcome: review\n",
+        "duplicate key 'outcome'",
+        29,
+    ),
+    ("unknown question in rule", "when: {pregnant: yes}", "when: {pregnent: yes}", "unknown question 'pregnent'", 27),
+    ("unknown option in rule", "when: {pregnant: yes}", "when: {pregnant: maybe}", "has no option 'maybe'", 27),
+    (
+        "unknown question in show_if",
+        "show_if: {stopped: stopped}",
+        "show_if: {stop: stopped}",
+        "unknown question 'stop'",
+        24,
+    ),
+    (
+        "unknown option in show_if",
+        "show_if: {stopped: stopped}",
+        "show_if: {stopped: paused}",
+        "no option 'paused'",
+        24,
+    ),
+    ("unknown outcome", "outcome: deferred", "outcome: postponed", "unknown outcome 'postponed'", 28),
+    ("missing patient text", "    patient: Come back later.\n", "", "missing its 'patient' text", 26),
+    ("missing practitioner text", "    practitioner: Pregnant.\n", "", "missing its 'practitioner' text", 26),
+    ("missing source", "    source: Clinic page\n", "", "has no 'source'", 26),
+    ("unknown question type", "    type: date\n", "    type: datetime\n", "type 'datetime'", 22),
+    ("choice without options", "    options: [never, stopped]\n", "", "needs options", 15),
+    (
+        "unknown section",
+        "    section: main\n    type: date",
+        "    section: mian\n    type: date",
+        "unknown section 'mian'",
+        21,
+    ),
+    (
+        "rescreen on review",
+        "    outcome: review\n",
+        "    outcome: review\n    rescreen: {weeks: 2}\n",
+        "only a deferred rule",
+        35,
+    ),
+    (
+        "rescreen unit",
+        "    outcome: deferred\n",
+        "    outcome: deferred\n    rescreen: {fortnights: 2}\n",
+        "rescreen",
+        29,
+    ),
+    (
+        "date test on choice",
+        "when: {pregnant: yes}",
+        "when: {pregnant: {within_months: 6}}",
+        "needs a date question",
+        27,
+    ),
+    (
+        "no unsure rule",
+        "    when: {any_answer: unsure}\n",
+        "    when: {pregnant: unsure}\n",
+        "no rule sends it to review",
+        25,
+    ),
+    (
+        "unknown key",
+        "    outcome: deferred\n",
+        "    outcome: deferred\n    severity: high\n",
+        "rule 'pregnancy' has an unknown key 'severity'",
+        29,
+    ),
+    ("no version", 'version: "1"\n', "", "needs a 'version'", None),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message", "line"), [case[1:] for case in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_rule_file_names_line_and_problem(old: str, new: str, message: str, line: int | None) -> None:
+    assert old in MINIMAL
+    problems = problems_of(MINIMAL.replace(old, new, 1))
+    matching = [p for p in problems if message in p]
+    assert matching, problems
+    assert all(p.startswith("test.yaml:") for p in problems)
+    if line is not None:
+        assert matching[0].startswith(f"test.yaml:{line}: "), matching
+
+
+def test_follow_up_loop_is_refused() -> None:
+    text = MINIMAL.replace(
+        "    options: [never, stopped]\n",
+        "    options: [never, stopped]\n    show_if: {stopped_on: {within_days: 5}}\n",
+    )
+    problems = problems_of(text)
+    assert any("loop" in p and "stopped -> stopped_on -> stopped" in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = MINIMAL.replace("when: {pregnant: yes}", "when: {pregnent: yes}").replace(
+        "outcome: review", "outcome: maybe"
+    )
+    problems = problems_of(text)
+    assert len(problems) == 2
+
+
+def test_missing_translation_is_reported() -> None:
+    text = "languages: [en, ru]\n" + MINIMAL
+    problems = problems_of(text)
+    assert any("must give a translation for each language" in p for p in problems)
+    text = text.replace("    patient: Come back later.\n", "    patient: {en: Come back later.}\n")
+    assert any("has no 'ru' translation" in p for p in problems_of(text))
+
+
+def test_unreadable_file(tmp_path) -> None:
+    with pytest.raises(RuleFileError) as info:
+        load_rules(tmp_path / "missing.yaml")
+    assert "cannot read the rule file" in info.value.problems[0]
+
+
+def test_not_utf8() -> None:
+    with pytest.raises(RuleFileError, match="not valid UTF-8"):
+        parse_rules(b"version: \xff\n", "bad.yaml")
+
+
+def test_no_python_tags_are_executed() -> None:
+    with pytest.raises(RuleFileError):
+        parse_rules(b"version: !!python/object/apply:os.system ['true']\n", "evil.yaml")

@@ -1,0 +1,119 @@
+"""Storage: round trips, references, tokens, migrations, keyset pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from screening import storage
+from screening.engine import screen
+from screening.rules import RuleSet
+from tests.conftest import CLEAR_ANSWERS, TODAY
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = storage.connect(str(tmp_path / "store.sqlite"))
+    storage.migrate(database)
+    yield database
+    database.close()
+
+
+def save(db: Database, ruleset: RuleSet, name: str = "Anna", **changes: object) -> storage.SavedScreening:
+    verdict = screen(ruleset, {**CLEAR_ANSWERS, **changes}, TODAY)
+    return storage.save_screening(
+        db,
+        verdict,
+        storage.Patient(name=name, email="a@example.com"),
+        source="web",
+        language="en",
+        consent_version="v1",
+    )
+
+
+def test_round_trip_keeps_everything(db: Database, ruleset: RuleSet) -> None:
+    saved = save(db, ruleset, pregnant="yes", concerns=["wrinkles"])
+    row = storage.get_screening_by_token(db, saved.token)
+    assert row is not None
+    assert row["reference"] == saved.reference
+    assert row["status"] == "deferred"
+    assert row["answers"]["pregnant"] == "yes"
+    assert row["answers"]["date_of_birth"] == "1990-05-31"
+    assert row["concerns"] == ["wrinkles"]
+    assert [r["rule"] for r in row["reasons"]] == ["pregnancy"]
+    assert row["reasons"][0]["patient"]["ru"]  # texts kept in every language, as shown on the day
+    assert row["rules_version"] == ruleset.full_version
+    assert row["consent_version"] == "v1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", row["created_at"])
+    assert storage.get_screening_by_reference(db, saved.reference.lower())["id"] == row["id"]
+
+
+def test_token_is_stored_only_as_a_hash(db: Database, ruleset: RuleSet) -> None:
+    saved = save(db, ruleset)
+    raw = json.dumps(list(db.query("SELECT * FROM screenings")))
+    assert saved.token not in raw
+    assert storage.hash_token(saved.token) in raw
+    assert storage.get_screening_by_token(db, saved.token[:-1] + "x") is None
+
+
+def test_references_are_unique_and_unambiguous(db: Database, ruleset: RuleSet) -> None:
+    references = {save(db, ruleset).reference for _ in range(200)}
+    assert len(references) == 200
+    for reference in references:
+        assert not set(reference) & set("0O1IL5S8B2Z")
+
+
+def test_reference_collision_draws_again(db: Database, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = save(db, ruleset)
+    codes = iter([first.reference, "ACDEFGHJ"])
+    monkeypatch.setattr(storage, "new_reference", lambda: next(codes))
+    assert save(db, ruleset).reference == "ACDEFGHJ"
+
+
+def test_migrations_are_idempotent_and_wal_is_on(db: Database) -> None:
+    assert storage.migrate(db) == []
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {tuple(i.columns) for i in db.table("screenings").indexes}
+    assert {("reference",), ("status", "created_at", "id"), ("created_at", "id")} <= indexes
+
+
+def test_keyset_pages_cover_every_row_once(db: Database, ruleset: RuleSet) -> None:
+    for i in range(23):
+        save(db, ruleset, name=f"Patient {i}", epilepsy="yes" if i % 3 == 0 else "no")
+    seen: list[int] = []
+    before = None
+    while True:
+        page = storage.list_screenings(db, before=before, limit=5)
+        if not page:
+            break
+        seen.extend(row["id"] for row in page)
+        before = (page[-1]["created_at"], page[-1]["id"])
+    assert seen == sorted(seen, reverse=True) and len(seen) == 23
+    review = storage.list_screenings(db, storage.ScreeningFilter(status="review"), limit=100)
+    assert len(review) == 8 and {r["status"] for r in review} == {"review"}
+    assert storage.count_screenings_by_status(db) == {"eligible": 15, "review": 8}
+
+
+@pytest.mark.parametrize(("search", "count"), [("patient", 3), ("Patient 1", 1), ("ann", 0), ("PATIENT 2", 1)])
+def test_search_by_name_words(db: Database, ruleset: RuleSet, search: str, count: int) -> None:
+    for i in range(3):
+        save(db, ruleset, name=f"Patient {i}")
+    assert len(storage.list_screenings(db, storage.ScreeningFilter(search=search))) == count
+
+
+def test_search_by_reference(db: Database, ruleset: RuleSet) -> None:
+    saved = save(db, ruleset, name="Ольга Иванова")
+    save(db, ruleset, name="Other")
+    (found,) = storage.list_screenings(db, storage.ScreeningFilter(search=saved.reference.lower()))
+    assert found["reference"] == saved.reference
+    (by_name,) = storage.list_screenings(db, storage.ScreeningFilter(search="иванова"))
+    assert by_name["patient_name"] == "Ольга Иванова"
+
+
+def test_search_with_quotes_and_operators_is_safe(db: Database, ruleset: RuleSet) -> None:
+    save(db, ruleset, name='Anna "AND" OR')
+    assert storage.list_screenings(db, storage.ScreeningFilter(search='" OR * NEAR(')) == []
