@@ -11,11 +11,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from .rules import OUTCOME_RANK, Condition, Question, Rescreen, RuleSet, Test, pick_text
+from .rules import OUTCOME_RANK, Condition, Question, Rescreen, Rule, RuleSet, Test, pick_text
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -63,9 +63,8 @@ class InvalidAnswers(Exception):
         return grouped
 
 
-@dataclass(frozen=True)
-class Reason:
-    """A rule that fired, with the answers that made it fire."""
+class Reason(NamedTuple):
+    """A rule that fired, with the answers that made it fire (a tuple: cheap to build)."""
 
     rule: str
     outcome: str
@@ -88,8 +87,7 @@ class Reason:
         }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The outcome of a screening."""
 
     status: str
@@ -201,6 +199,7 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
                 parsed[question.id] = result
 
     visible: dict[str, bool] = {}
+    show_if = _compiled(ruleset).show_if
 
     def is_visible(question: Question) -> bool:
         # A follow-up is shown only if its trigger holds and every question
@@ -209,7 +208,7 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
             condition = question.show_if
             visible[question.id] = condition is None or (
                 all(is_visible(by_id[q]) for q in condition.questions())
-                and match_condition(condition, parsed, today) is not None
+                and show_if[question.id](parsed, today) is not None
             )
         return visible[question.id]
 
@@ -232,42 +231,96 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
 # --- Evaluation --------------------------------------------------------------
 
 
-def _match_test(test: Test, answers: Answers, today: dt.date) -> bool:
-    value = answers.get(test.question)
-    if value is None:
-        return False
+Matcher = Callable[[Answers, dt.date], "tuple[str, ...] | None"]
+TestFn = Callable[[Answers, dt.date], bool]
+
+
+def _compile_test(test: Test, question_type: str) -> TestFn:
+    q = test.question
     if test.date_test is None:
-        if isinstance(value, list):
-            return not test.values.isdisjoint(value)
-        return value in test.values
+        values = test.values
+        if question_type == "multi":
+            return lambda a, t: not values.isdisjoint(a.get(q) or ())
+        return lambda a, t: a.get(q) in values
+    amount = test.amount
     if test.date_test == "age_under":
-        return bool(age_on(value, today) < test.amount)
+        return lambda a, t: q in a and age_on(a[q], t) < amount
     unit = test.date_test.removeprefix("within_")
-    return bool(shift_date(value, unit, test.amount) > today)
+    return lambda a, t: q in a and shift_date(a[q], unit, amount) > t
 
 
-def match_condition(condition: Condition, answers: Answers, today: dt.date) -> tuple[str, ...] | None:
+def compile_condition(condition: Condition, ruleset: RuleSet) -> Matcher:
+    """Turn a condition into a function of (answers, today) returning the ids
+    of the answers that make it hold, or None.
+
+    Conditions are compiled once per rule set, so evaluating a verdict costs
+    little more than a hand-written chain of ifs.
+    """
+    types = {q.id: q.type for q in ruleset.questions}
+    tests = [_compile_test(t, types[t.question]) for t in condition.tests]
+    groups = [[compile_condition(c, ruleset) for c in group] for group in condition.any_of]
+    static = tuple(dict.fromkeys(t.question for t in condition.tests))
+    wanted = condition.any_answer
+    if not groups and wanted is None:
+        if len(condition.tests) == 1 and condition.tests[0].date_test is None and types[static[0]] != "multi":
+            # The common case, inlined: one answer compared with a set of values.
+            q, values = static[0], condition.tests[0].values
+            return lambda a, t: static if a.get(q) in values else None
+        if len(tests) == 1:
+            only = tests[0]
+            return lambda a, t: static if only(a, t) else None
+        return lambda a, t: static if all(f(a, t) for f in tests) else None
+
+    def match(a: Answers, t: dt.date) -> tuple[str, ...] | None:
+        for f in tests:
+            if not f(a, t):
+                return None
+        fired = list(static)
+        for group in groups:
+            held = False
+            for sub in group:
+                ids = sub(a, t)
+                if ids is not None:
+                    held = True
+                    fired.extend(ids)
+            if not held:
+                return None
+        if wanted is not None:
+            matching = [qid for qid, value in a.items() if value == wanted]
+            if not matching:
+                return None
+            fired.extend(matching)
+        return tuple(dict.fromkeys(fired))
+
+    return match
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rules: tuple[tuple[Rule, Matcher, int], ...]
+    show_if: Mapping[str, Matcher]
+
+
+# Keyed by id(); the rule set is kept in the value so the id cannot be reused.
+_compiled_cache: dict[int, tuple[RuleSet, _Compiled]] = {}
+
+
+def _compiled(ruleset: RuleSet) -> _Compiled:
+    entry = _compiled_cache.get(id(ruleset))
+    if entry is None or entry[0] is not ruleset:
+        compiled = _Compiled(
+            rules=tuple(
+                (rule, compile_condition(rule.condition, ruleset), OUTCOME_RANK[rule.outcome]) for rule in ruleset.rules
+            ),
+            show_if={q.id: compile_condition(q.show_if, ruleset) for q in ruleset.questions if q.show_if is not None},
+        )
+        entry = _compiled_cache[id(ruleset)] = (ruleset, compiled)
+    return entry[1]
+
+
+def match_condition(condition: Condition, ruleset: RuleSet, answers: Answers, today: dt.date) -> tuple[str, ...] | None:
     """The ids of the answers that make ``condition`` hold, or None if it does not."""
-    fired: list[str] = []
-    for test in condition.tests:
-        if not _match_test(test, answers, today):
-            return None
-        fired.append(test.question)
-    for group in condition.any_of:
-        held = False
-        for sub in group:
-            ids = match_condition(sub, answers, today)
-            if ids is not None:
-                held = True
-                fired.extend(ids)
-        if not held:
-            return None
-    if condition.any_answer is not None:
-        matching = [qid for qid, value in answers.items() if value == condition.any_answer]
-        if not matching:
-            return None
-        fired.extend(matching)
-    return tuple(dict.fromkeys(fired))
+    return compile_condition(condition, ruleset)(answers, today)
 
 
 def _rescreen_date(rescreen: Rescreen | None, answers: Answers, today: dt.date) -> dt.date | None:
@@ -280,22 +333,23 @@ def _rescreen_date(rescreen: Rescreen | None, answers: Answers, today: dt.date) 
 def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
     """The verdict for answers already cleaned by ``clean_answers``."""
     reasons = []
-    worst = "eligible"
-    for rule in ruleset.rules:
-        ids = match_condition(rule.condition, answers, today)
+    worst, worst_rank = "eligible", 0
+    for rule, matcher, rank in _compiled(ruleset).rules:
+        ids = matcher(answers, today)
         if ids is None:
             continue
-        if OUTCOME_RANK[rule.outcome] > OUTCOME_RANK[worst]:
-            worst = rule.outcome
+        if rank > worst_rank:
+            worst, worst_rank = rule.outcome, rank
+        # Positional arguments: this is the hot loop of every screening.
         reasons.append(
             Reason(
-                rule=rule.id,
-                outcome=rule.outcome,
-                questions=ids,
-                patient=rule.patient,
-                practitioner=rule.practitioner,
-                source=rule.source,
-                rescreen_after=_rescreen_date(rule.rescreen, answers, today),
+                rule.id,
+                rule.outcome,
+                ids,
+                rule.patient,
+                rule.practitioner,
+                rule.source,
+                _rescreen_date(rule.rescreen, answers, today) if rule.rescreen else None,
             )
         )
     deferrals = [r.rescreen_after for r in reasons if r.outcome == "deferred"]

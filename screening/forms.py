@@ -71,7 +71,7 @@ class ScreeningFormBase(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Field checks, then: the clinic needs at least one way to reach the patient."""
-        valid = super().validate(extra_validators)
+        valid = bool(super().validate(extra_validators))
         if not (self.email.data or "").strip() and not (self.phone.data or "").strip():
             self.email.errors = [*self.email.errors, _l("Please give an email address or a phone number.")]
             valid = False
