@@ -24,7 +24,7 @@ install-test: $(VENV)/.installed-test translations browser-deps
 
 # Compiled catalogs are build output: made from the .po files, not committed.
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d screening/translations -f
+	$(VENV)/bin/pybabel -q compile -d screening/translations
 
 instance/secret_key:
 	mkdir -p instance
@@ -35,6 +35,11 @@ instance/secret_key:
 run: install instance/secret_key
 	SCREENING_SECRET_KEY="$$(cat instance/secret_key)" SCREENING_SESSION_COOKIE_SECURE=false \
 		$(VENV)/bin/flask --app app run --host 127.0.0.1 --port $(PORT)
+
+# Production-style server (gunicorn, 2 workers on 127.0.0.1:8000 behind a reverse proxy).
+# Needs SCREENING_SECRET_KEY in the environment; see README "Production".
+serve: install
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py app:app
 
 # Browser tests drive Debian's chromium; install it when it is missing.
 browser-deps:

@@ -4,6 +4,7 @@ import sys
 
 from screening import create_app
 from screening.rules import RuleFileError
+from screening.security import ConfigError
 
 try:
     app = create_app()
@@ -12,4 +13,7 @@ except RuleFileError as error:
     print("The rule file has problems; the app will not start until they are fixed:", file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
+    sys.exit(2)
+except ConfigError as error:
+    print(f"The app will not start: {error}", file=sys.stderr)
     sys.exit(2)

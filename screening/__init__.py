@@ -29,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         TIMEZONE="UTC",
         CONSENT_VERSION="2026-11",
         VALID_DAYS=30,
+        # How many reverse proxies sit in front of the app (0: none; see README "Production").
+        PROXY_COUNT=0,
         MAX_CONTENT_LENGTH=64 * 1024,
         # A patient may take their time over the questionnaire: the CSRF token
         # lives as long as the session rather than one hour.

@@ -1,13 +1,25 @@
-"""HTTP security headers applied to every response."""
+"""Security settings: headers on every response, production checks, proxies, logs."""
 
 from __future__ import annotations
 
+import logging
+import re
+
+import click
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+WEAK_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me"}
+SECRET_KEY_MIN_LENGTH = 16
+RESULT_PATH = re.compile(r"/result/[A-Za-z0-9_-]+")
+
+
+class ConfigError(Exception):
+    """The app is configured in a way it must not be served with."""
 
 
 def add_security_headers(response: Response) -> Response:
@@ -22,6 +34,46 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def is_serving() -> bool:
+    """False while a CLI command other than ``run`` loads the app (``screen``, ``check-rules``...)."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
+
+
+def check_production_config(app: Flask) -> None:
+    """Refuse to serve requests with a missing or development secret key."""
+    if app.debug or app.testing or not is_serving():
+        return
+    key = str(app.config.get("SECRET_KEY") or "")
+    if key in WEAK_SECRET_KEYS or len(key) < SECRET_KEY_MIN_LENGTH:
+        raise ConfigError(
+            "SCREENING_SECRET_KEY is missing or a development default: set it to a long random value, "
+            "e.g. export SCREENING_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
+class RedactResultTokens(logging.Filter):
+    """Access logs must not leak the secret links to patients' results."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message with tokens replaced; never drop the record."""
+        message = record.getMessage()
+        if "/result/" in message:
+            record.msg = RESULT_PATH.sub("/result/<redacted>", message)
+            record.args = ()
+        return True
+
+
 def init_app(app: Flask) -> None:
-    """Register the headers on every response."""
+    """Check the configuration, trust the configured proxies, register headers and log redaction."""
+    check_production_config(app)
+    proxies = int(app.config.get("PROXY_COUNT", 0))
+    if proxies > 0:
+        # Behind N reverse proxies: take the client address and scheme from their headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     app.after_request(add_security_headers)
+    redact = RedactResultTokens()
+    for name in ("werkzeug", "gunicorn.access", app.logger.name):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactResultTokens) for f in logger.filters):
+            logger.addFilter(redact)
