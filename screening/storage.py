@@ -6,12 +6,13 @@ add a new migration function at the end, never edit an applied one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,11 +164,37 @@ def connect(path: str) -> Database:
     db = Database(conn)
     # WAL lets readers and the writer work at once; synchronous=FULL makes a
     # committed screening survive a crash of the machine, not only the app.
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=10000")
-    db.execute("PRAGMA foreign_keys=ON")
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=ON"):
+        # Read each result to the end: a pragma's unread row keeps a read
+        # snapshot open, and a write from a stale snapshot fails at once with
+        # "database is locked" instead of waiting its turn.
+        conn.execute(f"PRAGMA {pragma}").fetchall()
     return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """A transaction that takes the write lock at once, so what is read
+    inside it cannot change before the writes that depend on it."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def query_one(db: Database, sql: str, params: Any = ()) -> dict[str, Any] | None:
+    """The first row as a dict, with the statement closed at once: a cursor
+    left open holds a read snapshot that would make a later write fail."""
+    cursor = db.execute(sql, params)
+    try:
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([c[0] for c in cursor.description], row, strict=True))
+    finally:
+        cursor.close()
 
 
 def migrate(db: Database) -> list[str]:
@@ -242,7 +269,7 @@ def save_screening(
         token = secrets.token_urlsafe(32)
         reference = new_reference()
         try:
-            with db.atomic():
+            with write_transaction(db):
                 cursor = db.execute(
                     "INSERT INTO screenings (reference, token_hash, created_at, source, language, patient_name,"
                     " contact_email, contact_phone, date_of_birth, answers, concerns, status, reasons,"
@@ -271,14 +298,12 @@ def _decode(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def get_screening_by_token(db: Database, token: str) -> dict[str, Any] | None:
     """The screening a patient's result link points to, or None."""
-    rows = db.query("SELECT * FROM screenings WHERE token_hash = ?", [hash_token(token)])
-    return _decode(next(rows, None))
+    return _decode(query_one(db, "SELECT * FROM screenings WHERE token_hash = ?", [hash_token(token)]))
 
 
 def get_screening_by_reference(db: Database, reference: str) -> dict[str, Any] | None:
     """The screening with this reference code (case-insensitive), or None."""
-    rows = db.query("SELECT * FROM screenings WHERE reference = ?", [reference.strip().upper()])
-    return _decode(next(rows, None))
+    return _decode(query_one(db, "SELECT * FROM screenings WHERE reference = ?", [reference.strip().upper()]))
 
 
 def count_screenings(db: Database) -> int:
@@ -301,12 +326,12 @@ def create_practitioner(db: Database, email: str, name: str, password_hash: str)
 
 def get_practitioner(db: Database, practitioner_id: int) -> dict[str, Any] | None:
     """The account with this id, or None."""
-    return next(db.query("SELECT * FROM practitioners WHERE id = ?", [practitioner_id]), None)
+    return query_one(db, "SELECT * FROM practitioners WHERE id = ?", [practitioner_id])
 
 
 def get_practitioner_by_email(db: Database, email: str) -> dict[str, Any] | None:
     """The account with this e-mail (any case), or None."""
-    return next(db.query("SELECT * FROM practitioners WHERE email = ?", [email.strip().lower()]), None)
+    return query_one(db, "SELECT * FROM practitioners WHERE email = ?", [email.strip().lower()])
 
 
 def set_practitioner_active(db: Database, email: str, active: bool) -> bool:
@@ -362,7 +387,7 @@ def add_review(
 ) -> int:
     """Record a decision; it supersedes, never edits, earlier ones."""
     now = utc_now()
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
             " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -476,14 +501,12 @@ def create_api_token(db: Database, practitioner_id: int, name: str) -> str:
 
 def get_api_token(db: Database, token: str) -> dict[str, Any] | None:
     """The live (not revoked) token with its owner, if the owner is active."""
-    return next(
-        db.query(
-            "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
-            " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
-            " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
-            [hash_token(token)],
-        ),
-        None,
+    return query_one(
+        db,
+        "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
+        " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
+        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
+        [hash_token(token)],
     )
 
 
@@ -494,3 +517,412 @@ def revoke_api_tokens(db: Database, practitioner_id: int, name: str) -> int:
         [utc_now(), practitioner_id, name.strip()],
     )
     return cursor.rowcount
+
+
+# --- Practitioner workspace ------------------------------------------------------
+# Day-of-session re-confirmation, login lockout, the queue's counts and chart,
+# the audit listing and the export. Migrations m010 onward.
+
+
+@migrations()
+def m010_reconfirmations(db: Database) -> None:
+    """Day-of-session re-confirmations, each keeping the verdict it replaced.
+
+    Not a kind of review: a review is a decision on the verdict, whereas a
+    re-confirmation says the answers still hold today (or records changed
+    ones) and re-runs the engine, so it must keep the previous answers and
+    verdict, which a review row has no place for.
+    """
+    db.table("reconfirmations").create(
+        {
+            "id": int,
+            "screening_id": int,
+            "practitioner_id": int,
+            "created_at": str,
+            "answers_changed": int,
+            "verdict_changed": int,
+            "previous_answers": str,
+            "previous_status": str,
+            "previous_reasons": str,
+            "previous_rescreen_after": str,
+            "previous_rules_version": str,
+            "status": str,
+            "rules_version": str,
+        },
+        pk="id",
+        not_null={
+            "screening_id",
+            "practitioner_id",
+            "created_at",
+            "answers_changed",
+            "verdict_changed",
+            "previous_answers",
+            "previous_status",
+            "previous_reasons",
+            "previous_rules_version",
+            "status",
+            "rules_version",
+        },
+        foreign_keys=[("screening_id", "screenings", "id"), ("practitioner_id", "practitioners", "id")],
+    )
+    db.table("reconfirmations").create_index(["screening_id", "id"])
+    # When the answers were last confirmed: a screening's validity counts from here.
+    db.table("screenings").add_column("confirmed_at", str)
+
+
+@migrations()
+def m011_status_counts(db: Database) -> None:
+    """Screenings per (status, reviewed), kept by triggers, so the queue's
+    counts cost the same with a million screenings as with ten."""
+    db.execute(
+        "CREATE TABLE screening_status_counts (status TEXT NOT NULL, reviewed INTEGER NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (status, reviewed)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO screening_status_counts (status, reviewed, n)"
+        " SELECT status, reviewed, count(*) FROM screenings GROUP BY status, reviewed"
+    )
+    add_new = (
+        "INSERT INTO screening_status_counts (status, reviewed, n) VALUES (new.status, new.reviewed, 1)"
+        " ON CONFLICT (status, reviewed) DO UPDATE SET n = n + 1;"
+    )
+    remove_old = "UPDATE screening_status_counts SET n = n - 1 WHERE status = old.status AND reviewed = old.reviewed;"
+    db.execute(f"CREATE TRIGGER screening_status_counts_insert AFTER INSERT ON screenings BEGIN {add_new} END")
+    db.execute(f"CREATE TRIGGER screening_status_counts_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
+    db.execute(
+        "CREATE TRIGGER screening_status_counts_update AFTER UPDATE OF status, reviewed ON screenings"
+        " WHEN old.status IS NOT new.status OR old.reviewed IS NOT new.reviewed"
+        f" BEGIN {remove_old} {add_new} END"
+    )
+
+
+@migrations()
+def m012_queue_indexes(db: Database) -> None:
+    """Status plus "not reviewed yet" as one index range; the chart's
+    per-day counts read from an index alone."""
+    table = db.table("screenings")
+    table.create_index(["status", "reviewed", "created_at", "id"])
+    table.create_index(["created_at", "status"])
+
+
+class StaleScreening(Exception):
+    """The screening changed after the practitioner loaded it (another
+    decision or re-confirmation): they must look again before deciding."""
+
+
+def get_screening(db: Database, screening_id: int) -> dict[str, Any] | None:
+    """The screening with this id, or None."""
+    return _decode(query_one(db, "SELECT * FROM screenings WHERE id = ?", [screening_id]))
+
+
+_REVISION_KEYS = (
+    "status",
+    "reasons",
+    "answers",
+    "rescreen_after",
+    "rules_version",
+    "reviewed",
+    "decided_status",
+    "reviewed_at",
+    "confirmed_at",
+)
+
+
+def screening_revision(screening: Mapping[str, Any]) -> str:
+    """A fingerprint of everything a practitioner decides on: it changes with
+    every review, re-confirmation or new verdict."""
+    payload = json.dumps([screening.get(key) for key in _REVISION_KEYS], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def review_screening(
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    revision: str,
+    *,
+    decision: str,
+    status: str,
+    reason_code: str | None = None,
+    comment: str | None = None,
+    notes: str | None = None,
+) -> int:
+    """Record a decision on the verdict the practitioner saw.
+
+    Raises ``StaleScreening`` if the screening changed since ``revision`` was
+    read, and ``ValueError`` if the decision contradicts the verdict (a
+    confirmation of another status, an override to the same status, an
+    override without a reason and comment).
+    """
+    with write_transaction(db):
+        current = get_screening(db, screening_id)
+        if current is None or screening_revision(current) != revision:
+            raise StaleScreening(screening_id)
+        if decision == "confirm":
+            if status != current["status"]:
+                raise ValueError("a confirmation keeps the verdict's status")
+            reason_code = comment = None
+        elif decision == "override":
+            if status == current["status"] or not reason_code or not (comment or "").strip():
+                raise ValueError("an override changes the status and gives a reason and a comment")
+        else:
+            raise ValueError(f"unknown decision {decision!r}")
+        return add_review(
+            db,
+            screening_id,
+            practitioner_id,
+            decision=decision,
+            status=status,
+            reason_code=reason_code,
+            comment=comment,
+            notes=notes,
+        )
+
+
+def _verdict_key(status: str, reasons: list[dict[str, Any]]) -> tuple[str, frozenset[tuple[str, tuple[str, ...]]]]:
+    # Same status, same rules fired by the same answers: a decision taken on
+    # one verdict still applies to the other.
+    return status, frozenset((r["rule"], tuple(r["questions"])) for r in reasons)
+
+
+@dataclass(frozen=True)
+class Reconfirmation:
+    """What a re-confirmation did."""
+
+    id: int
+    answers_changed: bool
+    verdict_changed: bool
+
+
+def reconfirm_screening(
+    db: Database, screening_id: int, practitioner_id: int, revision: str, verdict: Verdict
+) -> Reconfirmation:
+    """Store the verdict of today's re-run of the engine on the screening.
+
+    The previous answers and verdict are kept in the ``reconfirmations`` row.
+    If the verdict changed (status, or which rules fired on which answers),
+    the earlier decision no longer applies: the screening goes back to "not
+    reviewed". Raises ``StaleScreening`` as ``review_screening`` does.
+    """
+    answers = answers_to_json(verdict.answers)
+    reasons = [r.as_dict() for r in verdict.reasons]
+    with write_transaction(db):
+        current = get_screening(db, screening_id)
+        if current is None or screening_revision(current) != revision:
+            raise StaleScreening(screening_id)
+        answers_changed = current["answers"] != answers
+        verdict_changed = _verdict_key(current["status"], current["reasons"]) != _verdict_key(verdict.status, reasons)
+        now = utc_now()
+        cursor = db.execute(
+            "INSERT INTO reconfirmations (screening_id, practitioner_id, created_at, answers_changed, verdict_changed,"
+            " previous_answers, previous_status, previous_reasons, previous_rescreen_after, previous_rules_version,"
+            " status, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                screening_id,
+                practitioner_id,
+                now,
+                int(answers_changed),
+                int(verdict_changed),
+                json.dumps(current["answers"], ensure_ascii=False),
+                current["status"],
+                json.dumps(current["reasons"], ensure_ascii=False),
+                current["rescreen_after"],
+                current["rules_version"],
+                verdict.status,
+                verdict.rules_version,
+            ],
+        )
+        # A changed verdict needs a new decision: back to "not reviewed".
+        db.execute(
+            "UPDATE screenings SET answers = :answers, concerns = :concerns, date_of_birth = :date_of_birth,"
+            " status = :status, reasons = :reasons, rescreen_after = :rescreen_after,"
+            " rules_version = :rules_version, confirmed_at = :now,"
+            " reviewed = CASE WHEN :reset THEN 0 ELSE reviewed END,"
+            " decided_status = CASE WHEN :reset THEN NULL ELSE decided_status END,"
+            " reviewed_at = CASE WHEN :reset THEN NULL ELSE reviewed_at END WHERE id = :id",
+            {
+                "answers": json.dumps(answers, ensure_ascii=False),
+                "concerns": json.dumps(answers.get("concerns", []), ensure_ascii=False),
+                "date_of_birth": answers.get("date_of_birth"),
+                "status": verdict.status,
+                "reasons": json.dumps(reasons, ensure_ascii=False),
+                "rescreen_after": verdict.rescreen_after.isoformat() if verdict.rescreen_after else None,
+                "rules_version": verdict.rules_version,
+                "now": now,
+                "reset": int(verdict_changed),
+                "id": screening_id,
+            },
+        )
+    return Reconfirmation(int(cursor.lastrowid or 0), answers_changed, verdict_changed)
+
+
+def list_reconfirmations(db: Database, screening_id: int) -> list[dict[str, Any]]:
+    """Every re-confirmation of a screening, newest first, with who made it."""
+    rows = db.query(
+        "SELECT reconfirmations.*, practitioners.name AS practitioner_name,"
+        " practitioners.email AS practitioner_email FROM reconfirmations"
+        " JOIN practitioners ON practitioners.id = reconfirmations.practitioner_id"
+        " WHERE screening_id = ? ORDER BY reconfirmations.id DESC",
+        [screening_id],
+    )
+    records = []
+    for row in rows:
+        record = dict(row)
+        for key in ("previous_answers", "previous_reasons"):
+            record[key] = json.loads(record[key])
+        records.append(record)
+    return records
+
+
+# Login lockout
+
+
+def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock_until: str) -> bool:
+    """Count a failed login; at ``limit`` failures in a row, lock the account
+    until ``lock_until`` and start counting again. True if this one locked it."""
+    with write_transaction(db):
+        row = db.execute("SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id]).fetchone()
+        if row is None:
+            return False
+        failures = int(row[0]) + 1
+        if failures >= limit:
+            db.execute(
+                "UPDATE practitioners SET failed_logins = 0, locked_until = ? WHERE id = ?",
+                [lock_until, practitioner_id],
+            )
+            return True
+        db.execute("UPDATE practitioners SET failed_logins = ? WHERE id = ?", [failures, practitioner_id])
+        return False
+
+
+def record_login_success(db: Database, practitioner_id: int) -> None:
+    """Forget earlier failures after a successful login."""
+    db.execute("UPDATE practitioners SET failed_logins = 0, locked_until = NULL WHERE id = ?", [practitioner_id])
+
+
+def list_practitioners(db: Database) -> list[dict[str, Any]]:
+    """Every account (without password hashes), by name."""
+    return list(db.query("SELECT id, email, name, active, created_at FROM practitioners ORDER BY name, id"))
+
+
+# Queue counts and chart
+
+
+def queue_counts(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
+    """How many screenings match ``filters`` (ignoring its status), per status.
+
+    Without a date range or search the trigger-kept totals answer at once;
+    otherwise the matching rows are counted.
+    """
+    if filters.since or filters.until or (filters.search and filters.search.strip()):
+        return count_screenings_by_status(db, filters)
+    sql = "SELECT status, sum(n) AS n FROM screening_status_counts"
+    params: list[Any] = []
+    if filters.reviewed is not None:
+        sql += " WHERE reviewed = ?"
+        params.append(1 if filters.reviewed else 0)
+    sql += " GROUP BY status"
+    return {row["status"]: int(row["n"]) for row in db.query(sql, params) if row["n"]}
+
+
+def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
+    """Screenings per (day, status); ``days`` holds (day, start, end) with
+    ``start <= created_at < end`` as UTC timestamps, so days can follow the
+    clinic's time zone."""
+    if not days:
+        return {}
+    values = ", ".join("(?, ?, ?)" for _ in days)
+    sql = (
+        f"WITH days(day, start, stop) AS (VALUES {values})"  # noqa: S608 - placeholders only
+        " SELECT days.day AS day, screenings.status AS status, count(*) AS n FROM days"
+        " JOIN screenings ON screenings.created_at >= days.start AND screenings.created_at < days.stop"
+        " GROUP BY days.day, screenings.status"
+    )
+    params = [value for day in days for value in day]
+    return {(row["day"], row["status"]): int(row["n"]) for row in db.query(sql, params)}
+
+
+def iter_screenings(
+    db: Database, filters: ScreeningFilter = ScreeningFilter(), *, columns: str = "*", batch: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every matching screening, newest first, read a page at a time (keyset)."""
+    before: tuple[str, int] | None = None
+    while True:
+        page = list_screenings(db, filters, before=before, limit=batch, columns=columns)
+        yield from page
+        if len(page) < batch:
+            return
+        before = (page[-1]["created_at"], page[-1]["id"])
+
+
+# Audit listing
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit listing is narrowed to."""
+
+    action: str | None = None
+    practitioner_id: int | None = None
+    targets: tuple[str, ...] = ()  # any of these targets
+    since: str | None = None  # at >= since (UTC timestamp)
+    until: str | None = None  # at < until
+
+
+def list_audit(
+    db: Database, filters: AuditFilter = AuditFilter(), *, before: tuple[str, int] | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """One page of the audit log, newest first (keyset on (at, id)), with the
+    practitioner's name."""
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.action:
+        where.append("audit_log.action = ?")
+        params.append(filters.action)
+    if filters.practitioner_id is not None:
+        where.append("audit_log.practitioner_id = ?")
+        params.append(filters.practitioner_id)
+    if filters.targets:
+        where.append(f"audit_log.target IN ({', '.join('?' for _ in filters.targets)})")
+        params.extend(filters.targets)
+    if filters.since:
+        where.append("audit_log.at >= ?")
+        params.append(filters.since)
+    if filters.until:
+        where.append("audit_log.at < ?")
+        params.append(filters.until)
+    if before is not None:
+        where.append("(audit_log.at, audit_log.id) < (?, ?)")
+        params.extend(before)
+    sql = (
+        "SELECT audit_log.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+        " FROM audit_log LEFT JOIN practitioners ON practitioners.id = audit_log.practitioner_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY audit_log.at DESC, audit_log.id DESC LIMIT ?"
+    params.append(limit)
+    records = []
+    for row in db.query(sql, params):
+        record = dict(row)
+        record["details"] = json.loads(record["details"]) if record["details"] else {}
+        records.append(record)
+    return records
+
+
+def has_live_api_token(db: Database, practitioner_id: int, name: str) -> bool:
+    """Whether the practitioner has an unrevoked token with this name."""
+    row = db.execute(
+        "SELECT 1 FROM api_tokens WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
+        [practitioner_id, name.strip()],
+    ).fetchone()
+    return row is not None
+
+
+# --- API -------------------------------------------------------------------------------
+# Queries of the JSON API (api.py) beyond the shared ones above.
+
+
+def touch_api_token(db: Database, token_id: int) -> None:
+    """Note when a token was last used, so unused ones can be found and revoked."""
+    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [utc_now(), token_id])

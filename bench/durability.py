@@ -1,0 +1,359 @@
+"""Concurrency and crash safety against a real gunicorn server on 127.0.0.1.
+
+N concurrent clients post screenings through the JSON API and through the web
+form (with its CSRF token). Afterwards every acknowledged screening (201 or
+303) must be in the database exactly once, with no 5xx and unique references.
+With --crash the server is killed with SIGKILL in the middle of the load,
+restarted, and the database must pass PRAGMA integrity_check and still hold
+every screening whose acknowledgement reached a client.
+
+    .venv/bin/python bench/durability.py [--clients 16] [--requests 25] [--crash]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from screening.storage import hash_token
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = {
+    "date_of_birth": "1985-03-14",
+    "pregnant": "no",
+    "breastfeeding": "no",
+    "herpes_active": "no",
+    "herpes_history": "no",
+    "skin_inflammation": "no",
+    "cancer": "none",
+    "chronic_flare": "no",
+    "isotretinoin": "never",
+    "photosensitizing_meds": "no",
+    "recent_tan": "no",
+    "recent_injectables": "no",
+    "recent_peel": "no",
+    "keloids": "no",
+    "anticoagulants": "no",
+    "autoimmune": "no",
+    "epilepsy": "no",
+    "implants": "no",
+    "changing_mole": "no",
+    "skin_type": "III",
+}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """gunicorn with 2 workers serving app:app on a temporary database."""
+
+    def __init__(self, database: Path, port: int, workers: int = 2):
+        self.database, self.port, self.workers = database, port, workers
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        """Start gunicorn and wait until it answers."""
+        env = {
+            **os.environ,
+            "SCREENING_DATABASE": str(self.database),
+            "SCREENING_SECRET_KEY": "durability-test-secret-key-0123456789",
+            "SCREENING_SESSION_COOKIE_SECURE": "false",
+            "SCREENING_RATELIMIT_ENABLED": "false",
+        }
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [
+                str(gunicorn),
+                "-c",
+                "gunicorn.conf.py",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                str(self.workers),
+                "--access-logfile",
+                "/dev/null",
+                "app:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so SIGKILL reaches every worker
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    "gunicorn exited: " + (self.process.stderr.read() if self.process.stderr else b"").decode()
+                )
+            try:
+                with urllib.request.urlopen(self.base + "/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not answer within 30 s")
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker: no clean shutdown at all."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._close()
+
+    def stop(self) -> None:
+        """Stop gracefully."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        self._close()
+
+    def _close(self) -> None:
+        if self.process and self.process.stderr:
+            self.process.stderr.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None  # a 303 is the acknowledgement we want to see, not follow
+
+
+@dataclass
+class Tally:
+    """What the clients saw, shared between threads."""
+
+    sent: int = 0
+    acknowledged_api: list[str] = field(default_factory=list)  # references
+    acknowledged_form: list[str] = field(default_factory=list)  # result tokens
+    server_errors: int = 0
+    other: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, key: str) -> None:
+        with self.lock:
+            self.other[key] = self.other.get(key, 0) + 1
+
+
+def _post_api(base: str, i: int, tally: Tally) -> None:
+    body = json.dumps(
+        {
+            "answers": {**ANSWERS, "epilepsy": random.choice(["no", "yes", "unsure"])},
+            "patient": {"name": f"Load Test {i}", "email": f"load{i}@example.com"},
+            "consent": True,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        base + "/api/v1/screenings", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with tally.lock:
+        tally.sent += 1
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.loads(response.read())
+            if response.status == 201:
+                with tally.lock:
+                    tally.acknowledged_api.append(payload["reference"])
+    except urllib.error.HTTPError as error:
+        if error.code >= 500:
+            with tally.lock:
+                tally.server_errors += 1
+        tally.note(f"api {error.code}")
+    except OSError as error:
+        tally.note(f"api {type(error).__name__}")
+
+
+def _post_form(base: str, i: int, tally: Tally) -> None:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    try:
+        with opener.open(base + "/screening", timeout=30) as response:
+            page = response.read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        if not token:
+            tally.note("form without csrf token")
+            return
+        data = urllib.parse.urlencode(
+            {
+                **ANSWERS,
+                "patient_name": f"Form Test {i}",
+                "email": f"form{i}@example.com",
+                "consent": "y",
+                "csrf_token": token.group(1),
+            }
+        ).encode()
+        with tally.lock:
+            tally.sent += 1
+        opener.open(base + "/screening", data=data, timeout=30)
+        tally.note("form answered without redirect")
+    except urllib.error.HTTPError as error:
+        if error.code == 303:
+            location = error.headers.get("Location", "")
+            with tally.lock:
+                tally.acknowledged_form.append(location.rsplit("/", 1)[-1])
+            return
+        if error.code >= 500:
+            with tally.lock:
+                tally.server_errors += 1
+        tally.note(f"form {error.code}")
+    except OSError as error:
+        tally.note(f"form {type(error).__name__}")
+
+
+def run_load(base: str, clients: int, requests: int, tally: Tally, stop: threading.Event | None = None) -> None:
+    """Each client posts ``requests`` screenings, alternating API and form."""
+
+    def client(number: int) -> None:
+        for j in range(requests):
+            if stop is not None and stop.is_set():
+                return
+            i = number * requests + j
+            (_post_api if i % 2 == 0 else _post_form)(base, i, tally)
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(client, range(clients)))
+
+
+@dataclass
+class Report:
+    """The figures the script prints and the tests assert."""
+
+    sent: int
+    acknowledged: int
+    rows: int
+    lost: int
+    duplicates: int
+    server_errors: int
+    integrity: str
+    other: dict[str, int]
+
+
+def check_database(database: Path, tally: Tally) -> Report:
+    """Compare what the clients were told with what the database holds."""
+    conn = sqlite3.connect(database)
+    try:
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        references = [r for (r,) in conn.execute("SELECT reference FROM screenings")]
+        hashes = {h for (h,) in conn.execute("SELECT token_hash FROM screenings")}
+    finally:
+        conn.close()
+    stored = set(references)
+    lost = [r for r in tally.acknowledged_api if r not in stored]
+    lost += [t for t in tally.acknowledged_form if hash_token(t) not in hashes]
+    acknowledged = len(tally.acknowledged_api) + len(tally.acknowledged_form)
+    return Report(
+        sent=tally.sent,
+        acknowledged=acknowledged,
+        rows=len(references),
+        lost=len(lost),
+        duplicates=len(references) - len(stored),
+        server_errors=tally.server_errors,
+        integrity=integrity,
+        other=dict(tally.other),
+    )
+
+
+def concurrency_check(clients: int, requests: int) -> Report:
+    """Load a fresh server; every acknowledged screening stored once."""
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "load.sqlite"
+        server = Server(database, free_port())
+        server.start()
+        tally = Tally()
+        try:
+            run_load(server.base, clients, requests, tally)
+        finally:
+            server.stop()
+        return check_database(database, tally)
+
+
+def crash_check(clients: int, kill_after: float) -> Report:
+    """SIGKILL the server mid-load, restart it, and check nothing acknowledged was lost.
+
+    The clients post without pause until the kill, so it lands mid-request.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "crash.sqlite"
+        server = Server(database, free_port())
+        server.start()
+        tally = Tally()
+        stop = threading.Event()
+        loader = threading.Thread(target=run_load, args=(server.base, clients, 10**6, tally, stop))
+        loader.start()
+        time.sleep(kill_after)
+        server.kill()
+        stop.set()
+        loader.join()
+        restarted = Server(database, server.port)
+        restarted.start()  # the app reopens and migrates the database after the crash
+        try:
+            with urllib.request.urlopen(restarted.base + "/screening", timeout=10) as response:
+                assert response.status == 200
+        finally:
+            restarted.stop()
+        return check_database(database, tally)
+
+
+def print_report(title: str, report: Report) -> None:
+    """The table the issue asks for."""
+    print(title)
+    for label, value in [
+        ("requests sent", report.sent),
+        ("acknowledged (201/303)", report.acknowledged),
+        ("rows found", report.rows),
+        ("lost (must be 0)", report.lost),
+        ("duplicate references (must be 0)", report.duplicates),
+        ("5xx (must be 0)", report.server_errors),
+        ("integrity_check", report.integrity),
+    ]:
+        print(f"  {label:<34}{value!s:>10}")
+    if report.other:
+        print(f"  other outcomes: {report.other}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=25, help="screenings per client")
+    parser.add_argument("--crash", action="store_true", help="also run the kill -9 check")
+    parser.add_argument("--kill-after", type=float, default=1.5, help="seconds of load before SIGKILL")
+    args = parser.parse_args()
+    report = concurrency_check(args.clients, args.requests)
+    print_report(f"Concurrency: {args.clients} clients x {args.requests} screenings, gunicorn 2 workers", report)
+    ok = report.lost == 0 and report.server_errors == 0 and report.duplicates == 0 and report.integrity == "ok"
+    ok = ok and report.rows == report.acknowledged
+    if args.crash:
+        crash = crash_check(args.clients, args.kill_after)
+        print_report(f"Crash: SIGKILL after {args.kill_after} s of load, restart", crash)
+        # Requests cut off by the kill are not acknowledged, so rows may exceed acknowledgements.
+        ok = ok and crash.lost == 0 and crash.server_errors == 0 and crash.integrity == "ok"
+        ok = ok and crash.acknowledged < crash.sent
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Small-size runs of bench/durability.py: a real gunicorn, concurrent clients, kill -9."""
+
+from __future__ import annotations
+
+from bench.durability import concurrency_check, crash_check
+
+
+def test_concurrent_posts_are_all_stored_once() -> None:
+    report = concurrency_check(clients=6, requests=5)
+    assert report.sent == 30
+    assert report.server_errors == 0
+    assert report.acknowledged == report.sent == report.rows
+    assert report.lost == 0 and report.duplicates == 0
+    assert report.integrity == "ok"
+
+
+def test_kill_9_mid_load_loses_nothing_acknowledged() -> None:
+    report = crash_check(clients=4, kill_after=1.0)
+    assert report.acknowledged > 0
+    assert report.acknowledged < report.sent  # the kill really cut requests off
+    assert report.lost == 0
+    assert report.server_errors == 0
+    assert report.integrity == "ok"
+    assert report.rows >= report.acknowledged
