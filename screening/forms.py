@@ -12,7 +12,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
@@ -120,13 +131,190 @@ def _question_field(question: Question, language: str) -> Field:
     return RadioField(label, description=description, choices=choices, validate_choice=False, validators=[Optional()])
 
 
-_form_classes: dict[tuple[int, str], type[ScreeningFormBase]] = {}
+# Keyed by the rule file's digest: a changed file gets its own class.
+_form_classes: dict[tuple[str, str], type[ScreeningFormBase]] = {}
 
 
 def screening_form_class(ruleset: RuleSet, language: str) -> type[ScreeningFormBase]:
     """The form class for this rule set and language, built once."""
-    key = (id(ruleset), language)
+    key = (ruleset.digest, language)
     if key not in _form_classes:
         fields = {q.id: _question_field(q, language) for q in ruleset.questions}
         _form_classes[key] = type("ScreeningForm", (ScreeningFormBase,), fields)
     return _form_classes[key]
+
+
+# --- Practitioner workspace ----------------------------------------------------
+# Login, filters, review, re-confirmation and the rules page's "try it" form.
+# GET filter forms carry no CSRF token: they change nothing, and a token would
+# only clutter shareable URLs. Every POST form keeps Flask-WTF's CSRF check.
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
+COMMENT_MAX = 2000
+
+OUTCOME_LABELS = {
+    "eligible": _l("Eligible"),
+    "review": _l("Review"),
+    "deferred": _l("Deferred"),
+    "ineligible": _l("Not eligible"),
+}
+OVERRIDE_REASONS = {
+    "clarified_with_patient": _l("Clarified with the patient"),
+    "physician_clearance": _l("Physician clearance received"),
+    "not_clinically_relevant": _l("Not clinically relevant"),
+    "other": _l("Other"),
+}
+
+
+def select_choices(*pairs: tuple[str, Any]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class LoginForm(FlaskForm):
+    """Email and password; which of the two was wrong is never said."""
+
+    email = StringField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=EMAIL_MAX)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=PASSWORD_MAX)]
+    )
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST a third-party page cannot forge."""
+
+
+class QueueFilterForm(FlaskForm):
+    """The queue's filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Verdict"), choices=select_choices(("", _l("Any verdict")), *OUTCOME_LABELS.items()), default=""
+    )
+    reviewed = SelectField(
+        _l("Review"),
+        choices=select_choices(("", _l("Reviewed or not")), ("no", _l("Not reviewed yet")), ("yes", _l("Reviewed"))),
+        default="",
+    )
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+    q = StringField(_l("Reference code or name"), validators=[Optional(), Length(max=100)])
+
+    def validate_until(self, field: Field) -> None:
+        """A range must not end before it starts."""
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date must be on or after the start date."))
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField(_l("Action"), default="")
+    practitioner = SelectField(_l("Practitioner"), default="")
+    target = StringField(_l("Reference code or account email"), validators=[Optional(), Length(max=260)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+
+class ReviewForm(FlaskForm):
+    """Confirm the verdict, or override it with a reason and a comment."""
+
+    decision = RadioField(
+        _l("Decision"),
+        choices=select_choices(
+            ("confirm", _l("Confirm the verdict")), ("override", _l("Override it to another status"))
+        ),
+        invalid_choice_message=_l("Choose whether you confirm or override the verdict."),
+    )
+    status = SelectField(_l("New status"), choices=select_choices(), default="")
+    reason_code = SelectField(
+        _l("Reason for the override"),
+        choices=select_choices(("", _l("Choose a reason")), *OVERRIDE_REASONS.items()),
+        default="",
+    )
+    comment = TextAreaField(_l("Comment (required for an override)"), validators=[Length(max=COMMENT_MAX)])
+    notes = TextAreaField(_l("Notes (optional)"), validators=[Length(max=COMMENT_MAX)])
+    revision = HiddenField(validators=[DataRequired()])
+
+    def __init__(self, *args: Any, verdict_status: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verdict_status = verdict_status
+        self.status.choices = select_choices(
+            ("", _l("Choose a status")),
+            *[(code, label) for code, label in OUTCOME_LABELS.items() if code != verdict_status],
+        )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """An override names a different status, a reason and a comment;
+        a confirmation changes nothing."""
+        valid = bool(super().validate(extra_validators))
+        if self.decision.data == "override":
+            problems = [
+                (self.status, not self.status.data, _l("Choose the status you change the verdict to.")),
+                (self.reason_code, not self.reason_code.data, _l("Choose a reason for the override.")),
+                (self.comment, not (self.comment.data or "").strip(), _l("Explain the override in a comment.")),
+            ]
+            for field, missing, message in problems:
+                if missing:
+                    field.errors = [*field.errors, message]
+                    valid = False
+        elif self.decision.data == "confirm" and self.status.data:
+            self.status.errors = [*self.status.errors, _l("To change the status, choose “Override”.")]
+            valid = False
+        return valid
+
+
+class ReconfirmForm(FlaskForm):
+    """Day-of-session check: the patient says nothing has changed."""
+
+    unchanged = BooleanField(
+        _l("The patient confirmed today that none of their answers has changed"),
+        validators=[DataRequired(_l("Tick the box once the patient has confirmed that nothing has changed."))],
+    )
+    revision = HiddenField(validators=[DataRequired()])
+
+
+class AnswersOnlyForm(ScreeningFormBase):
+    """The questionnaire's questions without the patient's details."""
+
+    patient_name = None
+    email = None
+    phone = None
+    consent = None
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Only the CSRF token and field lengths: the engine checks the answers."""
+        return bool(FlaskForm.validate(self, extra_validators))
+
+
+_answers_form_classes: dict[tuple[str, str, str], tuple[RuleSet, type[AnswersOnlyForm]]] = {}
+
+
+def _answers_form_class(ruleset: RuleSet, language: str, kind: str, fields: dict[str, Any]) -> type[AnswersOnlyForm]:
+    key = (ruleset.digest, language, kind)
+    cached = _answers_form_classes.get(key)
+    if cached is None or cached[0] is not ruleset:
+        base = screening_form_class(ruleset, language)
+        questions = {q.id: getattr(base, q.id) for q in ruleset.questions}
+        cls = type(f"{kind}Form", (AnswersOnlyForm,), {**questions, **fields})
+        cached = _answers_form_classes[key] = (ruleset, cls)
+    return cached[1]
+
+
+def changed_answers_form_class(ruleset: RuleSet, language: str) -> type[AnswersOnlyForm]:
+    """Re-entering a patient's changed answers on the day of the session."""
+    return _answers_form_class(
+        ruleset, language, "ChangedAnswers", {"revision": HiddenField(validators=[DataRequired()])}
+    )
+
+
+def try_rules_form_class(ruleset: RuleSet, language: str) -> type[AnswersOnlyForm]:
+    """Any answer set, evaluated on the rules page without being stored."""
+    day = DateField(_l("Screening day"), validators=[Optional()])
+    return _answers_form_class(ruleset, language, "TryRules", {"screening_day": day})

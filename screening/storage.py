@@ -667,16 +667,19 @@ def review_screening(
                 raise ValueError("an override changes the status and gives a reason and a comment")
         else:
             raise ValueError(f"unknown decision {decision!r}")
-        return add_review(
-            db,
-            screening_id,
-            practitioner_id,
-            decision=decision,
-            status=status,
-            reason_code=reason_code,
-            comment=comment,
-            notes=notes,
+        # add_review's two statements, inside this transaction (write
+        # transactions do not nest).
+        now = utc_now()
+        cursor = db.execute(
+            "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
+            " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
         )
+        db.execute(
+            "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
+            [status, now, screening_id],
+        )
+    return int(cursor.lastrowid or 0)
 
 
 def _verdict_key(status: str, reasons: list[dict[str, Any]]) -> tuple[str, frozenset[tuple[str, tuple[str, ...]]]]:
@@ -781,10 +784,10 @@ def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock
     """Count a failed login; at ``limit`` failures in a row, lock the account
     until ``lock_until`` and start counting again. True if this one locked it."""
     with write_transaction(db):
-        row = db.execute("SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id]).fetchone()
+        row = query_one(db, "SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id])
         if row is None:
             return False
-        failures = int(row[0]) + 1
+        failures = int(row["failed_logins"]) + 1
         if failures >= limit:
             db.execute(
                 "UPDATE practitioners SET failed_logins = 0, locked_until = ? WHERE id = ?",
@@ -912,10 +915,11 @@ def list_audit(
 
 def has_live_api_token(db: Database, practitioner_id: int, name: str) -> bool:
     """Whether the practitioner has an unrevoked token with this name."""
-    row = db.execute(
-        "SELECT 1 FROM api_tokens WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
+    row = query_one(
+        db,
+        "SELECT 1 AS live FROM api_tokens WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
         [practitioner_id, name.strip()],
-    ).fetchone()
+    )
     return row is not None
 
 
@@ -926,3 +930,65 @@ def has_live_api_token(db: Database, practitioner_id: int, name: str) -> bool:
 def touch_api_token(db: Database, token_id: int) -> None:
     """Note when a token was last used, so unused ones can be found and revoked."""
     db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [utc_now(), token_id])
+
+
+# --- Data lifecycle ------------------------------------------------------------
+
+# Tables whose rows belong to one screening and go with it.
+SCREENING_CHILDREN = ("reviews", "reconfirmations")
+
+
+def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
+    marks = ",".join("?" * len(ids))
+    counts = {}
+    for table in SCREENING_CHILDREN:
+        counts[table] = db.execute(f"DELETE FROM {table} WHERE screening_id IN ({marks})", ids).rowcount  # noqa: S608
+    counts["screenings"] = db.execute(f"DELETE FROM screenings WHERE id IN ({marks})", ids).rowcount  # noqa: S608
+    return counts
+
+
+def count_screenings_before(db: Database, cutoff: str) -> int:
+    """How many screenings were created before ``cutoff`` (UTC ISO)."""
+    return int(db.execute("SELECT count(*) FROM screenings WHERE created_at < ?", [cutoff]).fetchone()[0])
+
+
+def purge_screenings(db: Database, cutoff: str, *, batch: int = 500) -> Iterator[dict[str, int]]:
+    """Delete screenings created before ``cutoff`` with their reviews, in
+    small transactions so the app keeps serving; yields running totals."""
+    totals = {"screenings": 0, **dict.fromkeys(SCREENING_CHILDREN, 0)}
+    while True:
+        with write_transaction(db):
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM screenings WHERE created_at < ? ORDER BY created_at, id LIMIT ?", [cutoff, batch]
+                ).fetchall()
+            ]
+            if not ids:
+                return
+            for table, count in _delete_screenings(db, ids).items():
+                totals[table] += count
+        yield dict(totals)
+
+
+def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
+    """Erase one patient's screening and everything attached; None if unknown."""
+    with write_transaction(db):
+        row = db.execute("SELECT id FROM screenings WHERE reference = ?", [reference.strip().upper()]).fetchone()
+        if row is None:
+            return None
+        return _delete_screenings(db, [row[0]])
+
+
+def backup_database(db: Database, target: str, *, pages: int = 256) -> Iterator[tuple[int, int]]:
+    """Copy the live database to ``target`` with SQLite's online backup API;
+    yields (pages left, total pages) as it goes. Writers are not blocked."""
+    progress: list[tuple[int, int]] = []
+    destination = sqlite3.connect(target)
+    try:
+        db.conn.backup(
+            destination, pages=pages, progress=lambda status, remaining, total: progress.append((remaining, total))
+        )
+    finally:
+        destination.close()
+    yield from progress

