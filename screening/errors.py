@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -28,7 +28,17 @@ def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
     return handle_http_error(InternalServerError())
 
 
+def respond_to_http_error(error: HTTPException) -> Response:
+    """``handle_http_error`` plus the error's own headers (Allow on a 405, which
+    RFC 9110 requires), keeping our content type."""
+    response = make_response(handle_http_error(error))
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
-    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(HTTPException, respond_to_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,82 @@
+"""Rate limits (Flask-Limiter): per client address, on the public API's writes.
+
+Settings (``SCREENING_`` environment variables in production):
+
+- ``RATELIMIT_ENABLED`` (default true): Flask-Limiter's own switch; false turns
+  every limit off.
+- ``RATELIMIT_STORAGE_URI`` (default ``memory://``): where counts are kept.
+  The in-memory store is per process; with several server workers use a
+  shared store such as ``redis://`` so a client cannot multiply its allowance.
+- ``API_RATE_LIMIT`` (default ``30 per minute``): screenings one client
+  address may submit through ``POST /api/v1/screenings``.
+- ``FORM_RATE_LIMIT`` (default ``20 per minute``): questionnaire submissions
+  (valid or not) one client address may send.
+- ``LOGIN_RATE_LIMIT`` (default ``10 per minute``) per client address and
+  ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email,
+  on practitioner sign-in attempts; repeated failures also lock the account
+  (auth.py).
+
+The client address is ``request.remote_addr``; behind a reverse proxy set
+``PROXY_COUNT`` (security.py applies ProxyFix) so that this is the client's
+address rather than the proxy's, or every client shares one allowance.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+DEFAULT_API_RATE_LIMIT = "30 per minute"
+DEFAULT_LIMITS = {
+    "API_RATE_LIMIT": DEFAULT_API_RATE_LIMIT,
+    "FORM_RATE_LIMIT": "20 per minute",
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
+}
+
+# One limiter for the process, configured from the app's config by init_app;
+# routes are decorated with ``limiter.limit(...)``.
+limiter = Limiter(key_func=get_remote_address)
+
+
+def configured_limit(name: str) -> str:
+    """A limit from the config, read per request so tests and settings can change it."""
+    return str(current_app.config.get(name) or DEFAULT_LIMITS[name])
+
+
+def api_rate_limit() -> str:
+    """API submissions per client address."""
+    return configured_limit("API_RATE_LIMIT")
+
+
+def form_rate_limit() -> str:
+    """Questionnaire submissions per client address."""
+    return configured_limit("FORM_RATE_LIMIT")
+
+
+def login_rate_limit() -> str:
+    """Sign-in attempts per client address."""
+    return configured_limit("LOGIN_RATE_LIMIT")
+
+
+def login_account_rate_limit() -> str:
+    """Sign-in attempts per account."""
+    return configured_limit("LOGIN_ACCOUNT_RATE_LIMIT")
+
+
+def login_account_key() -> str:
+    """The account a sign-in attempt names (lower-cased), whoever sends it."""
+    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def init_app(app: Flask) -> None:
+    """Configure the limiter for ``app`` (defaults first, then Flask-Limiter)."""
+    # Set explicitly rather than left to the limiter: it remembers the last
+    # app's setting otherwise, and warns when it picks memory storage itself.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    for name, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(name, value)
+    limiter.init_app(app)
