@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, format_date, get_locale
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, get_locale
 
 from .rules import pick_text
 
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+# How a language writes dates when the browser names no region (31 May 2026).
+DEFAULT_DATE_LOCALES = {"en": "en_GB"}
 
 
 def available_languages() -> tuple[str, ...]:
@@ -43,9 +47,24 @@ def translate_text(text: Mapping[str, str] | None) -> str:
     return pick_text(text, current_language())
 
 
+def date_locale() -> str:
+    """The patient's locale for dates: their browser's region of the page language (en_US, en_GB)."""
+    language = current_language()
+    if has_request_context():
+        for tag, _quality in request.accept_languages:
+            code = tag.replace("-", "_")
+            if code.split("_")[0].lower() != language or "_" not in code:
+                continue
+            try:
+                return str(Locale.parse(code))
+            except (ValueError, UnknownLocaleError):
+                continue
+    return DEFAULT_DATE_LOCALES.get(language, language)
+
+
 def format_iso_date(value: str | None) -> str:
-    """An ISO date as the patient's locale writes it (31 May 2026 / 31 мая 2026 г.)."""
-    return format_date(dt.date.fromisoformat(value), "long") if value else ""
+    """An ISO date as the patient's locale writes it (31 May 2026 / May 31, 2026 / 31 мая 2026 г.)."""
+    return format_date(dt.date.fromisoformat(value), "long", locale=date_locale()) if value else ""
 
 
 def init_app(app: Flask) -> None:

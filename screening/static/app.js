@@ -25,7 +25,9 @@
   function setUpQuestionnaire() {
     var form = document.querySelector("form.questionnaire");
     if (!form) { return; }
-    var notes = form.querySelectorAll(".follow-up-note");
+    // With the script, a follow-up only appears when it applies: the note
+    // explaining when to answer it is for pages without the script.
+    var notes = form.querySelectorAll("[data-show-when] .follow-up-note");
     for (var i = 0; i < notes.length; i++) { notes[i].hidden = true; }
     form.addEventListener("change", function () { updateFollowUps(form); });
     updateFollowUps(form);
@@ -34,7 +36,19 @@
   // Errors: move focus to the summary so screen readers announce it.
   function focusErrorSummary() {
     var summary = document.getElementById("error-summary");
-    if (summary) { summary.focus(); }
+    if (!summary) { return; }
+    summary.focus();
+    // A link in the summary focuses its field and shows the field's question.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+      if (!link) { return; }
+      var input = document.getElementById(link.getAttribute("href").slice(1));
+      if (!input) { return; }
+      event.preventDefault();
+      var question = input.closest(".question") || input;
+      question.scrollIntoView();
+      input.focus({ preventScroll: true });
+    });
   }
 
   function setUpButtons() {
@@ -43,9 +57,15 @@
       (function (button) {
         var target = document.getElementById(button.getAttribute("data-copy"));
         if (!target || !navigator.clipboard) { return; }
+        var status = button.parentNode.querySelector(".copy-status");
         button.hidden = false;
         button.addEventListener("click", function () {
-          navigator.clipboard.writeText(target.textContent.trim());
+          navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+            if (status) { status.textContent = button.getAttribute("data-copied") || ""; }
+          }, function () {
+            // No permission: the code stays selectable by hand.
+            if (status) { status.textContent = ""; }
+          });
         });
       })(copy[i]);
     }
