@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test lint install install-test translations browser-deps serve clean
+.PHONY: run test lint install install-test translations browser-deps bench-deps serve bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,28 @@ run: install instance/secret_key
 serve: install
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py app:app
 
-# Browser tests drive Debian's chromium; install it when it is missing.
+# Browser tests drive Debian's chromium, and the Nu HTML Checker runs on Java;
+# install them when they are missing.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing chromium with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { \
+		echo "Installing Java with apt-get (for the Nu HTML Checker)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+# wrk drives the HTTP benchmark.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "Installing wrk with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+# Every benchmark prints its figures beside a baseline measured in the same run (see BENCHMARKS.md).
+bench: install-test bench-deps
+	$(PY) -m bench.engine
+	$(PY) -m bench.http_load
+	$(PY) -m bench.queue_scale
+	$(PY) -m bench.page_weight
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -53,7 +70,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
 test: install-test lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) instance/secret_key

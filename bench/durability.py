@@ -13,6 +13,7 @@ every screening whose acknowledgement reached a client.
 from __future__ import annotations
 
 import argparse
+import http.client
 import http.cookiejar
 import json
 import os
@@ -104,14 +105,18 @@ class Server:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so SIGKILL reaches every worker
         )
+        self.wait_until_up("/")
+
+    def wait_until_up(self, path: str) -> None:
+        """Poll ``path`` until it answers 200 (30 s at most)."""
+        assert self.process is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    "gunicorn exited: " + (self.process.stderr.read() if self.process.stderr else b"").decode()
-                )
+                stderr = self.process.stderr.read() if self.process.stderr else b""
+                raise RuntimeError("gunicorn exited: " + stderr.decode())
             try:
-                with urllib.request.urlopen(self.base + "/", timeout=2) as response:
+                with urllib.request.urlopen(self.base + path, timeout=2) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -182,7 +187,8 @@ def _post_api(base: str, i: int, tally: Tally) -> None:
             with tally.lock:
                 tally.server_errors += 1
         tally.note(f"api {error.code}")
-    except OSError as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        # Cut off by the kill: connection reset, truncated status line or body.
         tally.note(f"api {type(error).__name__}")
 
 
@@ -219,7 +225,7 @@ def _post_form(base: str, i: int, tally: Tally) -> None:
             with tally.lock:
                 tally.server_errors += 1
         tally.note(f"form {error.code}")
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         tally.note(f"form {type(error).__name__}")
 
 

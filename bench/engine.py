@@ -20,9 +20,24 @@ from screening.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 24)
-YES_NO = ["pregnant", "breastfeeding", "herpes_active", "herpes_history", "skin_inflammation", "chronic_flare",
-          "photosensitizing_meds", "recent_tan", "recent_injectables", "recent_peel", "keloids", "anticoagulants",
-          "autoimmune", "epilepsy", "implants", "changing_mole"]  # fmt: skip
+YES_NO = [
+    "pregnant",
+    "breastfeeding",
+    "herpes_active",
+    "herpes_history",
+    "skin_inflammation",
+    "chronic_flare",
+    "photosensitizing_meds",
+    "recent_tan",
+    "recent_injectables",
+    "recent_peel",
+    "keloids",
+    "anticoagulants",
+    "autoimmune",
+    "epilepsy",
+    "implants",
+    "changing_mole",
+]
 
 
 def make_answer_sets(count: int, seed: int = 7) -> list[dict[str, Any]]:

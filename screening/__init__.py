@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_compress import Compress
 
 from .rules import RuleSet, load_rules
 
@@ -47,16 +48,31 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
+    # Templates are indented for people; the pages need not carry that indentation.
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
 
     from . import db, errors, i18n, patient, security
 
+    # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
+    Compress(app)
     db.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     app.register_blueprint(patient.bp)
+    from . import practitioner  # sign-in (Flask-Login) and the /practitioner pages
+
+    practitioner.init_app(app)
+
+    from . import api, fhir, limits
+
+    limits.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(fhir.bp)
 
     from . import cli
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import sqlite3
 import sys
 from typing import IO, Any
 
@@ -12,9 +14,24 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import get_ruleset
-from .db import init_db, screening_day
+from .audit import audit, practitioner_target, screening_target
+from .auth import PasswordError, check_new_password, hash_password
+from .db import get_db, init_db, screening_day
 from .engine import InvalidAnswers, screen
+from .forms import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX
 from .rules import RuleFileError, RuleSet, load_rules
+from .storage import (
+    backup_database,
+    count_screenings_before,
+    create_api_token,
+    create_practitioner,
+    erase_screening,
+    get_practitioner_by_email,
+    has_live_api_token,
+    purge_screenings,
+    revoke_api_tokens,
+    set_practitioner_active,
+)
 
 
 class CommandError(click.ClickException):
@@ -90,7 +107,161 @@ def init_db_command() -> None:
     click.echo(f"Database ready: {current_app.config['DATABASE']}")
 
 
+# --- Practitioner accounts and API tokens ------------------------------------------
+
+
+def _practitioner(email: str) -> dict[str, Any]:
+    row = get_practitioner_by_email(get_db(), email)
+    if row is None:
+        raise CommandError(f"there is no practitioner with the email {email.strip().lower()}")
+    return row
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@click.command("create-practitioner")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", required=True, help="The practitioner's full name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin instead of asking.")
+def create_practitioner_command(email: str, name: str, password_stdin: bool) -> None:
+    """Create a practitioner account; the password is asked for twice."""
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email) or len(email) > EMAIL_MAX:
+        raise CommandError(f"'{email}' is not an email address")
+    if not name.strip() or len(name.strip()) > NAME_MAX:
+        raise CommandError(f"the name must have 1 to {NAME_MAX} characters")
+    if get_practitioner_by_email(get_db(), email) is not None:
+        raise CommandError(f"a practitioner with the email {email} already exists")
+    password = _read_password(password_stdin)
+    try:
+        check_new_password(password)
+    except PasswordError as error:
+        raise CommandError(str(error)) from error
+    try:
+        create_practitioner(get_db(), email, name, hash_password(password))
+    except sqlite3.IntegrityError as error:
+        raise CommandError(f"a practitioner with the email {email} already exists") from error
+    audit("practitioner.create", practitioner_target(email))
+    click.echo(f"Created practitioner {name.strip()} <{email}>.")
+
+
+@click.command("deactivate-practitioner")
+@with_appcontext
+@click.argument("email")
+def deactivate_practitioner_command(email: str) -> None:
+    """Deactivate an account: it can no longer sign in, and its sessions and API tokens stop working."""
+    row = _practitioner(email)
+    set_practitioner_active(get_db(), row["email"], False)
+    audit("practitioner.deactivate", practitioner_target(row["email"]))
+    click.echo(f"Deactivated practitioner {row['name']} <{row['email']}>.")
+
+
+@click.command("create-api-token")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for, e.g. 'booking system'.")
+def create_api_token_command(email: str, name: str) -> None:
+    """Issue an API token for a practitioner; it is printed once and never stored."""
+    row = _practitioner(email)
+    if not row["active"]:
+        raise CommandError(f"the practitioner {row['email']} is deactivated")
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise CommandError(f"the token name must have 1 to {NAME_MAX} characters")
+    if has_live_api_token(get_db(), row["id"], name):
+        raise CommandError(f"{row['email']} already has a token named '{name}'; revoke it first or choose another name")
+    token = create_api_token(get_db(), row["id"], name)
+    audit("api_token.create", practitioner_target(row["email"]), {"name": name})
+    click.echo(token)
+    click.echo("Keep this token secret; it is shown only once.", err=True)
+
+
+@click.command("revoke-api-token")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", required=True, help="The name the token was created with.")
+def revoke_api_token_command(email: str, name: str) -> None:
+    """Revoke a practitioner's API token by name."""
+    row = _practitioner(email)
+    revoked = revoke_api_tokens(get_db(), row["id"], name)
+    if not revoked:
+        raise CommandError(f"{row['email']} has no live token named '{name.strip()}'")
+    audit("api_token.revoke", practitioner_target(row["email"]), {"name": name.strip()})
+    click.echo(f"Revoked the token '{name.strip()}' of {row['email']}.")
+
+
+@click.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=1), required=True, help="Retention period in days.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def purge_command(days: int, yes: bool) -> None:
+    """Delete screenings (and their reviews) older than the retention period."""
+    db = get_db()
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat()
+    total = count_screenings_before(db, cutoff)
+    if total == 0:
+        click.echo(f"No screenings older than {days} days.")
+        return
+    if not yes:
+        click.confirm(f"Delete {total} screening(s) created before {cutoff[:10]}?", abort=True)
+    counts = {"screenings": 0}
+    with click.progressbar(length=total, label="Purging", file=sys.stderr) as bar:
+        for counts in purge_screenings(db, cutoff):
+            bar.update(counts["screenings"] - bar.pos)
+    audit("data.purge", details={"older_than_days": days, **counts})
+    click.echo(", ".join(f"{n} {table}" for table, n in counts.items()) + " deleted.")
+
+
+@click.command("erase")
+@click.argument("reference")
+@with_appcontext
+def erase_command(reference: str) -> None:
+    """Erase one patient's screening on request (right to erasure)."""
+    counts = erase_screening(get_db(), reference)
+    if counts is None:
+        raise CommandError(f"no screening with reference {reference.strip().upper()!r}")
+    audit("screening.erase", screening_target(reference.strip().upper()), details=counts)
+    click.echo(f"Erased screening {reference.strip().upper()} and {counts['reviews']} review(s).")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_command(path: str) -> None:
+    """Write a consistent copy of the database to PATH while the app runs."""
+    if os.path.exists(path):
+        raise CommandError(f"{path} exists already; choose a new file name")
+    db = get_db()
+    with click.progressbar(length=100, label="Backing up", file=sys.stderr) as bar:
+        for remaining, total in backup_database(db, path):
+            bar.update(int(100 * (total - remaining) / max(total, 1)) - bar.pos)
+    copy = sqlite3.connect(path)
+    try:
+        check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        copy.close()
+    audit("data.backup", details={"integrity": check})
+    click.echo(f"Backup written to {path} (integrity_check: {check}).")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (check_rules_command, screen_command, init_db_command):
+    for command in (
+        check_rules_command,
+        screen_command,
+        init_db_command,
+        create_practitioner_command,
+        deactivate_practitioner_command,
+        create_api_token_command,
+        revoke_api_token_command,
+        purge_command,
+        erase_command,
+        backup_command,
+    ):
         app.cli.add_command(command)

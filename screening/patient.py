@@ -8,12 +8,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from . import get_ruleset
 from .db import get_db, screening_day
 from .engine import InvalidAnswers, screen
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
 from .i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
+from .limits import form_rate_limit, limiter
 from .rules import RuleSet
 from .storage import get_screening_by_token, save_screening
 
@@ -30,29 +32,61 @@ def _new_form() -> ScreeningFormBase:
     return screening_form_class(get_ruleset(current_app), current_language())()
 
 
-def render_questionnaire(form: ScreeningFormBase, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
+def questionnaire_html(form: ScreeningFormBase, notice: str | None = None) -> str:
     """The questionnaire page, with any errors listed at the top."""
     ruleset = get_ruleset(current_app)
-    return (
-        render_template(
-            "patient/questionnaire.html",
-            form=form,
-            ruleset=ruleset,
-            error_list=_error_list(form, ruleset),
-            notice=notice,
-            follow_up_triggers=_follow_up_triggers(ruleset),
-            today_iso=screening_day().isoformat(),
-        ),
-        status,
+    return render_template(
+        "patient/questionnaire.html",
+        form=form,
+        ruleset=ruleset,
+        error_list=_error_list(form, ruleset),
+        notice=notice,
+        follow_up_triggers=_follow_up_triggers(ruleset),
+        today_iso=screening_day().isoformat(),
     )
 
 
+def render_questionnaire(form: ScreeningFormBase, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
+    """The questionnaire page as a response."""
+    return questionnaire_html(form, notice), status
+
+
+# Stands in for the CSRF token in a cached blank page; replaced on every request.
+TOKEN_PLACEHOLDER = "csrf-token-placeholder-7f3a9c"  # noqa: S105 - not a secret
+
+
+def blank_questionnaire() -> str:
+    """The empty questionnaire page.
+
+    Rendering ~120 form controls takes milliseconds, and the blank page is the
+    same for every visitor on a given day in a given language except for the
+    CSRF token, so it is rendered once and the visitor's own token put in.
+    """
+    key = (current_language(), screening_day().isoformat())
+    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("blank_questionnaire", {})
+    page = cache.get(key)
+    if page is None:
+        form = _new_form()
+        if hasattr(form, "csrf_token"):
+            form.csrf_token.current_token = TOKEN_PLACEHOLDER
+        page = questionnaire_html(form)
+        cache.clear()  # only today's pages are kept
+        cache[key] = page
+    if TOKEN_PLACEHOLDER in page:
+        page = page.replace(TOKEN_PLACEHOLDER, generate_csrf())
+    return page
+
+
 @bp.route("/screening", methods=["GET", "POST"])
+@limiter.limit(form_rate_limit, methods=["POST"])
 def questionnaire() -> ResponseReturnValue:
     """Show the questionnaire; on a valid answer set, store it and show the result."""
-    form = _new_form()
     if request.method == "GET":
-        return render_questionnaire(form)
+        # The query string reaches the page (the language switch's link back), so only a plain URL is shared.
+        if request.query_string or current_app.debug:
+            return render_questionnaire(_new_form())
+        return blank_questionnaire()
+    form = _new_form()
     ruleset = get_ruleset(current_app)
     details_ok = form.validate()
     try:

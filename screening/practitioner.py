@@ -53,6 +53,7 @@ from .forms import (
     try_rules_form_class,
 )
 from .i18n import current_language, format_iso_date
+from .limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
 from .rules import OUTCOMES, Question, RuleSet, pick_text
 
 URL_PREFIX = "/practitioner"
@@ -152,6 +153,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.limit(login_account_rate_limit, key_func=login_account_key, methods=["POST"])
 def login() -> ResponseReturnValue:
     """Email and password; one message for every kind of failure."""
     if current_user.is_authenticated:

@@ -57,6 +57,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "DATABASE": str(tmp_path / "test.sqlite"),
             "WTF_CSRF_ENABLED": False,
             "SESSION_COOKIE_SECURE": False,
+            # Limits have their own tests; here they would trip over repeated posts.
+            "RATELIMIT_ENABLED": False,
         }
     )
     yield app

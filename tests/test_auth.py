@@ -495,3 +495,41 @@ def test_every_workspace_url_sends_anonymous_visitors_to_the_login_page(app: Fla
     assert query(app, "SELECT count(*) AS n FROM reviews") == [{"n": 0}]
     assert audit_rows(app, "screening.view") == []
     assert audit_rows(app, "export.csv") == []
+
+
+@pytest.mark.parametrize(
+    ("config", "emails", "expected"),
+    [
+        # Per address: a fourth attempt from one address is refused, whatever the account.
+        ({"LOGIN_RATE_LIMIT": "3 per minute"}, ["a@x.org", "b@x.org", "c@x.org", "d@x.org"], [200, 200, 200, 429]),
+        # Per account: guessing one account's password is refused even across addresses.
+        (
+            {"LOGIN_ACCOUNT_RATE_LIMIT": "2 per hour"},
+            ["a@x.org", "A@x.org ", "a@x.org", "b@x.org"],
+            [200, 200, 429, 200],
+        ),
+    ],
+)
+def test_sign_in_attempts_are_rate_limited(tmp_path, config: dict, emails: list[str], expected: list[int]) -> None:
+    from screening import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "limits.sqlite"),
+            "WTF_CSRF_ENABLED": False,
+            "SESSION_COOKIE_SECURE": False,
+            "SECRET_KEY": "k" * 32,
+            **config,
+        }
+    )
+    statuses = []
+    for number, email in enumerate(emails):
+        client = app.test_client()
+        response = client.post(
+            "/practitioner/login",
+            data={"email": email, "password": "wrong password!"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1" if "LOGIN_RATE_LIMIT" in config else f"10.0.0.{number + 2}"},
+        )
+        statuses.append(response.status_code)
+    assert statuses == expected

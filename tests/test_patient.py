@@ -199,3 +199,44 @@ def test_security_headers(client: FlaskClient) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "<script>" not in response.get_data(as_text=True)
     assert "style=" not in response.get_data(as_text=True)
+
+
+def test_questionnaire_submissions_are_limited_per_address(tmp_path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "limit.sqlite"),
+            "SESSION_COOKIE_SECURE": False,
+            "WTF_CSRF_ENABLED": False,
+            "FORM_RATE_LIMIT": "3 per minute",
+        }
+    )
+    client = app.test_client()
+    statuses = [client.post("/screening", data=form_data()).status_code for _ in range(4)]
+    assert statuses == [303, 303, 303, 429]
+    page = client.post("/screening", data=form_data(), headers={"Accept-Language": "en"})
+    assert "Too many attempts" in page.get_data(as_text=True)
+    assert client.get("/screening").status_code == 200  # reading the form is never limited
+    assert len(rows(app)) == 3
+
+
+def test_blank_questionnaire_is_shared_but_every_visitor_gets_their_own_token(tmp_path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "blank.sqlite"),
+            "SESSION_COOKIE_SECURE": False,
+            "SECRET_KEY": "k" * 32,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    first, second = app.test_client(), app.test_client()
+    pages = [c.get("/screening", headers={"Accept-Language": "en"}).get_data(as_text=True) for c in (first, second)]
+    tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', p).group(1) for p in pages]
+    assert tokens[0] != tokens[1]
+    assert pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    assert "placeholder" not in pages[0]
+    assert second.post("/screening", data=form_data(csrf_token=tokens[1])).status_code == 303
+    assert first.post("/screening", data=form_data(csrf_token=tokens[1])).status_code == 400  # not its session's
+    russian = first.get("/screening", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert 'lang="ru"' in russian

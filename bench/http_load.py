@@ -1,0 +1,111 @@
+"""HTTP throughput and latency under gunicorn (2 workers) with wrk at 32 connections.
+
+Each endpoint of the app is measured beside a trivial Flask endpoint served by
+the same gunicorn setup in the same run, and reported as a ratio to it.
+
+    .venv/bin/python bench/http_load.py [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.durability import ANSWERS, Server, free_port
+
+ROOT = Path(__file__).resolve().parent
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+class TrivialServer(Server):
+    """gunicorn serving bench/trivial_app.py with the same settings."""
+
+    def start(self) -> None:
+        """Start and wait for /ping."""
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [
+                str(gunicorn),
+                "-c",
+                "gunicorn.conf.py",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                str(self.workers),
+                "--access-logfile",
+                "/dev/null",
+                "bench.trivial_app:app",
+            ],
+            cwd=ROOT.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.wait_until_up("/ping")
+
+
+def run_wrk(url: str, duration: int, connections: int, script: Path | None = None) -> dict[str, float]:
+    """Requests per second, p50 and p99 in ms, and the count of non-2xx/3xx answers."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = {p: float(v) * UNITS[u] for p, v, u in LATENCY.findall(output)}
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {"rps": rps, "p50": latency["50"], "p99": latency["99"], "errors": float(errors.group(1)) if errors else 0.0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
+        return 2
+    body = {"answers": ANSWERS, "patient": {"name": "Bench Patient", "email": "bench@example.com"}, "consent": True}
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        )
+        trivial = TrivialServer(Path(folder) / "unused", free_port())
+        trivial.start()
+        try:
+            baseline = run_wrk(trivial.base + "/ping", args.duration, args.connections)
+        finally:
+            trivial.stop()
+        app = Server(Path(folder) / "bench.sqlite", free_port())
+        app.start()
+        try:
+            results = {
+                "GET /screening": run_wrk(app.base + "/screening", args.duration, args.connections),
+                "POST /api/v1/screenings": run_wrk(
+                    app.base + "/api/v1/screenings", args.duration, args.connections, script
+                ),
+            }
+        finally:
+            app.stop()
+    print(f"HTTP benchmark: gunicorn 2 sync workers, wrk {args.connections} connections, {args.duration} s each")
+    print(f"{'endpoint':<28}{'req/s':>9}{'vs trivial':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    rows = {"trivial Flask GET /ping": baseline, **results}
+    for name, r in rows.items():
+        ratio = r["rps"] / baseline["rps"]
+        print(f"{name:<28}{r['rps']:>9.0f}{ratio:>12.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}")
+    post = results["POST /api/v1/screenings"]
+    ratio = post["rps"] / baseline["rps"]
+    print(f"goals: POST >= 0.50 of trivial (got {ratio:.2f}), POST p99 < 50 ms (got {post['p99']:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Patient-data lifecycle: purge after retention, erase on request, online backup; all audited."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from screening import storage
+from screening.engine import screen
+from tests.conftest import CLEAR_ANSWERS, TODAY
+
+
+def add_screening(app: Flask, created_at: str, name: str = "Anna") -> storage.SavedScreening:
+    db = storage.connect(app.config["DATABASE"])
+    try:
+        verdict = screen(app.extensions["ruleset"], {**CLEAR_ANSWERS, "keloids": "yes"}, TODAY)
+        saved = storage.save_screening(
+            db,
+            verdict,
+            storage.Patient(name=name, phone="+7 900 000 00 00"),
+            source="web",
+            language="en",
+            consent_version="v1",
+        )
+        db.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [created_at, saved.id])
+        pid = storage.get_practitioner_by_email(db, "doc@example.com")
+        if pid is None:
+            storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
+            pid = storage.get_practitioner_by_email(db, "doc@example.com")
+        storage.add_review(db, saved.id, pid["id"], decision="confirm", status="review")
+        return saved
+    finally:
+        db.close()
+
+
+def table(app: Flask, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(app.config["DATABASE"])
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_purge_deletes_only_old_screenings_and_their_reviews(app: Flask, runner: FlaskCliRunner) -> None:
+    old = [add_screening(app, f"2020-01-0{i}T10:00:00+00:00", name=f"Old {i}") for i in range(1, 4)]
+    recent = add_screening(app, "2099-01-01T10:00:00+00:00", name="Recent")
+    result = runner.invoke(args=["purge", "--older-than", "365", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "3 screenings" in result.stdout and "3 reviews" in result.stdout
+    assert table(app, "SELECT reference FROM screenings") == [(recent.reference,)]
+    assert table(app, "SELECT count(*) FROM reviews") == [(1,)]
+    assert table(app, "SELECT count(*) FROM screenings_fts WHERE screenings_fts MATCH 'Old'") == [(0,)]
+    (row,) = table(app, "SELECT action, actor, target, details FROM audit_log WHERE action = 'data.purge'")
+    assert row[:3] == ("data.purge", "cli", None)
+    assert '"screenings": 3' in row[3] and "Old" not in row[3]
+    assert all(s.reference not in str(row) for s in old)
+
+
+def test_purge_with_nothing_to_do(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["purge", "--older-than", "30", "--yes"])
+    assert result.exit_code == 0
+    assert "No screenings older than 30 days" in result.stdout
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "soon"])
+def test_purge_refuses_a_bad_period(runner: FlaskCliRunner, days: str) -> None:
+    result = runner.invoke(args=["purge", "--older-than", days, "--yes"])
+    assert result.exit_code == 2
+
+
+def test_erase_one_patient(app: Flask, runner: FlaskCliRunner) -> None:
+    keep = add_screening(app, "2026-11-01T10:00:00+00:00", name="Keep")
+    gone = add_screening(app, "2026-11-02T10:00:00+00:00", name="Gone")
+    result = runner.invoke(args=["erase", gone.reference.lower()])
+    assert result.exit_code == 0
+    assert table(app, "SELECT reference FROM screenings") == [(keep.reference,)]
+    assert table(app, "SELECT count(*) FROM reviews") == [(1,)]
+    (row,) = table(app, "SELECT target, details FROM audit_log WHERE action = 'screening.erase'")
+    assert row[0] == f"screening:{gone.reference}"
+    assert "Gone" not in str(row)
+
+
+def test_erase_unknown_reference_exits_2(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["erase", "NOPE1234"])
+    assert result.exit_code == 2
+    assert "no screening with reference 'NOPE1234'" in result.stderr
+
+
+def test_backup_is_a_consistent_copy(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    saved = add_screening(app, "2026-11-01T10:00:00+00:00")
+    target = tmp_path / "backup.sqlite"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "integrity_check: ok" in result.stdout
+    conn = sqlite3.connect(target)
+    try:
+        assert conn.execute("SELECT reference FROM screenings").fetchall() == [(saved.reference,)]
+    finally:
+        conn.close()
+    assert table(app, "SELECT count(*) FROM audit_log WHERE action = 'data.backup'") == [(1,)]
+    again = runner.invoke(args=["backup", str(target)])
+    assert again.exit_code == 2 and "exists already" in again.stderr
