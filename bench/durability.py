@@ -35,30 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from screening.storage import hash_token
+from tests.conftest import CLEAR_ANSWERS
 
 ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = {
-    "date_of_birth": "1985-03-14",
-    "pregnant": "no",
-    "breastfeeding": "no",
-    "herpes_active": "no",
-    "herpes_history": "no",
-    "skin_inflammation": "no",
-    "cancer": "none",
-    "chronic_flare": "no",
-    "isotretinoin": "never",
-    "photosensitizing_meds": "no",
-    "recent_tan": "no",
-    "recent_injectables": "no",
-    "recent_peel": "no",
-    "keloids": "no",
-    "anticoagulants": "no",
-    "autoimmune": "no",
-    "epilepsy": "no",
-    "implants": "no",
-    "changing_mole": "no",
-    "skin_type": "III",
-}
+# The clearest patient; the load varies one answer.
+ANSWERS = CLEAR_ANSWERS
 
 
 def free_port() -> int:
@@ -69,10 +50,19 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn with 2 workers serving app:app on a temporary database."""
+    """gunicorn with 2 workers serving ``app`` (app:app by default) on a temporary database."""
 
-    def __init__(self, database: Path, port: int, workers: int = 2):
-        self.database, self.port, self.workers = database, port, workers
+    def __init__(
+        self,
+        database: Path,
+        port: int,
+        workers: int = 2,
+        app: str = "app:app",
+        ready_path: str = "/",
+        env: dict[str, str] | None = None,
+    ):
+        self.database, self.port, self.workers, self.env = database, port, workers, env or {}
+        self.app, self.ready_path = app, ready_path
         self.process: subprocess.Popen[bytes] | None = None
         self.base = f"http://127.0.0.1:{port}"
 
@@ -84,6 +74,7 @@ class Server:
             "SCREENING_SECRET_KEY": "durability-test-secret-key-0123456789",
             "SCREENING_SESSION_COOKIE_SECURE": "false",
             "SCREENING_RATELIMIT_ENABLED": "false",
+            **self.env,
         }
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
@@ -97,7 +88,7 @@ class Server:
                 str(self.workers),
                 "--access-logfile",
                 "/dev/null",
-                "app:app",
+                self.app,
             ],
             cwd=ROOT,
             env=env,
@@ -105,7 +96,7 @@ class Server:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so SIGKILL reaches every worker
         )
-        self.wait_until_up("/")
+        self.wait_until_up(self.ready_path)
 
     def wait_until_up(self, path: str) -> None:
         """Poll ``path`` until it answers 200 (30 s at most)."""

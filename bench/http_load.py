@@ -24,33 +24,6 @@ LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-class TrivialServer(Server):
-    """gunicorn serving bench/trivial_app.py with the same settings."""
-
-    def start(self) -> None:
-        """Start and wait for /ping."""
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        self.process = subprocess.Popen(
-            [
-                str(gunicorn),
-                "-c",
-                "gunicorn.conf.py",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-w",
-                str(self.workers),
-                "--access-logfile",
-                "/dev/null",
-                "bench.trivial_app:app",
-            ],
-            cwd=ROOT.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        self.wait_until_up("/ping")
-
-
 def run_wrk(url: str, duration: int, connections: int, script: Path | None = None) -> dict[str, float]:
     """Requests per second, p50 and p99 in ms, and the count of non-2xx/3xx answers."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
@@ -78,30 +51,31 @@ def main() -> int:
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = {json.dumps(json.dumps(body))}\n"
         )
-        trivial = TrivialServer(Path(folder) / "unused", free_port())
+        trivial = Server(Path(folder) / "unused", free_port(), app="bench.trivial_app:app", ready_path="/ping")
         trivial.start()
         try:
             baseline = run_wrk(trivial.base + "/ping", args.duration, args.connections)
         finally:
             trivial.stop()
-        app = Server(Path(folder) / "bench.sqlite", free_port())
-        app.start()
-        try:
-            results = {
-                "GET /screening": run_wrk(app.base + "/screening", args.duration, args.connections),
-                "POST /api/v1/screenings": run_wrk(
-                    app.base + "/api/v1/screenings", args.duration, args.connections, script
-                ),
-            }
-        finally:
-            app.stop()
+        results = {}
+        for synchronous in ("FULL", "NORMAL"):
+            database = Path(folder) / f"bench-{synchronous}.sqlite"
+            app = Server(database, free_port(), env={"SCREENING_SQLITE_SYNCHRONOUS": synchronous})
+            app.start()
+            try:
+                if synchronous == "FULL":
+                    results["GET /screening"] = run_wrk(app.base + "/screening", args.duration, args.connections)
+                post = run_wrk(app.base + "/api/v1/screenings", args.duration, args.connections, script)
+                results[f"POST /api/v1/screenings ({synchronous})"] = post
+            finally:
+                app.stop()
     print(f"HTTP benchmark: gunicorn 2 sync workers, wrk {args.connections} connections, {args.duration} s each")
-    print(f"{'endpoint':<28}{'req/s':>9}{'vs trivial':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'endpoint':<36}{'req/s':>9}{'vs trivial':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     rows = {"trivial Flask GET /ping": baseline, **results}
     for name, r in rows.items():
         ratio = r["rps"] / baseline["rps"]
-        print(f"{name:<28}{r['rps']:>9.0f}{ratio:>12.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}")
-    post = results["POST /api/v1/screenings"]
+        print(f"{name:<36}{r['rps']:>9.0f}{ratio:>12.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}")
+    post = results["POST /api/v1/screenings (FULL)"]
     ratio = post["rps"] / baseline["rps"]
     print(f"goals: POST >= 0.50 of trivial (got {ratio:.2f}), POST p99 < 50 ms (got {post['p99']:.1f})")
     return 0

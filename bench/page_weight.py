@@ -16,21 +16,15 @@ from urllib.parse import urlsplit
 from playwright.sync_api import sync_playwright
 
 from bench.durability import Server, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BUDGET_BYTES, BUDGET_REQUESTS = 40 * 1024, 3
 
 
 def measure(base: str, language: str) -> tuple[int, list[tuple[str, int]]]:
     """Total bytes (headers and bodies, both ways) and each request's URL and size."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
             page = context.new_page()

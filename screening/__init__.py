@@ -26,6 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY="dev",  # noqa: S106
         DATABASE=os.path.join(app.instance_path, "screening.sqlite"),
         RULES_FILE=str(ROOT / "rules.yaml"),
+        # FULL: every acknowledged screening survives a power cut (see storage.connect).
+        SQLITE_SYNCHRONOUS="FULL",
         # The screening day (ages, re-screen dates) is the clinic's calendar day.
         TIMEZONE="UTC",
         CONSENT_VERSION="2026-11",

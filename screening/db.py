@@ -30,7 +30,7 @@ def get_db() -> Database:
     """This thread's database connection, opened on first use."""
     local: _Connections = current_app.extensions["db_connections"]
     if local.db is None or local.pid != os.getpid():
-        local.db = storage.connect(current_app.config["DATABASE"])
+        local.db = storage.connect(current_app.config["DATABASE"], current_app.config["SQLITE_SYNCHRONOUS"])
         local.pid = os.getpid()
     return local.db
 

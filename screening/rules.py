@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,9 @@ class Question:
     show_if: Condition | None
     line: int
 
-    @property
+    @cached_property
     def option_values(self) -> frozenset[str]:
-        """The values a patient may choose."""
+        """The values a patient may choose (computed once: validation asks often)."""
         return frozenset(o.value for o in self.options)
 
 
@@ -594,7 +595,7 @@ def _build_questions(
             show_if = _build_condition(
                 item["show_if"], check.line_of(item, "show_if"), check, by_id, f"question '{question.id}' show_if"
             )
-            question = Question(**{**question.__dict__, "show_if": show_if})
+            question = replace(question, show_if=show_if)
         questions.append(question)
     return questions
 

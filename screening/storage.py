@@ -158,13 +158,22 @@ def m006_name_search(db: Database) -> None:
     db.table("screenings").enable_fts(["patient_name"], fts_version="FTS5", create_triggers=True)
 
 
-def connect(path: str) -> Database:
-    """Open the database with the settings every connection needs."""
+SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
+
+
+def connect(path: str, synchronous: str = "FULL") -> Database:
+    """Open the database with the settings every connection needs.
+
+    WAL lets readers and the writer work at once. ``synchronous=FULL`` syncs
+    every commit to disk, so an acknowledged screening survives a power cut;
+    ``NORMAL`` survives a crash of the app but may lose the last commits on
+    a power cut, in exchange for faster writes.
+    """
+    if synchronous not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
     db = Database(conn)
-    # WAL lets readers and the writer work at once; synchronous=FULL makes a
-    # committed screening survive a crash of the machine, not only the app.
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=ON"):
+    for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
         # Read each result to the end: a pragma's unread row keeps a read
         # snapshot open, and a write from a stale snapshot fails at once with
         # "database is locked" instead of waiting its turn.
@@ -175,7 +184,12 @@ def connect(path: str) -> Database:
 @contextlib.contextmanager
 def write_transaction(db: Database) -> Iterator[Database]:
     """A transaction that takes the write lock at once, so what is read
-    inside it cannot change before the writes that depend on it."""
+    inside it cannot change before the writes that depend on it. Inside an
+    open transaction it is a savepoint, so functions that write can compose."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
@@ -667,19 +681,16 @@ def review_screening(
                 raise ValueError("an override changes the status and gives a reason and a comment")
         else:
             raise ValueError(f"unknown decision {decision!r}")
-        # add_review's two statements, inside this transaction (write
-        # transactions do not nest).
-        now = utc_now()
-        cursor = db.execute(
-            "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
-            " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
+        return add_review(
+            db,
+            screening_id,
+            practitioner_id,
+            decision=decision,
+            status=status,
+            reason_code=reason_code,
+            comment=comment,
+            notes=notes,
         )
-        db.execute(
-            "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
-            [status, now, screening_id],
-        )
-    return int(cursor.lastrowid or 0)
 
 
 def _verdict_key(status: str, reasons: list[dict[str, Any]]) -> tuple[str, frozenset[tuple[str, tuple[str, ...]]]]:

@@ -232,3 +232,28 @@ def test_not_utf8() -> None:
 def test_no_python_tags_are_executed() -> None:
     with pytest.raises(RuleFileError):
         parse_rules(b"version: !!python/object/apply:os.system ['true']\n", "evil.yaml")
+
+
+def test_follow_up_of_a_follow_up_in_any_order() -> None:
+    import datetime as dt
+
+    from screening.engine import screen
+
+    chain = MINIMAL.replace(
+        "rules:\n",
+        "  - id: detail\n    section: main\n    type: choice\n    text: Which kind?\n    options: [a, b]\n"
+        "    show_if: {why: other}\n"
+        "  - id: why\n    section: main\n    type: choice\n    text: Why?\n    options: [doctor, other]\n"
+        "    show_if: {stopped: stopped}\n"
+        "rules:\n",
+    )
+    ruleset = load_text(chain)
+    base = {"pregnant": "no", "stopped": "never"}
+    today = dt.date(2026, 11, 24)
+    # The second follow-up is dropped when its trigger (itself a follow-up) is hidden.
+    verdict = screen(ruleset, {**base, "why": "other", "detail": "a"}, today)
+    assert set(verdict.answers) == {"pregnant", "stopped"}
+    shown = screen(
+        ruleset, {**base, "stopped": "stopped", "stopped_on": "2026-01-01", "why": "other", "detail": "b"}, today
+    )
+    assert shown.answers["detail"] == "b"
