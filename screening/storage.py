@@ -619,6 +619,39 @@ def m012_queue_indexes(db: Database) -> None:
     table.create_index(["created_at", "status"])
 
 
+# A quarter-hour bucket of a stored UTC timestamp: "2026-11-24T09:45".
+_BUCKET_SQL = "substr({t}, 1, 14) || printf('%02d', (CAST(substr({t}, 15, 2) AS INTEGER) / 15) * 15)"
+
+
+@migrations()
+def m013_chart_buckets(db: Database) -> None:
+    """Screenings per quarter hour and status, kept by triggers: the 30-day
+    chart sums ~2,900 small rows whatever the size of the table. Quarter
+    hours, because every time zone's midnight falls on one."""
+    db.execute(
+        "CREATE TABLE screening_time_buckets (bucket TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,"
+        " PRIMARY KEY (bucket, status)) WITHOUT ROWID"
+    )
+    new_bucket, old_bucket = _BUCKET_SQL.format(t="new.created_at"), _BUCKET_SQL.format(t="old.created_at")
+    db.execute(
+        "INSERT INTO screening_time_buckets (bucket, status, n) SELECT "  # noqa: S608 - constant SQL
+        + _BUCKET_SQL.format(t="created_at")
+        + " AS b, status, count(*) FROM screenings GROUP BY b, status"
+    )
+    add_new = (
+        f"INSERT INTO screening_time_buckets (bucket, status, n) VALUES ({new_bucket}, new.status, 1)"  # noqa: S608
+        " ON CONFLICT (bucket, status) DO UPDATE SET n = n + 1;"
+    )
+    remove_old = f"UPDATE screening_time_buckets SET n = n - 1 WHERE bucket = {old_bucket} AND status = old.status;"  # noqa: S608
+    db.execute(f"CREATE TRIGGER screening_time_buckets_insert AFTER INSERT ON screenings BEGIN {add_new} END")
+    db.execute(f"CREATE TRIGGER screening_time_buckets_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
+    db.execute(
+        "CREATE TRIGGER screening_time_buckets_update AFTER UPDATE OF status, created_at ON screenings"
+        " WHEN old.status IS NOT new.status OR old.created_at IS NOT new.created_at"
+        f" BEGIN {remove_old} {add_new} END"
+    )
+
+
 class StaleScreening(Exception):
     """The screening changed after the practitioner loaded it (another
     decision or re-confirmation): they must look again before deciding."""
@@ -841,19 +874,20 @@ def queue_counts(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> 
 
 def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
     """Screenings per (day, status); ``days`` holds (day, start, end) with
-    ``start <= created_at < end`` as UTC timestamps, so days can follow the
-    clinic's time zone."""
+    ``start <= created_at < end`` as UTC timestamps on quarter hours, so days
+    can follow the clinic's time zone. Reads the trigger-kept buckets."""
     if not days:
         return {}
     values = ", ".join("(?, ?, ?)" for _ in days)
     sql = (
         f"WITH days(day, start, stop) AS (VALUES {values})"  # noqa: S608 - placeholders only
-        " SELECT days.day AS day, screenings.status AS status, count(*) AS n FROM days"
-        " JOIN screenings ON screenings.created_at >= days.start AND screenings.created_at < days.stop"
-        " GROUP BY days.day, screenings.status"
+        " SELECT days.day AS day, b.status AS status, sum(b.n) AS n FROM days"
+        " JOIN screening_time_buckets AS b ON b.bucket >= days.start AND b.bucket < days.stop"
+        " GROUP BY days.day, b.status"
     )
-    params = [value for day in days for value in day]
-    return {(row["day"], row["status"]): int(row["n"]) for row in db.query(sql, params)}
+    # Buckets are "YYYY-MM-DDTHH:MM"; compare with the same prefix of the bounds.
+    params = [value for day, start, stop in days for value in (day, start[:16], stop[:16])]
+    return {(row["day"], row["status"]): int(row["n"]) for row in db.query(sql, params) if row["n"]}
 
 
 def iter_screenings(

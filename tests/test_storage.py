@@ -117,3 +117,39 @@ def test_search_by_reference(db: Database, ruleset: RuleSet) -> None:
 def test_search_with_quotes_and_operators_is_safe(db: Database, ruleset: RuleSet) -> None:
     save(db, ruleset, name='Anna "AND" OR')
     assert storage.list_screenings(db, storage.ScreeningFilter(search='" OR * NEAR(')) == []
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Moscow", "Asia/Kolkata", "America/St_Johns"])
+def test_daily_counts_follow_the_clinic_time_zone(db: Database, ruleset: RuleSet, zone: str) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    times = ["2026-11-01T18:29:59", "2026-11-01T18:30:00", "2026-11-01T20:59:59", "2026-11-01T21:00:00",
+             "2026-11-02T02:29:00", "2026-11-02T03:31:00", "2026-11-02T23:59:59"]  # fmt: skip
+    for i, moment in enumerate(times):
+        saved = save(db, ruleset, epilepsy="yes" if i % 2 else "no")
+        db.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [moment + ".000000+00:00", saved.id])
+    tz = ZoneInfo(zone)
+    bounds = []
+    for day in (dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)):
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+        stop = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+        bounds.append(
+            (day.isoformat(), start.isoformat(timespec="microseconds"), stop.isoformat(timespec="microseconds"))
+        )
+
+    def counted_directly() -> dict[tuple[str, str], int]:
+        counts = {}
+        for day, start, stop in bounds:
+            for row in db.query(
+                "SELECT status, count(*) AS n FROM screenings WHERE created_at >= ? AND created_at < ? GROUP BY status",
+                [start, stop],
+            ):
+                counts[(day, row["status"])] = row["n"]
+        return counts
+
+    assert storage.daily_status_counts(db, bounds) == counted_directly()
+    # Deletions and status changes keep the buckets right too.
+    db.execute("DELETE FROM screenings WHERE created_at LIKE '2026-11-02T23:59:59%'")
+    db.execute("UPDATE screenings SET status = 'deferred' WHERE created_at LIKE '2026-11-01T21:00:00%'")
+    assert storage.daily_status_counts(db, bounds) == counted_directly()
