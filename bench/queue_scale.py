@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import secrets
 import statistics
@@ -187,7 +188,12 @@ def measure(rows: int, runs: int, seed: int) -> dict[str, tuple[float, float]]:
         app.config["WTF_CSRF_ENABLED"] = False
         start = time.perf_counter()
         fill(path, get_ruleset(app), rows, rng)
-        print(f"  {rows:>9,} rows inserted in {time.perf_counter() - start:.1f} s", flush=True)
+        size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+        print(
+            f"  {rows:>9,} rows inserted in {time.perf_counter() - start:.1f} s;"
+            f" database {size / 1e6:.1f} MB, {size / rows / 1024:.2f} KB per screening",
+            flush=True,
+        )
         client = app.test_client()
         response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
         assert response.status_code == 303, response.status_code

@@ -105,3 +105,33 @@ def test_questionnaire_answers_junk_with_a_page_not_a_crash(app: Flask, junk: di
     assert response.status_code in (303, 400)
     if response.status_code == 400:
         assert 'id="error-summary"' in response.get_data(as_text=True)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40)),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answers=st.one_of(ANSWER_SETS, JSON_VALUES),
+    patient=st.one_of(
+        st.fixed_dictionaries({"name": st.text(max_size=300)}, optional={"email": JSON_VALUES, "phone": JSON_VALUES}),
+        JSON_VALUES,
+    ),
+    consent=st.one_of(st.just(True), JSON_VALUES),
+)
+def test_api_answers_junk_with_json_not_a_crash(app: Flask, answers: Any, patient: Any, consent: Any) -> None:
+    body = {"answers": answers, "patient": patient, "consent": consent}
+    response = app.test_client().post("/api/v1/screenings", json=body)
+    assert response.status_code in (201, 400), response.get_data(as_text=True)[:300]
+    payload = response.get_json()
+    if response.status_code == 400:
+        assert payload["errors"] and all(isinstance(m, list) for m in payload["errors"].values())
+        return
+    assert payload["status"] in OUTCOMES
+    if payload["status"] == "eligible":
+        visible = shown(RULESET, answers)
+        assert "unsure" not in [v for k, v in answers.items() if k in visible]
