@@ -57,7 +57,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
 
-    from . import db, errors, i18n, patient, security
+    # Imported here: they need the package's names, and the app is built only on request.
+    from . import api, cli, db, errors, fhir, i18n, limits, patient, practitioner, security
 
     # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
     Compress(app)
@@ -65,19 +66,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(patient.bp)
-    from . import practitioner  # sign-in (Flask-Login) and the /practitioner pages
-
-    practitioner.init_app(app)
-
-    from . import api, fhir, limits
-
     limits.init_app(app)
+    app.register_blueprint(patient.bp)
+    practitioner.init_app(app)  # sign-in (Flask-Login) and the /practitioner pages
     app.register_blueprint(api.bp)
     app.register_blueprint(fhir.bp)
-
-    from . import cli
-
     cli.init_app(app)
     return app
 
