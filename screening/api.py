@@ -31,6 +31,7 @@ from .limits import api_rate_limit, limiter
 from .openapi import openapi_document
 from .rules import OUTCOMES, Condition, RuleSet, pick_text
 from .storage import (
+    MAX_ROW_ID,
     Patient,
     ScreeningFilter,
     get_api_token,
@@ -391,6 +392,7 @@ def decode_cursor(cursor: str) -> tuple[str, int] | None:
         and isinstance(value[0], str)
         and isinstance(value[1], int)
         and not isinstance(value[1], bool)
+        and 0 <= value[1] <= MAX_ROW_ID
     ):
         return value[0], value[1]
     return None
@@ -406,10 +408,9 @@ def parse_since(value: str) -> str | None:
     text = value.upper()
     if _DATE_TIME.match(text):
         try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
+            return dt.datetime.fromisoformat(text).astimezone(dt.UTC).isoformat(timespec="microseconds")
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
             return None
-        return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
     return None
 
 

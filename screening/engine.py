@@ -110,10 +110,16 @@ class Verdict(NamedTuple):
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus whole months, clamped to the month's last day (31 Aug + 6 = 28/29 Feb)."""
+    """``day`` plus whole months; a day the month lacks rolls to the 1st of the next.
+
+    31 August + 6 months is 1 March, not 28 February: a waiting period is
+    never shorter than the calendar months it names.
+    """
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    if day.day <= calendar.monthrange(year, month)[1]:
+        return dt.date(year, month, day.day)
+    return dt.date(year + month // 12, month % 12 + 1, 1)
 
 
 def age_on(birth: dt.date, today: dt.date) -> int:
@@ -261,6 +267,7 @@ def compile_condition(condition: Condition, ruleset: RuleSet) -> Matcher:
     groups = [[compile_condition(c, ruleset) for c in group] for group in condition.any_of]
     static = tuple(dict.fromkeys(t.question for t in condition.tests))
     wanted = condition.any_answer
+    multi_offering = [q.id for q in ruleset.questions if q.type == "multi" and wanted in q.option_values]
     if not groups and wanted is None:
         if len(condition.tests) == 1 and condition.tests[0].date_test is None and types[static[0]] != "multi":
             # The common case, inlined: one answer compared with a set of values.
@@ -287,6 +294,8 @@ def compile_condition(condition: Condition, ruleset: RuleSet) -> Matcher:
                 return None
         if wanted is not None:
             matching = [qid for qid, value in a.items() if value == wanted]
+            # A ticked option of a multi question counts too.
+            matching += [qid for qid in multi_offering if wanted in a.get(qid, ())]
             if not matching:
                 return None
             fired.extend(matching)
@@ -297,8 +306,21 @@ def compile_condition(condition: Condition, ruleset: RuleSet) -> Matcher:
 
 @dataclass(frozen=True)
 class _Compiled:
-    rules: tuple[tuple[Rule, Matcher, int], ...]
+    # (rule, matcher, rank, question, values): for the common one-answer
+    # rules, question and values let evaluate test inline, without a call.
+    rules: tuple[tuple[Rule, Matcher, int, str | None, frozenset[str]], ...]
     show_if: Mapping[str, Matcher]
+
+
+def _single_test(rule: Rule, ruleset: RuleSet) -> tuple[str | None, frozenset[str]]:
+    """(question, values) if the rule is just "this answer is one of these values"."""
+    condition = rule.condition
+    if condition.any_of or condition.any_answer is not None or len(condition.tests) != 1:
+        return None, frozenset()
+    test = condition.tests[0]
+    if test.date_test is not None or ruleset.question_by_id[test.question].type == "multi":
+        return None, frozenset()
+    return test.question, test.values
 
 
 # Keyed by id(); the rule set is kept in the value so the id cannot be reused.
@@ -310,7 +332,13 @@ def _compiled(ruleset: RuleSet) -> _Compiled:
     if entry is None or entry[0] is not ruleset:
         compiled = _Compiled(
             rules=tuple(
-                (rule, compile_condition(rule.condition, ruleset), OUTCOME_RANK[rule.outcome]) for rule in ruleset.rules
+                (
+                    rule,
+                    compile_condition(rule.condition, ruleset),
+                    OUTCOME_RANK[rule.outcome],
+                    *_single_test(rule, ruleset),
+                )
+                for rule in ruleset.rules
             ),
             show_if={q.id: compile_condition(q.show_if, ruleset) for q in ruleset.questions if q.show_if is not None},
         )
@@ -334,10 +362,16 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
     """The verdict for answers already cleaned by ``clean_answers``."""
     reasons = []
     worst, worst_rank = "eligible", 0
-    for rule, matcher, rank in _compiled(ruleset).rules:
-        ids = matcher(answers, today)
-        if ids is None:
-            continue
+    for rule, matcher, rank, question, values in _compiled(ruleset).rules:
+        if question is not None:
+            if answers.get(question) not in values:
+                continue
+            ids: tuple[str, ...] = (question,)
+        else:
+            matched = matcher(answers, today)
+            if matched is None:
+                continue
+            ids = matched
         if rank > worst_rank:
             worst, worst_rank = rule.outcome, rank
         # Positional arguments: this is the hot loop of every screening.

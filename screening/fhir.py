@@ -77,6 +77,11 @@ class FhirUrls:
         """Prefix of this app's own extensions."""
         return f"{self.base}StructureDefinition/"
 
+    @property
+    def outcome_system(self) -> str:
+        """Code system of verdicts: eligible, review, deferred, ineligible."""
+        return f"{self.base}CodeSystem/screening-outcome"
+
     def answer_system(self, question_id: str) -> str:
         """Code system of one question's answer values."""
         return f"{self.base}CodeSystem/screening-answer-{question_id}"
@@ -306,7 +311,8 @@ def screening_bundle(
 ) -> dict[str, Any]:
     """A stored screening as a FHIR R4 Bundle (type collection): the Patient,
     the QuestionnaireResponse (answers to questions not shown are not stored,
-    so they are left out) and one DetectedIssue per fired rule."""
+    so they are left out), one DetectedIssue per fired rule, and the overall
+    verdict (with the practitioner's decision) as an Observation."""
     reference = screening["reference"]
     created_at = screening["created_at"]
     answers: Mapping[str, Any] = screening.get("answers") or {}
@@ -388,6 +394,9 @@ def screening_bundle(
             del issue["evidence"]
         entries.append({"fullUrl": _full_url(urls, reference, f"DetectedIssue/{rule}"), "resource": issue})
 
+    entries.append(
+        {"fullUrl": _full_url(urls, reference, "Observation/verdict"), "resource": verdict_observation(screening, urls)}
+    )
     return {
         "resourceType": "Bundle",
         "identifier": identifier,
@@ -395,6 +404,35 @@ def screening_bundle(
         "timestamp": timestamp,
         "entry": entries,
     }
+
+
+def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
+    """The overall verdict as an Observation: preliminary until a practitioner
+    decides, then final with the decided status (which may be an override)."""
+    reference = screening["reference"]
+    decided = screening.get("decided_status") if screening.get("reviewed") else None
+    status = decided or screening["status"]
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "identifier": [{"system": urls.reference_system, "value": f"{reference}-verdict"}],
+        "status": "final" if decided else "preliminary",
+        "code": {
+            "coding": [{"system": urls.outcome_system, "code": "verdict", "display": "Pre-screening verdict"}],
+            "text": "Laser facial rejuvenation pre-screening verdict",
+        },
+        "subject": {"reference": _full_url(urls, reference, "Patient")},
+        "effectiveDateTime": screening["created_at"],
+        "valueCodeableConcept": {"coding": [{"system": urls.outcome_system, "code": status}], "text": status},
+        "derivedFrom": [{"reference": _full_url(urls, reference, "QuestionnaireResponse")}],
+    }
+    if decided:
+        observation["issued"] = screening["reviewed_at"]
+        observation["note"] = [{"text": f"Screening verdict {screening['status']}; practitioner decision {decided}."}]
+    if screening.get("rescreen_after"):
+        observation["extension"] = [
+            {"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": screening["rescreen_after"]}
+        ]
+    return observation
 
 
 def _display(question: Question | None, value: Any, language: str) -> str:

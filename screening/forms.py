@@ -172,6 +172,15 @@ def select_choices(*pairs: tuple[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def _plausible_date(form: FlaskForm, field: Field) -> None:
+    """Dates in filters and on the rules page: far-off years would overflow date arithmetic."""
+    if field.data and not EARLIEST_YEAR <= field.data.year <= LATEST_YEAR:
+        raise ValidationError(_l("Enter a date between 1900 and 2999."))
+
+
 class LoginForm(FlaskForm):
     """Email and password; which of the two was wrong is never said."""
 
@@ -199,8 +208,8 @@ class QueueFilterForm(FlaskForm):
         choices=select_choices(("", _l("Reviewed or not")), ("no", _l("Not reviewed yet")), ("yes", _l("Reviewed"))),
         default="",
     )
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional(), _plausible_date])
+    until = DateField(_l("To"), validators=[Optional(), _plausible_date])
     q = StringField(_l("Reference code or name"), validators=[Optional(), Length(max=100)])
 
     def validate_until(self, field: Field) -> None:
@@ -218,8 +227,8 @@ class AuditFilterForm(FlaskForm):
     action = SelectField(_l("Action"), default="")
     practitioner = SelectField(_l("Practitioner"), default="")
     target = StringField(_l("Reference code or account email"), validators=[Optional(), Length(max=260)])
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional(), _plausible_date])
+    until = DateField(_l("To"), validators=[Optional(), _plausible_date])
 
 
 class ReviewForm(FlaskForm):
@@ -316,5 +325,5 @@ def changed_answers_form_class(ruleset: RuleSet, language: str) -> type[AnswersO
 
 def try_rules_form_class(ruleset: RuleSet, language: str) -> type[AnswersOnlyForm]:
     """Any answer set, evaluated on the rules page without being stored."""
-    day = DateField(_l("Screening day"), validators=[Optional()])
+    day = DateField(_l("Screening day"), validators=[Optional(), _plausible_date])
     return _answers_form_class(ruleset, language, "TryRules", {"screening_day": day})

@@ -200,9 +200,12 @@ def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         timestamp, _sep, row_id = text.partition("|")
         dt.datetime.fromisoformat(timestamp)
-        return timestamp, int(row_id)
+        number = int(row_id)
     except (ValueError, binascii.Error):
         abort(400)
+    if not 0 <= number <= storage.MAX_ROW_ID:
+        abort(400)
+    return timestamp, number
 
 
 def _queue_filter(form: QueueFilterForm) -> storage.ScreeningFilter:
@@ -600,6 +603,15 @@ def _record_reconfirmation(screening: Mapping[str, Any], revision: str, verdict:
                 "the earlier decision no longer applies. Please review the screening again.",
                 old=OUTCOME_LABELS[screening["status"]],
                 new=OUTCOME_LABELS[verdict.status],
+            ),
+            "warning",
+        )
+    elif result.answers_changed:
+        flash(
+            _(
+                "The changed answers are saved and the verdict stayed %(status)s, but the earlier decision "
+                "was taken on other answers. Please review the screening again.",
+                status=OUTCOME_LABELS[verdict.status],
             ),
             "warning",
         )

@@ -24,6 +24,8 @@ from .engine import Verdict, answers_to_json
 # from paper is unambiguous.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 REFERENCE_LENGTH = 8
+# SQLite integers are signed 64-bit: a larger id in a cursor cannot be bound.
+MAX_ROW_ID = 2**63 - 1
 
 migrations = Migrations("screening")
 
@@ -455,13 +457,16 @@ def _filter_sql(filters: ScreeningFilter) -> tuple[list[str], list[Any]]:
     if filters.until:
         where.append("created_at < ?")
         params.append(filters.until)
-    if filters.search and filters.search.strip():
-        term = filters.search.strip()
-        words = [w for w in term.replace('"', " ").split() if w]
+    # Control characters (a NUL ends an FTS string early) and quotes are not part of a name.
+    term = "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
+    if term:
+        words = term.split()
         # Prefix match on each word of the name, or an exact reference code.
         fts_query = " ".join(f'"{w}"*' for w in words)
         where.append("(reference = ? OR id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?))")
         params.extend([term.upper(), fts_query])
+    elif filters.search:
+        where.append("0")  # nothing searchable was typed: nothing matches
     return where, params
 
 
@@ -726,10 +731,11 @@ def review_screening(
         )
 
 
-def _verdict_key(status: str, reasons: list[dict[str, Any]]) -> tuple[str, frozenset[tuple[str, tuple[str, ...]]]]:
-    # Same status, same rules fired by the same answers: a decision taken on
-    # one verdict still applies to the other.
-    return status, frozenset((r["rule"], tuple(r["questions"])) for r in reasons)
+def _verdict_key(
+    status: str, rescreen_after: str | None, reasons: list[dict[str, Any]]
+) -> tuple[str, str | None, frozenset[tuple[str, tuple[str, ...], str | None]]]:
+    # Same status, same dates, same rules fired by the same answers.
+    return status, rescreen_after, frozenset((r["rule"], tuple(r["questions"]), r["rescreen_after"]) for r in reasons)
 
 
 @dataclass(frozen=True)
@@ -747,9 +753,10 @@ def reconfirm_screening(
     """Store the verdict of today's re-run of the engine on the screening.
 
     The previous answers and verdict are kept in the ``reconfirmations`` row.
-    If the verdict changed (status, or which rules fired on which answers),
-    the earlier decision no longer applies: the screening goes back to "not
-    reviewed". Raises ``StaleScreening`` as ``review_screening`` does.
+    If the answers or the verdict changed (status, dates, or which rules fired
+    on which answers), the earlier decision no longer applies: the screening
+    goes back to "not reviewed". Raises ``StaleScreening`` as
+    ``review_screening`` does.
     """
     answers = answers_to_json(verdict.answers)
     reasons = [r.as_dict() for r in verdict.reasons]
@@ -758,7 +765,10 @@ def reconfirm_screening(
         if current is None or screening_revision(current) != revision:
             raise StaleScreening(screening_id)
         answers_changed = current["answers"] != answers
-        verdict_changed = _verdict_key(current["status"], current["reasons"]) != _verdict_key(verdict.status, reasons)
+        rescreen_after = verdict.rescreen_after.isoformat() if verdict.rescreen_after else None
+        verdict_changed = _verdict_key(current["status"], current["rescreen_after"], current["reasons"]) != (
+            _verdict_key(verdict.status, rescreen_after, reasons)
+        )
         now = utc_now()
         cursor = db.execute(
             "INSERT INTO reconfirmations (screening_id, practitioner_id, created_at, answers_changed, verdict_changed,"
@@ -779,7 +789,9 @@ def reconfirm_screening(
                 verdict.rules_version,
             ],
         )
-        # A changed verdict needs a new decision: back to "not reviewed".
+        # A decision was taken on the answers and verdict the practitioner saw:
+        # if either changed, it no longer applies and the screening goes back
+        # to "not reviewed" (an override to eligible must not outlive them).
         db.execute(
             "UPDATE screenings SET answers = :answers, concerns = :concerns, date_of_birth = :date_of_birth,"
             " status = :status, reasons = :reasons, rescreen_after = :rescreen_after,"
@@ -793,10 +805,10 @@ def reconfirm_screening(
                 "date_of_birth": answers.get("date_of_birth"),
                 "status": verdict.status,
                 "reasons": json.dumps(reasons, ensure_ascii=False),
-                "rescreen_after": verdict.rescreen_after.isoformat() if verdict.rescreen_after else None,
+                "rescreen_after": rescreen_after,
                 "rules_version": verdict.rules_version,
                 "now": now,
-                "reset": int(verdict_changed),
+                "reset": int(answers_changed or verdict_changed),
                 "id": screening_id,
             },
         )

@@ -154,9 +154,15 @@ def test_isotretinoin_stopped_six_month_boundary(
         assert verdict.rescreen_after == dt.date.fromisoformat(rescreen)
 
 
-def test_isotretinoin_month_end_is_clamped(ruleset: RuleSet) -> None:
-    verdict = verdict_for(ruleset, dt.date(2026, 12, 1), isotretinoin="stopped", isotretinoin_stopped_on="2026-08-31")
-    assert verdict.rescreen_after == dt.date(2027, 2, 28)
+@pytest.mark.parametrize(
+    ("today", "status"), [("2027-02-28", "deferred"), ("2027-03-01", "eligible")], ids=["28 Feb", "1 Mar"]
+)
+def test_isotretinoin_window_from_a_month_end_is_never_short(ruleset: RuleSet, today: str, status: str) -> None:
+    day = dt.date.fromisoformat(today)
+    verdict = verdict_for(ruleset, day, isotretinoin="stopped", isotretinoin_stopped_on="2026-08-31")
+    assert verdict.status == status
+    if status == "deferred":
+        assert verdict.rescreen_after == dt.date(2027, 3, 1)
 
 
 def test_follow_up_answer_is_dropped_when_not_shown(ruleset: RuleSet) -> None:
@@ -236,7 +242,14 @@ def test_empty_answers_are_never_eligible(ruleset: RuleSet) -> None:
 
 @pytest.mark.parametrize(
     ("day", "months", "expected"),
-    [("2026-01-31", 1, "2026-02-28"), ("2024-01-31", 1, "2024-02-29"), ("2026-11-15", 2, "2027-01-15")],
+    [
+        ("2026-01-31", 1, "2026-03-01"),
+        ("2024-01-31", 1, "2024-03-01"),
+        ("2024-01-29", 1, "2024-02-29"),
+        ("2026-11-15", 2, "2027-01-15"),
+        ("2026-12-31", 6, "2027-07-01"),
+        ("2026-05-31", 6, "2026-12-01"),
+    ],
 )
 def test_add_months(day: str, months: int, expected: str) -> None:
     assert add_months(dt.date.fromisoformat(day), months) == dt.date.fromisoformat(expected)

@@ -20,7 +20,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import fhir, rules
+from screening import fhir, rules, storage
 from screening.rules import Condition, RuleSet, parse_rules
 from tests.conftest import CLEAR_ANSWERS
 from tests.test_api import bearer, body, make_token, months_ago, screening_row
@@ -323,6 +323,7 @@ def test_bundle_from_an_older_rule_file_still_validates(ruleset: RuleSet) -> Non
         "reference": "ACDEFGHJ",
         "created_at": "2026-11-24T10:00:00.000000+00:00",
         "rules_version": "2025.1+000000000000",
+        "status": "review",
         "patient_name": "Old Patient",
         "contact_email": None,
         "contact_phone": "+7 912 345 67 89",
@@ -352,3 +353,35 @@ def test_bundle_from_an_older_rule_file_still_validates(ruleset: RuleSet) -> Non
     [patient] = resources(bundle, "Patient")
     assert patient["telecom"] == [{"system": "phone", "value": "+7 912 345 67 89"}]
     assert "birthDate" not in patient
+
+
+def test_bundle_carries_the_verdict_and_the_practitioners_decision(app: Flask, client: FlaskClient) -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    bundle = export(app, client, {**CLEAR_ANSWERS, "keloids": "yes"})
+    [verdict] = resources(bundle, "Observation")
+    Observation.model_validate(verdict)
+    assert verdict["status"] == "preliminary"
+    assert verdict["valueCodeableConcept"]["coding"][0]["code"] == "review"
+
+    reference = bundle["identifier"]["value"]
+    db = storage.connect(app.config["DATABASE"])
+    row = storage.get_screening_by_reference(db, reference)
+    practitioner_id = db.execute("SELECT id FROM practitioners LIMIT 1").fetchone()[0]
+    storage.add_review(
+        db,
+        row["id"],
+        practitioner_id,
+        decision="override",
+        status="ineligible",
+        reason_code="other",
+        comment="Keloid on the cheek",
+    )
+    db.close()
+    token, _ = make_token(app, name="second")
+    after = client.get(f"/api/v1/screenings/{reference}/fhir", headers=bearer(token)).get_json(force=True)
+    Bundle.model_validate(after)
+    [decided] = resources(after, "Observation")
+    assert decided["status"] == "final"
+    assert decided["valueCodeableConcept"]["coding"][0]["code"] == "ineligible"
+    assert "practitioner decision ineligible" in decided["note"][0]["text"]

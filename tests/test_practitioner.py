@@ -807,3 +807,24 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
     assert client.post("/practitioner/logout").status_code == 303
     assert client.get("/practitioner/").status_code == 302
     assert client.get(f"/practitioner/screening/{reference}").headers["Location"].startswith("/practitioner/login")
+
+
+def test_a_decision_does_not_outlive_the_answers_it_was_taken_on(app: Flask, doctor: FlaskClient) -> None:
+    # Reviewer's case: an override to eligible, then changed answers that fire the same rules.
+    screening = add_screening(app, isotretinoin="stopped", isotretinoin_stopped_on=(
+        dt.date.today() - dt.timedelta(days=60)).isoformat(), skin_type="V")  # fmt: skip
+    reference = screening["reference"]
+    assert screening_row(app, reference)["status"] == "deferred"
+    decide(doctor, reference, decision="override", status="eligible", reason_code="other", comment="Checked")
+    page = doctor.get(f"/practitioner/screening/{reference}/answers").get_data(as_text=True)
+    revision = re.search(r'name="revision" type="hidden" value="([^"]+)"', page).group(1)
+    later_dose = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    form = {**answers_form(app, screening), "isotretinoin_stopped_on": later_dose, "skin_type": "VI"}
+    response = doctor.post(f"/practitioner/screening/{reference}/answers", data={**form, "revision": revision})
+    assert response.status_code == 303
+    row = screening_row(app, reference)
+    assert row["status"] == "deferred"
+    assert (row["reviewed"], row["decided_status"]) == (0, None)
+    (entry,) = query(app, "SELECT * FROM reconfirmations")
+    assert (entry["answers_changed"], entry["verdict_changed"]) == (1, 1)  # the re-screen date moved
+    assert "Not reviewed yet" in page_text(doctor.get(f"/practitioner/screening/{reference}"))

@@ -257,3 +257,21 @@ def test_follow_up_of_a_follow_up_in_any_order() -> None:
         ruleset, {**base, "stopped": "stopped", "stopped_on": "2026-01-01", "why": "other", "detail": "b"}, today
     )
     assert shown.answers["detail"] == "b"
+
+
+def test_unsure_ticked_in_a_multi_question_needs_review() -> None:
+    import datetime as dt
+
+    from screening.engine import screen
+
+    text = MINIMAL.replace(
+        "rules:\n",
+        "  - id: areas\n    section: main\n    type: multi\n    text: Which areas?\n    options: [cheeks, unsure]\n"
+        "rules:\n",
+    )
+    ruleset = load_text(text)
+    base = {"pregnant": "no", "stopped": "never"}
+    verdict = screen(ruleset, {**base, "areas": ["cheeks", "unsure"]}, dt.date(2026, 11, 24))
+    assert verdict.status == "review"
+    assert verdict.reasons[0].questions == ("areas",)
+    assert screen(ruleset, {**base, "areas": ["cheeks"]}, dt.date(2026, 11, 24)).status == "eligible"

@@ -252,3 +252,61 @@ def test_oversized_body_is_refused_clearly(secure_app: Flask) -> None:
     response = client.post("/screening", data={"patient_name": "x" * 200_000})
     assert response.status_code == 413
     assert "Too much data" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/practitioner/?q=%22",
+        "/practitioner/?q=%22%22",
+        "/practitioner/?q=ab%00cd",
+        "/practitioner/export.csv?q=%22",
+        "/practitioner/?until=9999-12-31",
+        "/practitioner/?since=0001-01-01",
+        "/practitioner/audit?until=9999-12-31",
+        "/practitioner/export.csv?until=9999-12-31",
+        "/practitioner/?after=" + "MjAyNi0xMS0yNFQxMDowMDowMHwxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA",
+        "/practitioner/audit?after=" + "MjAyNi0xMS0yNFQxMDowMDowMHwxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA",
+    ],
+)
+def test_odd_practitioner_queries_never_crash(secure_app: Flask, url: str) -> None:
+    secure_app.config["WTF_CSRF_ENABLED"] = False
+    client = secure_app.test_client()
+    client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD})
+    response = client.get(url)
+    assert response.status_code in (200, 400), url
+    if url.startswith("/practitioner/export.csv") and response.status_code == 200:
+        assert response.get_data(as_text=True).count("\n") == 1  # the header row, nothing matched
+
+
+def test_rules_try_it_with_a_far_future_day_is_a_field_error(secure_app: Flask) -> None:
+    secure_app.config["WTF_CSRF_ENABLED"] = False
+    client = secure_app.test_client()
+    client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD})
+    data = {
+        **CLEAR_ANSWERS,
+        "isotretinoin": "stopped",
+        "isotretinoin_stopped_on": "9999-12-30",
+        "screening_day": "9999-12-31",
+    }
+    response = client.post("/practitioner/rules", data=data)
+    assert response.status_code == 400
+    assert "Enter a date between 1900 and 2999." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=0001-01-01T00:00:00%2B01:00",
+        "since=9999-12-31T23:00:00-05:00",
+        "cursor=WyIyMDI2IiwgMTAwMDAwMDAwMDAwMDAwMDAwMDAwXQ",
+    ],
+)
+def test_odd_api_list_queries_are_400(secure_app: Flask, query: str) -> None:
+    db = storage.connect(secure_app.config["DATABASE"])
+    practitioner = storage.get_practitioner_by_email(db, EMAIL)
+    token = storage.create_api_token(db, practitioner["id"], "test")
+    db.close()
+    response = secure_app.test_client().get(f"/api/v1/screenings?{query}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert response.is_json
