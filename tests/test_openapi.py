@@ -24,11 +24,11 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from screening import create_app, storage
+from screening import storage
 from screening.db import get_db
 from screening.openapi import openapi_document
 from screening.rules import load_rules
-from tests.conftest import CLEAR_ANSWERS, RULES_FILE
+from tests.conftest import CLEAR_ANSWERS, RULES_FILE, build_app
 
 MAX_EXAMPLES = 50
 
@@ -37,15 +37,7 @@ MAX_EXAMPLES = 50
 def api_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """One app for the whole run, without rate limits (Schemathesis sends many requests)."""
     path: Path = tmp_path_factory.mktemp("openapi")
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough",
-            "DATABASE": str(path / "openapi.sqlite"),
-            "SESSION_COOKIE_SECURE": False,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = build_app(path, WTF_CSRF_ENABLED=True)
     app_under_test.app = app
     yield app
     app_under_test.app = None

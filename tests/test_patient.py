@@ -8,9 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import create_app
 from screening.storage import connect
-from tests.conftest import CLEAR_ANSWERS
+from tests.conftest import CLEAR_ANSWERS, build_app
 
 PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
 
@@ -156,14 +155,7 @@ def test_unknown_result_token_is_404(client: FlaskClient) -> None:
 
 
 def test_csrf_token_is_required(tmp_path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE": str(tmp_path / "csrf.sqlite"),
-            "SESSION_COOKIE_SECURE": False,
-            "SECRET_KEY": "k" * 32,
-        }
-    )
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     refused = client.post("/screening", data=form_data(patient_name="Olga"), headers={"Accept-Language": "en"})
     assert refused.status_code == 400
@@ -202,15 +194,7 @@ def test_security_headers(client: FlaskClient) -> None:
 
 
 def test_questionnaire_submissions_are_limited_per_address(tmp_path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE": str(tmp_path / "limit.sqlite"),
-            "SESSION_COOKIE_SECURE": False,
-            "WTF_CSRF_ENABLED": False,
-            "FORM_RATE_LIMIT": "3 per minute",
-        }
-    )
+    app = build_app(tmp_path, RATELIMIT_ENABLED=True, FORM_RATE_LIMIT="3 per minute")
     client = app.test_client()
     statuses = [client.post("/screening", data=form_data()).status_code for _ in range(4)]
     assert statuses == [303, 303, 303, 429]
@@ -221,15 +205,7 @@ def test_questionnaire_submissions_are_limited_per_address(tmp_path) -> None:
 
 
 def test_blank_questionnaire_is_shared_but_every_visitor_gets_their_own_token(tmp_path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE": str(tmp_path / "blank.sqlite"),
-            "SESSION_COOKIE_SECURE": False,
-            "SECRET_KEY": "k" * 32,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=True)
     first, second = app.test_client(), app.test_client()
     pages = [c.get("/screening", headers={"Accept-Language": "en"}).get_data(as_text=True) for c in (first, second)]
     tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', p).group(1) for p in pages]

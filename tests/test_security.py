@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import create_app, storage
+from screening import storage
 from screening.auth import hash_password
 from screening.security import ConfigError, check_production_config
-from tests.conftest import CLEAR_ANSWERS
+from tests.conftest import CLEAR_ANSWERS, build_app
 
 EMAIL, PASSWORD = "doctor@example.com", "correct horse battery"
 HOSTILE_NAME = "<script>alert('x')</script> Robert'); DROP TABLE screenings;--"
@@ -23,16 +23,7 @@ HOSTILE_NOTE = '=HYPERLINK("http://evil.example","click") <img src=x onerror=ale
 
 
 def make_app(tmp_path: Path, csrf: bool) -> Flask:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "security-test-secret-key-0123456789",
-            "DATABASE": str(tmp_path / "security.sqlite"),
-            "WTF_CSRF_ENABLED": csrf,
-            "SESSION_COOKIE_SECURE": False,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=csrf)
     db = storage.connect(app.config["DATABASE"])
     storage.create_practitioner(db, EMAIL, "Dr Test", hash_password(PASSWORD))
     db.close()
