@@ -167,6 +167,8 @@ def login() -> ResponseReturnValue:
             # A new session: nothing from before sign-in carries over.
             session.clear()
             login_user(user)
+            # Signed out after PERMANENT_SESSION_LIFETIME without a request: clinic computers are shared.
+            session.permanent = True
             return redirect(_safe_next(request.args.get("next")), 303)
         failed = True
     status = 400 if request.method == "POST" and not failed else 200

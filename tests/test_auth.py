@@ -516,3 +516,22 @@ def test_sign_in_attempts_are_rate_limited(tmp_path, config: dict, emails: list[
         )
         statuses.append(response.status_code)
     assert statuses == expected
+
+
+def test_an_idle_session_ends(tmp_path: Path) -> None:
+    import time
+
+    app = build_app(tmp_path, PERMANENT_SESSION_LIFETIME=1)
+    with app.app_context():
+        storage.create_practitioner(get_db(), "idle@example.com", "Dr Idle", hash_password("a long enough password"))
+    client = app.test_client()
+    response = client.post(
+        "/practitioner/login", data={"email": "idle@example.com", "password": "a long enough password"}
+    )
+    assert response.status_code == 303
+    assert "Expires=" in response.headers["Set-Cookie"]
+    assert client.get("/practitioner/").status_code == 200
+    time.sleep(2.1)
+    response = client.get("/practitioner/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/practitioner/login")
