@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # lives as long as the session rather than one hour.
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_HTTPONLY=True,
-        # A practitioner's session ends after 30 idle minutes (seconds when set from the environment).
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=30),
+        # Seconds without a request after which a practitioner is signed out.
+        IDLE_TIMEOUT=30 * 60,
         SESSION_COOKIE_SAMESITE="Lax",
         # Cookies only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns this off.
         SESSION_COOKIE_SECURE=True,

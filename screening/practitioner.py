@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,12 +72,25 @@ QUEUE_COLUMNS = (
 PUBLIC_ENDPOINTS = frozenset({"practitioner.login"})
 
 
+LAST_SEEN = "last_seen"
+
+
 @bp.before_request
 def require_login() -> ResponseReturnValue | None:
     """Send anonymous visitors to the login page, remembering where they were going."""
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
-        return None
     target = request.full_path.rstrip("?") if request.method == "GET" else None
+    if current_user.is_authenticated:
+        now = time.time()
+        # Clinic computers are shared: an idle session ends (checked here, on the server).
+        if now - session.get(LAST_SEEN, now) > int(current_app.config["IDLE_TIMEOUT"]):
+            logout_user()
+            session.clear()
+            flash(_("You were signed out after a period without activity. Please sign in again."))
+            return redirect(url_for("practitioner.login", next=target))
+        session[LAST_SEEN] = now
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     return redirect(url_for("practitioner.login", next=target))
 
 
@@ -167,8 +181,7 @@ def login() -> ResponseReturnValue:
             # A new session: nothing from before sign-in carries over.
             session.clear()
             login_user(user)
-            # Signed out after PERMANENT_SESSION_LIFETIME without a request: clinic computers are shared.
-            session.permanent = True
+            session[LAST_SEEN] = time.time()
             return redirect(_safe_next(request.args.get("next")), 303)
         failed = True
     status = 400 if request.method == "POST" and not failed else 200
