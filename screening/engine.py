@@ -179,18 +179,40 @@ def _is_blank(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> Answers:
+def visible_questions(ruleset: RuleSet, answers: Answers, today: dt.date) -> set[str]:
+    """The ids of the questions a patient with these (parsed) answers was shown.
+
+    A follow-up is shown only if its trigger holds and every question the
+    trigger reads is itself shown (rule loading rejects loops).
+    """
+    by_id = ruleset.question_by_id
+    show_if = _compiled(ruleset).show_if
+    visible: dict[str, bool] = {}
+
+    def is_visible(question: Question) -> bool:
+        if question.id not in visible:
+            condition = question.show_if
+            visible[question.id] = condition is None or (
+                all(is_visible(by_id[q]) for q in condition.questions())
+                and show_if[question.id](answers, today) is not None
+            )
+        return visible[question.id]
+
+    return {q.id for q in ruleset.questions if is_visible(q)}
+
+
+def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date, *, partial: bool = False) -> Answers:
     """Validate raw answers and drop follow-ups that were not shown.
 
     Returns answers in canonical form (dates as ``datetime.date``); raises
-    ``InvalidAnswers`` naming every bad field.
+    ``InvalidAnswers`` naming every bad field. ``partial`` accepts blank
+    required questions (the practitioners' "try it" form); a screening never does.
     """
     problems: list[AnswerError] = []
     if not isinstance(raw, Mapping):
         raise InvalidAnswers([AnswerError("answers", "not_a_list", {})])
-    by_id = ruleset.question_by_id
     for key in raw:
-        if key not in by_id:
+        if key not in ruleset.question_by_id:
             problems.append(AnswerError(str(key), "unknown_question", {}))
     parsed: Answers = {}
     answer_problems: dict[str, list[AnswerError]] = {}
@@ -204,30 +226,17 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date) -> A
             else:
                 parsed[question.id] = result
 
-    visible: dict[str, bool] = {}
-    show_if = _compiled(ruleset).show_if
-
-    def is_visible(question: Question) -> bool:
-        # A follow-up is shown only if its trigger holds and every question
-        # the trigger reads is itself shown (rule loading rejects loops).
-        if question.id not in visible:
-            condition = question.show_if
-            visible[question.id] = condition is None or (
-                all(is_visible(by_id[q]) for q in condition.questions())
-                and show_if[question.id](parsed, today) is not None
-            )
-        return visible[question.id]
-
+    shown = visible_questions(ruleset, parsed, today)
     answers: Answers = {}
     for question in ruleset.questions:
         # Answers to follow-ups that were not shown are dropped unread.
-        if not is_visible(question):
+        if question.id not in shown:
             continue
         if question.id in answer_problems:
             problems.extend(answer_problems[question.id])
         elif question.id in parsed:
             answers[question.id] = parsed[question.id]
-        elif question.required:
+        elif question.required and not partial:
             problems.append(AnswerError(question.id, "required", {}))
     if problems:
         raise InvalidAnswers(problems)
@@ -344,11 +353,6 @@ def _compiled(ruleset: RuleSet) -> _Compiled:
         )
         entry = _compiled_cache[id(ruleset)] = (ruleset, compiled)
     return entry[1]
-
-
-def match_condition(condition: Condition, ruleset: RuleSet, answers: Answers, today: dt.date) -> tuple[str, ...] | None:
-    """The ids of the answers that make ``condition`` hold, or None if it does not."""
-    return compile_condition(condition, ruleset)(answers, today)
 
 
 def _rescreen_date(rescreen: Rescreen | None, answers: Answers, today: dt.date) -> dt.date | None:

@@ -38,7 +38,7 @@ from flask_login import current_user, login_user, logout_user
 from . import auth, get_ruleset, storage
 from .audit import ACTIONS, audit, practitioner_target, screening_target
 from .db import get_db, screening_day
-from .engine import InvalidAnswers, age_on, clean_answers, evaluate, match_condition, screen
+from .engine import InvalidAnswers, age_on, clean_answers, evaluate, screen, visible_questions
 from .export import EXPORT_COLUMNS, csv_chunks
 from .forms import (
     OUTCOME_LABELS,
@@ -402,14 +402,14 @@ def _answer_rows(screening: Mapping[str, Any], ruleset: RuleSet, language: str) 
             fired.setdefault(question_id, []).append(reason["rule"])
     try:
         # The answers as the engine reads them, to tell follow-ups not asked.
-        parsed = clean_answers(_relaxed(ruleset), answers, _screening_day_of(screening))
+        parsed = clean_answers(ruleset, answers, _screening_day_of(screening), partial=True)
     except InvalidAnswers:  # stored under an older rule file
         parsed = {}
-    day = _screening_day_of(screening)
+    shown = visible_questions(ruleset, parsed, _screening_day_of(screening))
     rows = []
     for question in ruleset.questions:
         value = answers.get(question.id)
-        asked = question.show_if is None or match_condition(question.show_if, ruleset, parsed, day) is not None
+        asked = question.id in shown
         rows.append(
             {
                 "id": question.id,
@@ -683,22 +683,6 @@ def answers(reference: str) -> ResponseReturnValue:
 # --- Rules --------------------------------------------------------------------------
 
 
-# Keyed by id(); the rule set is kept in the value so the id cannot be reused.
-_relaxed_cache: dict[int, tuple[RuleSet, RuleSet]] = {}
-
-
-def _relaxed(ruleset: RuleSet) -> RuleSet:
-    """The rule set with no question required: a partial answer set can be
-    tried, and rules on the blank questions simply do not fire. Built once per
-    rule set (the engine caches its compiled conditions per rule set object)."""
-    entry = _relaxed_cache.get(id(ruleset))
-    if entry is None or entry[0] is not ruleset:
-        questions = tuple(dataclasses.replace(q, required=False) for q in ruleset.questions)
-        relaxed = dataclasses.replace(ruleset, questions=questions, question_by_id={q.id: q for q in questions})
-        entry = _relaxed_cache[id(ruleset)] = (ruleset, relaxed)
-    return entry[1]
-
-
 @bp.route("/rules", methods=["GET", "POST"])
 def rules() -> ResponseReturnValue:
     """The rule set in words, and a form to try any answer set (nothing is stored)."""
@@ -717,7 +701,7 @@ def rules() -> ResponseReturnValue:
             status = 400
         else:
             try:
-                answers = clean_answers(_relaxed(ruleset), form.raw_answers(ruleset), day)
+                answers = clean_answers(ruleset, form.raw_answers(ruleset), day, partial=True)
             except InvalidAnswers as error:
                 form.add_answer_errors(error)
                 status = 400
@@ -745,12 +729,9 @@ def _try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, languag
                 "rescreen_after": reason.rescreen_after,
             }
         )
+    shown = visible_questions(ruleset, answers, day)
     unanswered = [
-        pick_text(q.text, language)
-        for q in ruleset.questions
-        if q.required
-        and q.id not in answers
-        and (q.show_if is None or match_condition(q.show_if, ruleset, answers, day) is not None)
+        pick_text(q.text, language) for q in ruleset.questions if q.required and q.id not in answers and q.id in shown
     ]
     return {"verdict": verdict, "reasons": reasons, "unanswered": unanswered, "day": day}
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from screening.engine import InvalidAnswers, add_months, age_on, screen
+from screening.engine import InvalidAnswers, add_months, age_on, clean_answers, screen, visible_questions
 from screening.rules import RuleSet
 from tests.conftest import CLEAR_ANSWERS, TODAY
 
@@ -268,3 +268,18 @@ def test_verdict_as_dict_in_russian(ruleset: RuleSet) -> None:
     assert reason["rule"] == "pregnancy" and reason["questions"] == ["pregnant"]
     assert any("а" <= ch <= "я" for ch in reason["patient"])
     assert set(reason) == {"rule", "outcome", "questions", "patient", "practitioner", "source", "rescreen_after"}
+
+
+def test_partial_answers_skip_required_but_still_check_values(ruleset: RuleSet) -> None:
+    assert clean_answers(ruleset, {"pregnant": "yes"}, TODAY, partial=True) == {"pregnant": "yes"}
+    with pytest.raises(InvalidAnswers) as info:
+        clean_answers(ruleset, {"pregnant": "maybe"}, TODAY, partial=True)
+    assert set(info.value.errors) == {"pregnant"}
+
+
+@pytest.mark.parametrize(("isotretinoin", "shown"), [("stopped", True), ("never", False), (None, False)])
+def test_visible_questions_follow_the_triggers(ruleset: RuleSet, isotretinoin: str | None, shown: bool) -> None:
+    answers = {} if isotretinoin is None else {"isotretinoin": isotretinoin}
+    visible = visible_questions(ruleset, answers, TODAY)
+    assert ("isotretinoin_stopped_on" in visible) is shown
+    assert {"pregnant", "date_of_birth", "skin_type"} <= visible
