@@ -70,7 +70,8 @@ def blank_questionnaire() -> str:
         if hasattr(form, "csrf_token"):
             form.csrf_token.current_token = TOKEN_PLACEHOLDER
         page = questionnaire_html(form)
-        cache.clear()  # only today's pages are kept
+        for stale in [k for k in cache if k[1] != key[1]]:
+            del cache[stale]  # only today's pages are kept, in every language
         cache[key] = page
     if TOKEN_PLACEHOLDER in page:
         page = page.replace(TOKEN_PLACEHOLDER, generate_csrf())

@@ -216,3 +216,12 @@ def test_blank_questionnaire_is_shared_but_every_visitor_gets_their_own_token(tm
     assert first.post("/screening", data=form_data(csrf_token=tokens[1])).status_code == 400  # not its session's
     russian = first.get("/screening", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert 'lang="ru"' in russian
+
+
+def test_blank_questionnaire_cache_keeps_every_language_of_the_day(app) -> None:
+    client = app.test_client()
+    for language in ("en", "ru", "en", "ru"):
+        client.get("/screening", headers={"Accept-Language": language})
+    cache = app.extensions["blank_questionnaire"]
+    assert {language for language, _day in cache} == {"en", "ru"}
+    assert len({day for _language, day in cache}) == 1
