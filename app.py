@@ -2,9 +2,10 @@
 
 import sys
 
+from screening.core.model import RuleFileError
+from screening.web.security import ConfigError
+
 from screening import create_app
-from screening.rules import RuleFileError
-from screening.security import ConfigError
 
 try:
     app = create_app()

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from screening.engine import add_months, age_on, clean_answers, evaluate, screen
-from screening.rules import load_rules
+from screening.core.engine import add_months, age_on, clean_answers, evaluate, screen
+from screening.core.loader import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 24)

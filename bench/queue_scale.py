@@ -36,11 +36,12 @@ from typing import Any
 # come first and its modules could shadow the standard library's.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from screening import create_app, get_ruleset  # noqa: E402
-from screening.auth import hash_password  # noqa: E402
-from screening.engine import Verdict, answers_to_json, screen  # noqa: E402
-from screening.rules import RuleSet  # noqa: E402
+from screening import create_app  # noqa: E402
+from screening.core.engine import Verdict, answers_to_json, screen  # noqa: E402
+from screening.core.model import RuleSet  # noqa: E402
+from screening.practitioner.auth import hash_password  # noqa: E402
 from screening.storage import REFERENCE_ALPHABET, REFERENCE_LENGTH, connect, create_practitioner  # noqa: E402
+from screening.web.ruleset import get_ruleset  # noqa: E402
 
 PASSWORD = "bench password 123"
 POOL_SIZE = 3000

@@ -13,13 +13,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import get_ruleset
-from .audit import audit, practitioner_target, screening_target
-from .auth import PasswordError, check_new_password, hash_password
-from .db import get_db, init_db, screening_day
-from .engine import InvalidAnswers, screen
-from .forms import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX
-from .rules import RuleFileError, RuleSet, load_rules
+from .core.engine import InvalidAnswers, screen
+from .core.loader import load_rules
+from .core.model import RuleFileError, RuleSet
+from .core.people import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX
+from .practitioner.auth import PasswordError, check_new_password, hash_password
 from .storage import (
     backup_database,
     count_screenings_before,
@@ -32,6 +30,9 @@ from .storage import (
     revoke_api_tokens,
     set_practitioner_active,
 )
+from .web.audit import audit, practitioner_target, screening_target
+from .web.db import get_db, init_db, screening_day
+from .web.ruleset import get_ruleset
 
 
 class CommandError(click.ClickException):

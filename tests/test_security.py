@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening import storage
-from screening.auth import hash_password
-from screening.security import ConfigError, check_production_config
+from screening.practitioner.auth import hash_password
+from screening.web.security import ConfigError, check_production_config
 from tests.conftest import CLEAR_ANSWERS, build_app
 
 EMAIL, PASSWORD = "doctor@example.com", "correct horse battery"
@@ -207,7 +207,7 @@ def test_logs_hold_no_names_answers_or_result_tokens(secure_app: Flask, caplog: 
 
 
 def test_result_token_is_redacted_from_access_log_lines() -> None:
-    from screening.security import RedactResultTokens
+    from screening.web.security import RedactResultTokens
 
     record = logging.LogRecord(
         "werkzeug", logging.INFO, "", 0, '"GET /result/%s HTTP/1.1" 200 -', ("abc-DEF_123",), None

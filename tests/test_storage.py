@@ -10,8 +10,8 @@ import pytest
 from sqlite_utils import Database
 
 from screening import storage
-from screening.engine import screen
-from screening.rules import RuleSet
+from screening.core.engine import screen
+from screening.core.model import RuleSet
 from tests.conftest import CLEAR_ANSWERS, TODAY
 
 
@@ -43,7 +43,7 @@ def test_round_trip_keeps_everything(db: Database, ruleset: RuleSet) -> None:
     assert row["status"] == "deferred"
     assert row["answers"]["pregnant"] == "yes"
     assert row["answers"]["date_of_birth"] == "1990-05-31"
-    assert row["concerns"] == ["wrinkles"]
+    assert row["goals"] == ["wrinkles"]
     assert [r["rule"] for r in row["reasons"]] == ["pregnancy"]
     assert row["reasons"][0]["patient"]["ru"]  # texts kept in every language, as shown on the day
     assert row["rules_version"] == ruleset.full_version

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from playwright.sync_api import Page
 
 from screening import ROOT
-from screening.rules import RuleSet, load_rules, pick_text
+from screening.core.loader import load_rules
+from screening.core.model import RuleSet, pick_text
 
 RULES = load_rules(ROOT / "rules.yaml")
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import (
 )
 
 from screening import create_app
-from screening.errors import handle_http_error
+from screening.web.errors import handle_http_error
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, submit
 from tests.browser.conftest import DESKTOP, LiveServer, Session, axe_violations
 

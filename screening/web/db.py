@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from sqlite_utils import Database
 
-from . import storage
+from .. import storage
 
 
 class _Connections(threading.local):

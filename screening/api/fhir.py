@@ -28,9 +28,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from . import get_ruleset
-from .i18n import current_language
-from .rules import Condition, Question, RuleSet, Test, pick_text
+from ..core.model import Condition, Question, RuleSet, Test, pick_text
+from ..web.i18n import current_language
+from ..web.ruleset import get_ruleset
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -38,14 +38,6 @@ FHIR_JSON = "application/fhir+json; charset=utf-8"
 QUESTIONNAIRE_ID = "screening"
 SEVERITY = {"ineligible": "high", "deferred": "moderate", "review": "low", "eligible": "low"}
 SNOMED = "http://snomed.info/sct"
-# Clinical codes for the default rule file's rules (shared/clinical-notes.md),
-# added to DetectedIssue.code next to the rule id. Keyed by rule id: a rule
-# file that reuses an id for something else must change this table.
-RULE_CODES: Mapping[str, tuple[str, str, str]] = {
-    "pregnancy": (SNOMED, "77386006", "Pregnant"),
-    "herpes_active": (SNOMED, "1475003", "Herpes labialis"),
-    "cancer": (SNOMED, "363346000", "Malignant neoplastic disease"),
-}
 ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 ENABLE_WHEN_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
@@ -330,8 +322,8 @@ def screening_bundle(
     ]
     if telecom:
         patient["telecom"] = telecom
-    if screening.get("date_of_birth"):
-        patient["birthDate"] = screening["date_of_birth"]
+    if screening.get("birth_date"):
+        patient["birthDate"] = screening["birth_date"]
 
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -344,6 +336,7 @@ def screening_bundle(
         "item": _response_items(answers, ruleset, language, urls),
     }
 
+    rules_by_id = {r.id: r for r in ruleset.rules}
     entries = [
         {"fullUrl": patient_url, "resource": patient},
         {"fullUrl": response_url, "resource": response},
@@ -352,9 +345,11 @@ def screening_bundle(
         rule = str(reason.get("rule"))
         outcome = str(reason.get("outcome"))
         coding = [{"system": urls.rule_system, "code": rule, "display": rule}]
-        if rule in RULE_CODES:
-            system, code, display = RULE_CODES[rule]
-            coding.append({"system": system, "code": code, "display": display})
+        # A clinical code (SNOMED CT, ...) where the rule file gives one.
+        rule_def = rules_by_id.get(rule)
+        if rule_def is not None and rule_def.code is not None:
+            code = rule_def.code
+            coding.append({"system": code.system, "code": code.code, "display": code.display})
         evidence = []
         for question_id in reason.get("questions") or []:
             question = ruleset.question_by_id.get(question_id)

@@ -12,8 +12,8 @@ from typing import Any
 from flask import has_request_context, request
 from flask_login import current_user
 
+from ..storage import record_audit
 from .db import get_db
-from .storage import record_audit
 
 # Every action the app records, for the audit page's filter.
 ACTIONS = (

@@ -21,18 +21,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.http import HTTP_STATUS_CODES
 
-from . import fhir, get_ruleset
-from .audit import screening_target
-from .db import get_db, screening_day
-from .engine import InvalidAnswers, screen
-from .forms import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX, PHONE_MAX, PHONE_PATTERN
-from .i18n import current_language
-from .limits import api_rate_limit, limiter
-from .openapi import openapi_document
-from .rules import OUTCOMES, Condition, RuleSet, pick_text
-from .storage import (
+from ..core.engine import InvalidAnswers, screen
+from ..core.model import OUTCOMES, Condition, RuleSet, pick_text
+from ..core.people import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX, PHONE_MAX, PHONE_PATTERN, Patient
+from ..storage import (
     MAX_ROW_ID,
-    Patient,
     ScreeningFilter,
     get_api_token,
     get_screening_by_reference,
@@ -41,6 +34,13 @@ from .storage import (
     save_screening,
     touch_api_token,
 )
+from ..web.audit import screening_target
+from ..web.db import get_db, screening_day
+from ..web.i18n import current_language
+from ..web.limits import api_rate_limit, limiter
+from ..web.ruleset import get_ruleset
+from . import fhir
+from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -348,6 +348,7 @@ def reason_json(reason: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 def screening_json(row: Mapping[str, Any], language: str) -> dict[str, Any]:
     """A stored screening for the clinic's systems, with the current review decision."""
+    birth_key = get_ruleset().role_question("birth_date") or "birth_date"
     return {
         "reference": row["reference"],
         "created_at": row["created_at"],
@@ -363,7 +364,8 @@ def screening_json(row: Mapping[str, Any], language: str) -> dict[str, Any]:
             "name": row.get("patient_name") or "",
             "email": row.get("contact_email"),
             "phone": row.get("contact_phone"),
-            "date_of_birth": row.get("date_of_birth"),
+            # Named after the birth-date question, as API clients have always read it.
+            birth_key: row.get("birth_date"),
         },
         "reviewed": bool(row.get("reviewed")),
         "decided_status": row.get("decided_status"),

@@ -10,14 +10,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
-from . import get_ruleset
-from .db import get_db, screening_day
-from .engine import InvalidAnswers, screen
+from ..core.engine import InvalidAnswers, screen
+from ..core.model import RuleSet
+from ..storage import get_screening_by_token, save_screening
+from ..web.db import get_db, screening_day
+from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
+from ..web.limits import form_rate_limit, limiter
+from ..web.ruleset import get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
-from .i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
-from .limits import form_rate_limit, limiter
-from .rules import RuleSet
-from .storage import get_screening_by_token, save_screening
 
 bp = Blueprint("patient", __name__)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 
 def wants_json() -> bool:
@@ -12,11 +16,28 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/fhir/"))
 
 
+def json_error(
+    status: int,
+    message: str,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The one JSON error shape: ``{"error", "message"}``, plus ``errors`` by field when given."""
+    body: dict[str, Any] = {"error": HTTP_STATUS_CODES.get(status, "Error"), "message": message}
+    if errors is not None:
+        body["errors"] = dict(errors)
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error as a page or as JSON."""
     code = error.code or 500
     if wants_json():
-        return jsonify({"error": error.name, "message": error.description}), code
+        return json_error(code, error.description or error.name)
     template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
     return render_template(template, error=error), code
 

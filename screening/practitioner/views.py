@@ -35,10 +35,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from . import auth, get_ruleset, storage
-from .audit import ACTIONS, audit, practitioner_target, screening_target
-from .db import get_db, screening_day
-from .engine import InvalidAnswers, age_on, clean_answers, evaluate, screen, visible_questions
+from .. import storage
+from ..core.conditions import describe_condition
+from ..core.engine import InvalidAnswers, age_on, clean_answers, evaluate, screen, visible_questions
+from ..core.model import OUTCOMES, Question, RuleSet, pick_text
+from ..web.audit import ACTIONS, audit, practitioner_target, screening_target
+from ..web.db import get_db, screening_day
+from ..web.i18n import current_language, format_iso_date
+from ..web.limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
+from ..web.ruleset import get_ruleset
+from . import auth
 from .export import EXPORT_COLUMNS, csv_chunks
 from .forms import (
     OUTCOME_LABELS,
@@ -53,9 +59,6 @@ from .forms import (
     select_choices,
     try_rules_form_class,
 )
-from .i18n import current_language, format_iso_date
-from .limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
-from .rules import OUTCOMES, Question, RuleSet, pick_text
 
 URL_PREFIX = "/practitioner"
 bp = Blueprint("practitioner", __name__, url_prefix=URL_PREFIX)
@@ -65,7 +68,7 @@ AUDIT_PAGE_SIZE = 100
 CHART_DAYS = 30
 OUTCOME_COLOURS = {"eligible": "#1d6b35", "review": "#7a4b00", "deferred": "#0a58a8", "ineligible": "#9b1c1c"}
 QUEUE_COLUMNS = (
-    "id, reference, created_at, source, patient_name, date_of_birth, status, reviewed, decided_status,"
+    "id, reference, created_at, source, patient_name, birth_date, status, reviewed, decided_status,"
     " reviewed_at, confirmed_at"
 )
 # Endpoints an anonymous visitor may reach.
@@ -144,6 +147,7 @@ def template_helpers() -> dict[str, Any]:
     """Helpers for the workspace's templates."""
     return {
         "local_time": local_time,
+        "describe_condition": describe_condition,
         "machine_time": machine_time,
         "outcome_labels": OUTCOME_LABELS,
         "override_reasons": OVERRIDE_REASONS,
@@ -246,8 +250,8 @@ def _filter_args(form: QueueFilterForm) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value}
 
 
-def _age(date_of_birth: str | None, today: dt.date) -> int | None:
-    return age_on(dt.date.fromisoformat(date_of_birth), today) if date_of_birth else None
+def _age(birth_date: str | None, today: dt.date) -> int | None:
+    return age_on(dt.date.fromisoformat(birth_date), today) if birth_date else None
 
 
 @bp.get("/")
@@ -273,7 +277,7 @@ def queue() -> ResponseReturnValue:
     rows = rows[:PAGE_SIZE]
     for row in rows:
         row["expired"] = is_expired(row, today)
-        row["age"] = _age(row["date_of_birth"], today)
+        row["age"] = _age(row["birth_date"], today)
         row["needs_review"] = not row["reviewed"] and row["status"] in ("review", "deferred")
     counts = storage.queue_counts(db, form_filters)
     return (
@@ -513,9 +517,10 @@ def render_detail(
         reconfirm_form = ReconfirmForm(formdata=None, revision=revision)
     reviews = storage.list_reviews(db, screening["id"])
     reconfirmations = storage.list_reconfirmations(db, screening["id"])
-    concerns_question = ruleset.question_by_id.get("concerns")
-    concerns = screening["answers"].get("concerns") or []
-    dob = screening.get("date_of_birth")
+    goals_id = ruleset.role_question("treatment_goals")
+    goals_question = ruleset.question_by_id.get(goals_id) if goals_id else None
+    goals = screening.get("goals") or []
+    dob = screening.get("birth_date")
     return (
         render_template(
             "practitioner/detail.html",
@@ -528,7 +533,7 @@ def render_detail(
                 for q in ruleset.questions
                 if q.id in screening["answers"]
             },
-            concerns=answer_label(concerns_question, concerns, language) if concerns_question and concerns else "",
+            goals=answer_label(goals_question, goals, language) if goals_question and goals else "",
             age=_age(dob, today),
             age_at_screening=age_on(dt.date.fromisoformat(dob), _to_local(screening["created_at"]).date())
             if dob
@@ -723,7 +728,7 @@ def _try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, languag
             {
                 "rule": reason.rule,
                 "outcome": reason.outcome,
-                "condition": rules_by_id[reason.rule].condition.describe(),
+                "condition": describe_condition(rules_by_id[reason.rule].condition),
                 "because": because,
                 "practitioner": pick_text(reason.practitioner, language),
                 "rescreen_after": reason.rescreen_after,

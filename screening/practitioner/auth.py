@@ -12,17 +12,14 @@ import hashlib
 from functools import cache
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import storage
-from .audit import audit, practitioner_target
-from .db import get_db
-from .forms import EMAIL_MAX, EMAIL_PATTERN, PASSWORD_MAX, PASSWORD_MIN
-
-LOCK_AFTER_FAILURES = 5
-LOCK_MINUTES = 15
+from .. import storage
+from ..core.people import EMAIL_MAX, EMAIL_PATTERN, PASSWORD_MAX, PASSWORD_MIN
+from ..web.audit import audit, practitioner_target
+from ..web.db import get_db
 
 login_manager = LoginManager()
 
@@ -40,8 +37,10 @@ def check_new_password(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash (Werkzeug's format, parameters included)."""
-    return generate_password_hash(password, method="scrypt")
+    """A salted hash (Werkzeug's format, parameters included): scrypt unless
+    ``PASSWORD_HASH_METHOD`` says otherwise (tests choose a cheap one)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=str(method))
 
 
 @cache
@@ -111,8 +110,8 @@ def authenticate(email: str, password: str) -> Practitioner | None:
         audit("login.failure", target, {"reason": "locked"}, actor=actor)
         return None
     if not check_password_hash(row["password_hash"], password):
-        limit = int(current_app.config.get("LOGIN_LOCK_AFTER", LOCK_AFTER_FAILURES))
-        minutes = int(current_app.config.get("LOGIN_LOCK_MINUTES", LOCK_MINUTES))
+        limit = int(current_app.config["LOGIN_LOCK_AFTER"])
+        minutes = int(current_app.config["LOGIN_LOCK_MINUTES"])
         until = (now + dt.timedelta(minutes=minutes)).isoformat(timespec="microseconds")
         locked = storage.record_login_failure(db, row["id"], limit=limit, lock_until=until)
         audit("login.failure", target, {"reason": "wrong password"}, actor=actor)

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from .engine import Verdict, answers_to_json
+from ..core.engine import Verdict, answers_to_json
+from ..core.people import Patient
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
 # from paper is unambiguous.
@@ -44,9 +45,9 @@ def m001_screenings(db: Database) -> None:
             "patient_name": str,
             "contact_email": str,
             "contact_phone": str,
-            "date_of_birth": str,
+            "birth_date": str,
             "answers": str,
-            "concerns": str,
+            "goals": str,
             "status": str,
             "reasons": str,
             "rescreen_after": str,
@@ -237,15 +238,6 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
-class Patient:
-    """Who the screening is for, as typed by the patient."""
-
-    name: str
-    email: str = ""
-    phone: str = ""
-
-
-@dataclass(frozen=True)
 class SavedScreening:
     """What the caller needs after storing: the code and the secret link token."""
 
@@ -272,9 +264,9 @@ def save_screening(
         "patient_name": patient.name,
         "contact_email": patient.email or None,
         "contact_phone": patient.phone or None,
-        "date_of_birth": answers.get("date_of_birth"),
+        "birth_date": verdict.role_json("birth_date"),
         "answers": json.dumps(answers, ensure_ascii=False),
-        "concerns": json.dumps(answers.get("concerns", []), ensure_ascii=False),
+        "goals": json.dumps(verdict.role_json("treatment_goals") or [], ensure_ascii=False),
         "status": verdict.status,
         "reasons": json.dumps([r.as_dict() for r in verdict.reasons], ensure_ascii=False),
         "rescreen_after": verdict.rescreen_after.isoformat() if verdict.rescreen_after else None,
@@ -288,10 +280,10 @@ def save_screening(
             with write_transaction(db):
                 cursor = db.execute(
                     "INSERT INTO screenings (reference, token_hash, created_at, source, language, patient_name,"
-                    " contact_email, contact_phone, date_of_birth, answers, concerns, status, reasons,"
+                    " contact_email, contact_phone, birth_date, answers, goals, status, reasons,"
                     " rescreen_after, rules_version, consent_version)"
                     " VALUES (:reference, :token_hash, :created_at, :source, :language, :patient_name,"
-                    " :contact_email, :contact_phone, :date_of_birth, :answers, :concerns, :status, :reasons,"
+                    " :contact_email, :contact_phone, :birth_date, :answers, :goals, :status, :reasons,"
                     " :rescreen_after, :rules_version, :consent_version)",
                     {**row, "reference": reference, "token_hash": hash_token(token)},
                 )
@@ -306,7 +298,7 @@ def _decode(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     record = dict(row)
-    for key in ("answers", "concerns", "reasons"):
+    for key in ("answers", "goals", "reasons"):
         if record.get(key) is not None:
             record[key] = json.loads(record[key])
     return record
@@ -793,7 +785,7 @@ def reconfirm_screening(
         # if either changed, it no longer applies and the screening goes back
         # to "not reviewed" (an override to eligible must not outlive them).
         db.execute(
-            "UPDATE screenings SET answers = :answers, concerns = :concerns, date_of_birth = :date_of_birth,"
+            "UPDATE screenings SET answers = :answers, goals = :goals, birth_date = :birth_date,"
             " status = :status, reasons = :reasons, rescreen_after = :rescreen_after,"
             " rules_version = :rules_version, confirmed_at = :now,"
             " reviewed = CASE WHEN :reset THEN 0 ELSE reviewed END,"
@@ -801,8 +793,8 @@ def reconfirm_screening(
             " reviewed_at = CASE WHEN :reset THEN NULL ELSE reviewed_at END WHERE id = :id",
             {
                 "answers": json.dumps(answers, ensure_ascii=False),
-                "concerns": json.dumps(answers.get("concerns", []), ensure_ascii=False),
-                "date_of_birth": answers.get("date_of_birth"),
+                "goals": json.dumps(verdict.role_json("treatment_goals") or [], ensure_ascii=False),
+                "birth_date": verdict.role_json("birth_date"),
                 "status": verdict.status,
                 "reasons": json.dumps(reasons, ensure_ascii=False),
                 "rescreen_after": rescreen_after,

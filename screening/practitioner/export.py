@@ -43,7 +43,7 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
     ("Source", lambda r: r["source"]),
     ("Language", lambda r: r["language"]),
     ("Patient name", lambda r: r["patient_name"]),
-    ("Date of birth", lambda r: r["date_of_birth"]),
+    ("Date of birth", lambda r: r["birth_date"]),
     ("Email", lambda r: r["contact_email"]),
     ("Phone", lambda r: r["contact_phone"]),
     ("Verdict", lambda r: r["status"]),

@@ -27,14 +27,6 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-DEFAULT_API_RATE_LIMIT = "30 per minute"
-DEFAULT_LIMITS = {
-    "API_RATE_LIMIT": DEFAULT_API_RATE_LIMIT,
-    "FORM_RATE_LIMIT": "20 per minute",
-    "LOGIN_RATE_LIMIT": "10 per minute",
-    "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
-}
-
 # One limiter for the process, configured from the app's config by init_app;
 # routes are decorated with ``limiter.limit(...)``.
 limiter = Limiter(key_func=get_remote_address)
@@ -42,7 +34,7 @@ limiter = Limiter(key_func=get_remote_address)
 
 def configured_limit(name: str) -> str:
     """A limit from the config, read per request so tests and settings can change it."""
-    return str(current_app.config.get(name) or DEFAULT_LIMITS[name])
+    return str(current_app.config[name])
 
 
 def api_rate_limit() -> str:
@@ -71,12 +63,5 @@ def login_account_key() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Configure the limiter for ``app`` (defaults first, then Flask-Limiter)."""
-    # Set explicitly rather than left to the limiter: it remembers the last
-    # app's setting otherwise, and warns when it picks memory storage itself.
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    for name, value in DEFAULT_LIMITS.items():
-        app.config.setdefault(name, value)
+    """Configure the limiter for ``app`` (its settings are in ``settings``)."""
     limiter.init_app(app)

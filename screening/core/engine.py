@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .rules import OUTCOME_RANK, Condition, Question, Rescreen, Rule, RuleSet, Test, pick_text
+from .model import OUTCOME_RANK, Condition, Question, Rescreen, Rule, RuleSet, Test, pick_text
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -95,6 +95,13 @@ class Verdict(NamedTuple):
     rescreen_after: dt.date | None
     rules_version: str
     answers: Answers
+    # The answers of the questions that play a role (see ``model.ROLES``), by role.
+    roles: Mapping[str, Any]
+
+    def role_json(self, role: str) -> Any:
+        """The answer playing ``role``, JSON-ready (dates as ISO strings), or None."""
+        value = self.roles.get(role)
+        return value.isoformat() if isinstance(value, dt.date) else value
 
     def as_dict(self, language: str | None = None) -> dict[str, Any]:
         """JSON-ready form, as the CLI and the API print it."""
@@ -401,6 +408,7 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
         rescreen_after=rescreen_after,
         rules_version=ruleset.full_version,
         answers=answers,
+        roles={role: answers.get(question_id) for role, question_id in ruleset.roles.items()},
     )
 
 

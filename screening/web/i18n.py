@@ -14,7 +14,7 @@ from babel.dates import format_date
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 
-from .rules import pick_text
+from ..core.model import pick_text
 
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}

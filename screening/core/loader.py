@@ -1,4 +1,4 @@
-"""Load and validate the rule file into frozen dataclasses.
+"""Load and validate the rule file into the rule set of ``model``.
 
 The rule file is the clinic's single source of truth. Loading either returns a
 complete, consistent ``RuleSet`` or raises ``RuleFileError`` listing every
@@ -10,191 +10,33 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-OUTCOMES = ("eligible", "review", "deferred", "ineligible")
-# Worst last: the verdict is the highest-ranked outcome among fired rules.
-OUTCOME_RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
-QUESTION_TYPES = ("choice", "date", "multi")
-RESCREEN_UNITS = ("days", "weeks", "months")
-DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
-RESERVED_KEYS = ("any", "any_answer")
-# Names the questionnaire form uses for the patient's details.
-RESERVED_IDS = (*RESERVED_KEYS, "patient_name", "email", "phone", "consent", "csrf_token", "answers", "patient")
-UNSURE = "unsure"
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class RuleFileError(Exception):
-    """The rule file cannot be used; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-# --- Conditions --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Test:
-    """One test on one answer: equality, membership or a date comparison."""
-
-    question: str
-    values: frozenset[str] = frozenset()
-    date_test: str | None = None
-    amount: int = 0
-
-
-@dataclass(frozen=True)
-class Condition:
-    """All ``tests`` hold, each ``any_of`` group has one holding condition,
-    and, if set, some answer equals ``any_answer``."""
-
-    tests: tuple[Test, ...] = ()
-    any_of: tuple[tuple[Condition, ...], ...] = ()
-    any_answer: str | None = None
-
-    def questions(self) -> set[str]:
-        """Question ids this condition reads (``any_answer`` reads all)."""
-        ids = {t.question for t in self.tests}
-        for group in self.any_of:
-            for cond in group:
-                ids |= cond.questions()
-        return ids
-
-    def describe(self) -> str:
-        """The condition in words, for the practitioners' rules page."""
-        parts = [_describe_test(t) for t in self.tests]
-        for group in self.any_of:
-            parts.append("(" + " or ".join(c.describe() for c in group) + ")")
-        if self.any_answer is not None:
-            parts.append(f'any answer is "{self.any_answer}"')
-        return " and ".join(parts)
-
-
-def _describe_test(test: Test) -> str:
-    if test.date_test == "age_under":
-        return f"{test.question} is less than {test.amount} years ago"
-    if test.date_test:
-        unit = test.date_test.removeprefix("within_")
-        return f"{test.question} is less than {test.amount} {unit} ago"
-    values = sorted(test.values)
-    if len(values) == 1:
-        return f'{test.question} is "{values[0]}"'
-    return f"{test.question} is one of " + ", ".join(f'"{v}"' for v in values)
-
-
-# --- Rule set ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Option:
-    """One allowed answer of a choice question."""
-
-    value: str
-    label: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Question:
-    """One question of the questionnaire."""
-
-    id: str
-    section: str
-    type: str
-    text: Mapping[str, str]
-    help: Mapping[str, str] | None
-    options: tuple[Option, ...]
-    required: bool
-    show_if: Condition | None
-    line: int
-
-    @cached_property
-    def option_values(self) -> frozenset[str]:
-        """The values a patient may choose (computed once: validation asks often)."""
-        return frozenset(o.value for o in self.options)
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled group of questions."""
-
-    id: str
-    title: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Rescreen:
-    """When to screen again after a deferral: an amount of time, counted
-    from the screening day or from a date answer."""
-
-    unit: str
-    amount: int
-    after: str | None = None
-
-    def describe(self) -> str:
-        """The period in words."""
-        start = f"after {self.after}" if self.after else "after screening"
-        return f"{self.amount} {self.unit} {start}"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A contraindication rule: when ``condition`` holds, ``outcome`` applies."""
-
-    id: str
-    condition: Condition
-    outcome: str
-    patient: Mapping[str, str]
-    practitioner: Mapping[str, str]
-    rescreen: Rescreen | None
-    source: str
-    line: int
-
-
-@dataclass(frozen=True)
-class Procedure:
-    """What the patient is being screened for."""
-
-    name: Mapping[str, str]
-    description: Mapping[str, str]
-    course: Mapping[str, str]
-    preparation: tuple[Mapping[str, str], ...]
-    aftercare: tuple[Mapping[str, str], ...]
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """A validated rule file."""
-
-    path: str
-    version: str
-    digest: str
-    languages: tuple[str, ...]
-    procedure: Procedure
-    sections: tuple[Section, ...]
-    questions: tuple[Question, ...]
-    rules: tuple[Rule, ...]
-    question_by_id: Mapping[str, Question] = field(repr=False)
-
-    @property
-    def full_version(self) -> str:
-        """The version plus the first 12 hex digits of the file's SHA-256."""
-        return f"{self.version}+{self.digest[:12]}"
-
-
-def pick_text(text: Mapping[str, str] | None, language: str) -> str:
-    """Return ``text`` in ``language``, falling back to the first language."""
-    if not text:
-        return ""
-    return text.get(language) or next(iter(text.values()))
-
+from .model import (
+    DATE_TESTS,
+    ID_PATTERN,
+    OUTCOMES,
+    QUESTION_TYPES,
+    RESCREEN_UNITS,
+    RESERVED_IDS,
+    ROLES,
+    UNSURE,
+    Coding,
+    Condition,
+    Option,
+    Procedure,
+    Question,
+    Rescreen,
+    Rule,
+    RuleFileError,
+    RuleSet,
+    Section,
+    Test,
+)
 
 # --- YAML with line numbers --------------------------------------------------
 
@@ -432,6 +274,7 @@ def _build(data: _LineDict, check: _Checker, digest: str) -> RuleSet | None:
         questions=tuple(questions),
         rules=tuple(rules),
         question_by_id=by_id,
+        roles=_build_roles(questions, check),
     )
 
 
@@ -515,7 +358,7 @@ def _build_sections(data: _LineDict, check: _Checker) -> list[Section]:
     return sections
 
 
-_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if")
+_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if", "role")
 
 
 def _build_questions(
@@ -566,6 +409,17 @@ def _build_questions(
         if not isinstance(required, bool):
             check.problem(check.line_of(item, "required"), f"{what}: required must be true or false")
             required = True
+        role = item.get("role")
+        if role is not None and role not in ROLES:
+            check.problem(
+                check.line_of(item, "role"), f"{what} has an unknown role {role!r}; use one of: {', '.join(ROLES)}"
+            )
+            role = None
+        elif role is not None and qtype != ROLES[role]:
+            check.problem(
+                check.line_of(item, "role"), f"{what}: the role '{role}' needs a question of type {ROLES[role]}"
+            )
+            role = None
         if question_id is None:
             continue
         if question_id in seen:
@@ -585,6 +439,7 @@ def _build_questions(
                     required=required,
                     show_if=None,
                     line=item.line,
+                    role=role,
                 ),
             )
         )
@@ -640,7 +495,7 @@ def _check_unsure_is_never_cleared(
     )
 
 
-_RULE_KEYS = ("id", "when", "outcome", "rescreen", "patient", "practitioner", "source")
+_RULE_KEYS = ("id", "when", "outcome", "rescreen", "patient", "practitioner", "source", "code")
 
 
 def _build_rules(data: _LineDict, check: _Checker, by_id: dict[str, Question]) -> list[Rule]:
@@ -680,6 +535,7 @@ def _build_rules(data: _LineDict, check: _Checker, by_id: dict[str, Question]) -
                 check.problem(
                     check.line_of(item, "rescreen"), f"{what}: only a deferred rule can have a rescreen period"
                 )
+        code = _build_coding(item["code"], check.line_of(item, "code"), check, what) if "code" in item else None
         if rule_id is None or rule_id in seen or condition is None:
             continue
         seen.add(rule_id)
@@ -693,9 +549,43 @@ def _build_rules(data: _LineDict, check: _Checker, by_id: dict[str, Question]) -
                 rescreen=rescreen,
                 source=source.strip(),
                 line=item.line,
+                code=code,
             )
         )
     return rules
+
+
+def _build_coding(value: Any, line: int, check: _Checker, what: str) -> Coding | None:
+    """A rule's clinical code: ``{system: http://snomed.info/sct, code: "77386006", display: Pregnant}``."""
+    item = check.mapping(value, line, f"{what} code")
+    if item is None:
+        return None
+    check.unknown_keys(item, ("system", "code", "display"), f"{what} code")
+    parts = {key: item.get(key) for key in ("system", "code", "display")}
+    for key, part in parts.items():
+        if not isinstance(part, str) or not part.strip():
+            check.problem(check.line_of(item, key), f"{what} code needs a '{key}' text")
+            return None
+    if not str(parts["system"]).startswith(("http://", "https://", "urn:")):
+        check.problem(check.line_of(item, "system"), f"{what} code system must be a URI, e.g. http://snomed.info/sct")
+        return None
+    return Coding(system=str(parts["system"]), code=str(parts["code"]), display=str(parts["display"]))
+
+
+def _build_roles(questions: list[Question], check: _Checker) -> dict[str, str]:
+    """Role -> question id; a role is played by one question at most."""
+    roles: dict[str, str] = {}
+    for question in questions:
+        if question.role is None:
+            continue
+        if question.role in roles:
+            check.problem(
+                question.line,
+                f"question '{question.id}': the role '{question.role}' is already '{roles[question.role]}'",
+            )
+            continue
+        roles[question.role] = question.id
+    return roles
 
 
 def _build_rescreen(value: Any, line: int, check: _Checker, by_id: dict[str, Question], what: str) -> Rescreen | None:

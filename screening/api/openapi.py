@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .forms import EMAIL_MAX, NAME_MAX, PHONE_MAX
-from .rules import OUTCOMES, Question, RuleSet, pick_text
+from ..core.model import OUTCOMES, Question, RuleSet, pick_text
+from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 50
@@ -311,9 +311,10 @@ SCHEMAS: dict[str, Any] = {
                     "name": {"type": "string"},
                     "email": {"type": ["string", "null"]},
                     "phone": {"type": ["string", "null"]},
-                    "date_of_birth": {"type": ["string", "null"]},
+                    # Renamed to the birth-date question's id by _build.
+                    "birth_date": {"type": ["string", "null"]},
                 },
-                "required": ["name", "email", "phone", "date_of_birth"],
+                "required": ["name", "email", "phone", "birth_date"],
             },
             "reviewed": {"type": "boolean", "description": "Whether a practitioner has decided."},
             "decided_status": {"type": ["string", "null"], "description": "The practitioner's current decision."},
@@ -397,8 +398,17 @@ REFERENCE = {
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _name_birth_date(schemas: dict[str, Any], ruleset: RuleSet) -> None:
+    """The screening's patient block names the date of birth after its question (the API's contract)."""
+    key = ruleset.role_question("birth_date") or "birth_date"
+    patient = schemas["Screening"]["properties"]["patient"]
+    patient["properties"][key] = patient["properties"].pop("birth_date")
+    patient["required"] = [key if name == "birth_date" else name for name in patient["required"]]
+
+
 def _build(ruleset: RuleSet) -> dict[str, Any]:
     schemas = copy.deepcopy(SCHEMAS)
+    _name_birth_date(schemas, ruleset)
     schemas["Answers"] = answers_schema(ruleset)
     schemas["ScreeningRequest"] = {
         "type": "object",

@@ -1,13 +1,8 @@
-"""The questionnaire as a WTForms form, built from the rule file.
-
-Question fields carry the raw answers only; whether they are complete and
-valid is decided by ``engine.clean_answers``, the same check the API and the
-CLI use, so the three can never disagree.
-"""
+"""The practitioners' forms: sign-in, filters, review, re-confirmation and
+the rules page's "try it" form."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -20,138 +15,21 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from .engine import AnswerError, InvalidAnswers
-from .rules import Question, RuleSet, pick_text
-from .storage import Patient
-
-NAME_MAX = 200
-EMAIL_MAX = 254
-PHONE_MAX = 32
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,}$")
-PATIENT_FIELDS = ("patient_name", "email", "phone", "consent")
-
-ANSWER_MESSAGES = {
-    "required": _l("Please answer this question."),
-    "invalid_option": _l("Please choose one of the answers offered."),
-    "invalid_date": _l("Please enter a full date, for example 1990-05-31."),
-    "future_date": _l("This date cannot be in the future."),
-    "too_early": _l("Please check the year: it must be after 1900."),
-    "not_a_list": _l("Please tick the answers offered."),
-    "unknown_question": _l("This is not a question of the questionnaire."),
-}
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A list of checkboxes; the engine checks the values."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def _check_email(form: FlaskForm, field: Field) -> None:
-    if field.data and not EMAIL_PATTERN.match(field.data.strip()):
-        raise ValidationError(_l("Please enter an email address like name@example.com."))
-
-
-def _check_phone(form: FlaskForm, field: Field) -> None:
-    if field.data and not PHONE_PATTERN.match(field.data.strip()):
-        raise ValidationError(_l("Please enter a phone number using digits, for example +7 912 345 67 89."))
-
-
-class ScreeningFormBase(FlaskForm):
-    """Patient details and consent; question fields are added per rule set."""
-
-    patient_name = StringField(
-        _l("Your full name"), validators=[DataRequired(_l("Please enter your name.")), Length(max=NAME_MAX)]
-    )
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=EMAIL_MAX), _check_email])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=PHONE_MAX), _check_phone])
-    consent = BooleanField(
-        _l("I agree that the clinic stores my answers to assess whether the treatment is safe for me."),
-        validators=[DataRequired(_l("We need your consent to store your answers."))],
-    )
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        """Field checks, then: the clinic needs at least one way to reach the patient."""
-        valid = bool(super().validate(extra_validators))
-        if not (self.email.data or "").strip() and not (self.phone.data or "").strip():
-            self.email.errors = [*self.email.errors, _l("Please give an email address or a phone number.")]
-            valid = False
-        return valid
-
-    def raw_answers(self, ruleset: RuleSet) -> dict[str, Any]:
-        """The question answers as typed, blanks left out."""
-        answers: dict[str, Any] = {}
-        for question in ruleset.questions:
-            value = getattr(self, question.id).data
-            if isinstance(value, str):
-                value = value.strip()
-            if value not in (None, "", []):
-                answers[question.id] = value
-        return answers
-
-    def add_answer_errors(self, error: InvalidAnswers) -> None:
-        """Show the engine's problems next to their fields, in the patient's language."""
-        for problem in error.problems:
-            field = getattr(self, problem.field, None)
-            if isinstance(field, Field):
-                field.errors = [*field.errors, str(answer_message(problem))]
-
-    def patient(self) -> Patient:
-        """The patient's details as typed."""
-        return Patient(
-            name=self.patient_name.data.strip(),
-            email=(self.email.data or "").strip(),
-            phone=(self.phone.data or "").strip(),
-        )
-
-
-def answer_message(problem: AnswerError) -> Any:
-    """The patient-facing message for an answer problem."""
-    return ANSWER_MESSAGES.get(problem.code, problem.message)
-
-
-def _question_field(question: Question, language: str) -> Field:
-    label = pick_text(question.text, language)
-    description = pick_text(question.help, language) if question.help else ""
-    if question.type == "date":
-        return StringField(label, description=description, widget=DateInput(), validators=[Optional()])
-    choices = [SelectChoice(o.value, pick_text(o.label, language)) for o in question.options]
-    if question.type == "multi":
-        return MultiCheckboxField(label, description=description, choices=choices, validate_choice=False)
-    return RadioField(label, description=description, choices=choices, validate_choice=False, validators=[Optional()])
-
-
-# Keyed by the rule file's digest: a changed file gets its own class.
-_form_classes: dict[tuple[str, str], type[ScreeningFormBase]] = {}
-
-
-def screening_form_class(ruleset: RuleSet, language: str) -> type[ScreeningFormBase]:
-    """The form class for this rule set and language, built once."""
-    key = (ruleset.digest, language)
-    if key not in _form_classes:
-        fields = {q.id: _question_field(q, language) for q in ruleset.questions}
-        _form_classes[key] = type("ScreeningForm", (ScreeningFormBase,), fields)
-    return _form_classes[key]
-
+from ..core.model import RuleSet
+from ..core.people import COMMENT_MAX, EMAIL_MAX, PASSWORD_MAX
+from ..patient.forms import ScreeningFormBase, screening_form_class
 
 # --- Practitioner workspace ----------------------------------------------------
 # Login, filters, review, re-confirmation and the rules page's "try it" form.
 # GET filter forms carry no CSRF token: they change nothing, and a token would
 # only clutter shareable URLs. Every POST form keeps Flask-WTF's CSRF check.
 
-PASSWORD_MIN = 12
-PASSWORD_MAX = 1024
-COMMENT_MAX = 2000
 
 OUTCOME_LABELS = {
     "eligible": _l("Eligible"),

@@ -1,0 +1,200 @@
+"""The rule set as frozen dataclasses: what ``loader`` builds from the rule file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+OUTCOMES = ("eligible", "review", "deferred", "ineligible")
+# Worst last: the verdict is the highest-ranked outcome among fired rules.
+OUTCOME_RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
+QUESTION_TYPES = ("choice", "date", "multi")
+RESCREEN_UNITS = ("days", "weeks", "months")
+DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
+RESERVED_KEYS = ("any", "any_answer")
+# Names the questionnaire form uses for the patient's details.
+RESERVED_IDS = (*RESERVED_KEYS, "patient_name", "email", "phone", "consent", "csrf_token", "answers", "patient")
+UNSURE = "unsure"
+# What code needs to know about a question, declared in the rule file with
+# ``role:`` rather than by id: the role and the question type it needs.
+ROLES = {
+    "birth_date": "date",  # ages, the patient's date of birth in exports and FHIR
+    "treatment_goals": "multi",  # what the patient hopes to improve, shown to staff
+}
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class RuleFileError(Exception):
+    """The rule file cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+# --- Conditions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Test:
+    """One test on one answer: equality, membership or a date comparison."""
+
+    question: str
+    values: frozenset[str] = frozenset()
+    date_test: str | None = None
+    amount: int = 0
+
+    @property
+    def unit(self) -> str | None:
+        """For a waiting-period test, its unit ("days", "weeks", "months"); else None."""
+        if self.date_test and self.date_test.startswith("within_"):
+            return self.date_test.removeprefix("within_")
+        return None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """All ``tests`` hold, each ``any_of`` group has one holding condition,
+    and, if set, some answer equals ``any_answer``."""
+
+    tests: tuple[Test, ...] = ()
+    any_of: tuple[tuple[Condition, ...], ...] = ()
+    any_answer: str | None = None
+
+    def questions(self) -> set[str]:
+        """Question ids this condition reads (``any_answer`` reads all)."""
+        ids = {t.question for t in self.tests}
+        for group in self.any_of:
+            for cond in group:
+                ids |= cond.questions()
+        return ids
+
+
+# --- Rule set ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One allowed answer of a choice question."""
+
+    value: str
+    label: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the questionnaire."""
+
+    id: str
+    section: str
+    type: str
+    text: Mapping[str, str]
+    help: Mapping[str, str] | None
+    options: tuple[Option, ...]
+    required: bool
+    show_if: Condition | None
+    line: int
+    role: str | None = None
+
+    @cached_property
+    def option_values(self) -> frozenset[str]:
+        """The values a patient may choose (computed once: validation asks often)."""
+        return frozenset(o.value for o in self.options)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of questions."""
+
+    id: str
+    title: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Rescreen:
+    """When to screen again after a deferral: an amount of time, counted
+    from the screening day or from a date answer."""
+
+    unit: str
+    amount: int
+    after: str | None = None
+
+    def describe(self) -> str:
+        """The period in words."""
+        start = f"after {self.after}" if self.after else "after screening"
+        return f"{self.amount} {self.unit} {start}"
+
+
+@dataclass(frozen=True)
+class Coding:
+    """A code from a clinical code system (SNOMED CT, ...) for a rule's finding."""
+
+    system: str
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A contraindication rule: when ``condition`` holds, ``outcome`` applies."""
+
+    id: str
+    condition: Condition
+    outcome: str
+    patient: Mapping[str, str]
+    practitioner: Mapping[str, str]
+    rescreen: Rescreen | None
+    source: str
+    line: int
+    code: Coding | None = None
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """What the patient is being screened for."""
+
+    name: Mapping[str, str]
+    description: Mapping[str, str]
+    course: Mapping[str, str]
+    preparation: tuple[Mapping[str, str], ...]
+    aftercare: tuple[Mapping[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rule file."""
+
+    path: str
+    version: str
+    digest: str
+    languages: tuple[str, ...]
+    procedure: Procedure
+    sections: tuple[Section, ...]
+    questions: tuple[Question, ...]
+    rules: tuple[Rule, ...]
+    question_by_id: Mapping[str, Question] = field(repr=False)
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def role_question(self, role: str) -> str | None:
+        """The id of the question that plays ``role`` (see ``ROLES``), if any."""
+        return self.roles.get(role)
+
+    def role_answer(self, role: str, answers: Mapping[str, Any]) -> Any:
+        """The answer to the question that plays ``role``, or None."""
+        question_id = self.roles.get(role)
+        return answers.get(question_id) if question_id else None
+
+    @property
+    def full_version(self) -> str:
+        """The version plus the first 12 hex digits of the file's SHA-256."""
+        return f"{self.version}+{self.digest[:12]}"
+
+
+def pick_text(text: Mapping[str, str] | None, language: str) -> str:
+    """Return ``text`` in ``language``, falling back to the first language."""
+    if not text:
+        return ""
+    return text.get(language) or next(iter(text.values()))

@@ -1,0 +1,12 @@
+"""The patient's pages: the start page, the questionnaire and the result."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .views import bp
+
+
+def init_app(app: Flask) -> None:
+    """Register the patient pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,55 @@
+"""Every setting's default, in one place. Each can be set from the environment
+with the ``SCREENING_`` prefix (``Flask.config.from_prefixed_env``); the README's
+Configuration table explains them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_settings(instance_path: str) -> dict[str, Any]:
+    """The defaults for an app whose instance folder is ``instance_path``."""
+    return {
+        # Only for development and tests; production sets SCREENING_SECRET_KEY.
+        "SECRET_KEY": "dev",
+        "DATABASE": os.path.join(instance_path, "screening.sqlite"),
+        "RULES_FILE": str(ROOT / "rules.yaml"),
+        # FULL: every acknowledged screening survives a power cut (see storage.connect).
+        "SQLITE_SYNCHRONOUS": "FULL",
+        # The screening day (ages, re-screen dates) is the clinic's calendar day.
+        "TIMEZONE": "UTC",
+        "CONSENT_VERSION": "2026-11",
+        "VALID_DAYS": 30,
+        # How many reverse proxies sit in front of the app (0: none; see README "Production").
+        "PROXY_COUNT": 0,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        # A patient may take their time over the questionnaire: the CSRF token
+        # lives as long as the session rather than one hour.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        # Seconds without a request after which a practitioner is signed out.
+        "IDLE_TIMEOUT": 30 * 60,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Cookies only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns this off.
+        "SESSION_COOKIE_SECURE": True,
+        # Flask-Limiter: set explicitly rather than left to the limiter, which
+        # remembers the last app's setting and warns when it picks memory itself.
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "API_RATE_LIMIT": "30 per minute",
+        "FORM_RATE_LIMIT": "20 per minute",
+        "LOGIN_RATE_LIMIT": "10 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
+        # Failed sign-ins that lock an account, and for how long.
+        "LOGIN_LOCK_AFTER": 5,
+        "LOGIN_LOCK_MINUTES": 15,
+        # werkzeug's hash method for staff passwords; tests use a cheap one.
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+    }
