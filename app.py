@@ -2,10 +2,9 @@
 
 import sys
 
+from screening import create_app
 from screening.core.model import RuleFileError
 from screening.web.security import ConfigError
-
-from screening import create_app
 
 try:
     app = create_app()
