@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test lint install install-test translations browser-deps bench-deps serve bench clean
+.PHONY: run test test-fast lint install install-test translations browser-deps bench-deps serve bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ lint: $(VENV)/.installed-test
 
 test: install-test lint
 	$(VENV)/bin/pytest -q -n 2
+
+# The quick loop while working: no browser, no Nu checker, fuzzing or gunicorn
+# durability runs (markers in pyproject.toml), so no chromium or Java needed;
+# `make test` still runs them all.
+test-fast: $(VENV)/.installed-test translations
+	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
 
 clean:
 	rm -rf $(VENV) instance/secret_key

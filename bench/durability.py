@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from screening.storage import hash_token
-from tests.conftest import CLEAR_ANSWERS
+from tests.helpers import CLEAR_ANSWERS
 
 ROOT = Path(__file__).resolve().parent.parent
 # The clearest patient; the load varies one answer.
@@ -200,7 +200,8 @@ def _post_form(base: str, i: int, tally: Tally) -> None:
                 "email": f"form{i}@example.com",
                 "consent": "y",
                 "csrf_token": token.group(1),
-            }
+            },
+            doseq=True,  # a multi answer (["none"]) is one field per value, as a browser sends it
         ).encode()
         with tally.lock:
             tally.sent += 1

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import sync_playwright
 
 from bench.durability import Server, free_port
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS
 
 BUDGET_BYTES, BUDGET_REQUESTS = 40 * 1024, 3
 

@@ -16,9 +16,10 @@ from flask.cli import with_appcontext
 from .core.engine import InvalidAnswers, screen
 from .core.loader import load_rules
 from .core.model import RuleFileError, RuleSet
-from .core.people import EMAIL_MAX, EMAIL_PATTERN, NAME_MAX
+from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
 from .storage import (
+    PractitionerRecord,
     backup_database,
     count_screenings_before,
     create_api_token,
@@ -111,10 +112,10 @@ def init_db_command() -> None:
 # --- Practitioner accounts and API tokens ------------------------------------------
 
 
-def _practitioner(email: str) -> dict[str, Any]:
+def _practitioner(email: str) -> PractitionerRecord:
     row = get_practitioner_by_email(get_db(), email)
     if row is None:
-        raise CommandError(f"there is no practitioner with the email {email.strip().lower()}")
+        raise CommandError(f"there is no practitioner with the email {normalise_email(email)}")
     return row
 
 
@@ -132,8 +133,8 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin instead of asking.")
 def create_practitioner_command(email: str, name: str, password_stdin: bool) -> None:
     """Create a practitioner account; the password is asked for twice."""
-    email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email) or len(email) > EMAIL_MAX:
+    email = normalise_email(email)
+    if not is_email(email):
         raise CommandError(f"'{email}' is not an email address")
     if not name.strip() or len(name.strip()) > NAME_MAX:
         raise CommandError(f"the name must have 1 to {NAME_MAX} characters")

@@ -1,45 +1,25 @@
-"""flaskr-style fixtures: an app on a fresh database, its client and CLI runner."""
+"""flaskr-style fixtures: an app on a fresh database, its client and CLI runner,
+a signed-in practitioner and a stored screening.
+
+Plain helpers and shared data live in tests/helpers.py; test modules import
+them from there, never from this file nor from one another.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from screening import ROOT, create_app
+import screening
 from screening.core.loader import load_rules
 from screening.core.model import RuleSet
-
-RULES_FILE = ROOT / "rules.yaml"
-
-# Every answer "no" (or its equivalent): the clearest possible patient.
-CLEAR_ANSWERS: dict[str, object] = {
-    "date_of_birth": "1990-05-31",
-    "pregnant": "no",
-    "breastfeeding": "no",
-    "herpes_active": "no",
-    "herpes_history": "no",
-    "skin_inflammation": "no",
-    "cancer": "none",
-    "chronic_flare": "no",
-    "isotretinoin": "never",
-    "photosensitizing_meds": "no",
-    "recent_tan": "no",
-    "recent_injectables": "no",
-    "recent_peel": "no",
-    "keloids": "no",
-    "anticoagulants": "no",
-    "autoimmune": "no",
-    "epilepsy": "no",
-    "implants": "no",
-    "changing_mole": "no",
-    "skin_type": "III",
-}
-TODAY = dt.date(2026, 11, 24)
+from screening.settings import default_settings
+from tests.helpers import RULES_FILE, add_screening, build_app, signed_in
 
 
 @pytest.fixture(scope="session")
@@ -48,25 +28,38 @@ def ruleset() -> RuleSet:
     return load_rules(RULES_FILE)
 
 
-TEST_CONFIG = {
-    "TESTING": True,
-    "SECRET_KEY": "test-secret-key-that-is-long-enough",
-    "WTF_CSRF_ENABLED": False,
-    "SESSION_COOKIE_SECURE": False,
-    # Limits have their own tests; elsewhere they would trip over repeated posts.
-    "RATELIMIT_ENABLED": False,
-}
+@pytest.fixture(scope="session", autouse=True)
+def parse_each_rule_file_once() -> Iterator[None]:
+    """create_app parses its rule file (some 50 ms of YAML) every time; the tests build
+    hundreds of apps on the same file. Parse each (path, content) once: the rule set is
+    frozen, so every app may share it, and a changed or broken file is parsed afresh.
+    """
+    parsed: dict[tuple[str, bytes], RuleSet] = {}
 
+    def load_once(path: str | Path) -> RuleSet:
+        try:
+            key = (str(path), Path(path).read_bytes())
+        except OSError:
+            return load_rules(path)  # raises the app's own RuleFileError
+        if key not in parsed:
+            parsed[key] = load_rules(path)
+        return parsed[key]
 
-def build_app(folder: Path, **overrides: object) -> Flask:
-    """The app for tests on a fresh database in ``folder``; ``overrides`` change the config."""
-    return create_app({**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), **overrides})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(screening, "load_rules", load_once)
+        yield
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    """The app on an empty database in a temporary folder."""
-    yield build_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on an empty database in a temporary folder.
+
+    Passwords get a cheap hash, unless the test is marked ``real_password_hash``.
+    """
+    overrides: dict[str, object] = {}
+    if request.node.get_closest_marker("real_password_hash"):
+        overrides["PASSWORD_HASH_METHOD"] = default_settings(str(tmp_path))["PASSWORD_HASH_METHOD"]
+    yield build_app(tmp_path, **overrides)
 
 
 @pytest.fixture
@@ -79,3 +72,15 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A runner for the app's CLI commands."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def doctor(app: Flask) -> FlaskClient:
+    """A client signed in as a practitioner (helpers.EMAIL, helpers.PASSWORD)."""
+    return signed_in(app)
+
+
+@pytest.fixture
+def stored_screening(app: Flask) -> dict[str, Any]:
+    """A stored screening of a clear patient (Anna Petrova, screened today), as stored."""
+    return add_screening(app)

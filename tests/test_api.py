@@ -13,51 +13,17 @@ from flask.testing import FlaskClient
 
 from screening import storage
 from screening.web.db import get_db
-from tests.conftest import CLEAR_ANSWERS, build_app
-
-
-def today() -> dt.date:
-    """The screening day (the app counts in UTC)."""
-    return dt.datetime.now(dt.UTC).date()
-
-
-def body(answers: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
-    """A valid request body, with some parts replaced."""
-    data: dict[str, Any] = {
-        "answers": dict(CLEAR_ANSWERS if answers is None else answers),
-        "patient": {"name": "Anna Example", "email": "anna@example.com"},
-        "consent": True,
-    }
-    data.update(changes)
-    return data
-
-
-def make_token(app: Flask, email: str = "doc@example.com", name: str = "EHR sync") -> tuple[str, int]:
-    """A practitioner with a live API token; returns (token, practitioner id)."""
-    with app.app_context():
-        db = get_db()
-        practitioner = storage.get_practitioner_by_email(db, email)
-        practitioner_id = (
-            practitioner["id"] if practitioner else storage.create_practitioner(db, email, "Dr Example", "x")
-        )
-        return storage.create_api_token(db, practitioner_id, name), practitioner_id
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def audit_rows(app: Flask) -> list[dict[str, Any]]:
-    with app.app_context():
-        return list(get_db().query("SELECT * FROM audit_log ORDER BY id"))
-
-
-def screening_row(app: Flask, reference: str) -> dict[str, Any]:
-    with app.app_context():
-        row = storage.get_screening_by_reference(get_db(), reference)
-    assert row is not None
-    return row
-
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    audit_rows,
+    bearer,
+    body,
+    build_app,
+    make_token,
+    months_ago,
+    screening_row,
+    today,
+)
 
 # --- Questionnaire -----------------------------------------------------------------
 
@@ -115,7 +81,7 @@ def test_questionnaire_language_from_accept_language(
 
 
 def test_condition_json_covers_every_clause() -> None:
-    from screening.api.views import condition_json
+    from screening.api.questionnaire import condition_json
     from screening.core.model import Condition, Test
 
     condition = Condition(
@@ -186,12 +152,6 @@ def test_post_screening_drops_follow_ups_not_shown(app: Flask, client: FlaskClie
     assert response.status_code == 201
     row = screening_row(app, response.get_json()["reference"])
     assert "isotretinoin_stopped_on" not in row["answers"]
-
-
-def months_ago(months: int) -> str:
-    day = today()
-    index = day.year * 12 + day.month - 1 - months
-    return dt.date(index // 12, index % 12 + 1, min(day.day, 28)).isoformat()
 
 
 VERDICT_CASES = {

@@ -13,26 +13,22 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from tests.test_auth import (
+from tests.helpers import (
     EMAIL,
     PASSWORD,
     add_screening,
     audit_rows,
     create_account,
+    decide,
     execute,
     page_text,
     query,
+    reconfirm,
     sign_in,
     signed_in,
 )
-from tests.test_practitioner import decide, reconfirm
 
 PATIENT = "Anna Petrova"
-
-
-@pytest.fixture
-def doctor(app: Flask) -> FlaskClient:
-    return signed_in(app)
 
 
 def view(app: Flask, client: FlaskClient, reference: str) -> None:

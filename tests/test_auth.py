@@ -1,7 +1,7 @@
 """Practitioner accounts and sign-in: CLI, login, lockout, logout, CSRF,
 sessions, API token commands, and no anonymous access to any workspace URL.
 
-The helpers at the top are shared by the other practitioner test modules.
+The shared helpers (accounts, signing in, stored screenings) are in tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,88 +16,24 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from screening import storage
-from screening.core.engine import screen
 from screening.practitioner.auth import hash_password
 from screening.web.db import get_db
-from screening.web.ruleset import get_ruleset
-from tests.conftest import CLEAR_ANSWERS, build_app
+from tests.helpers import (
+    EMAIL,
+    NAME,
+    PASSWORD,
+    add_screening,
+    audit_rows,
+    build_app,
+    create_account,
+    execute,
+    page_text,
+    query,
+    sign_in,
+    signed_in,
+)
 
-PASSWORD = "correct horse battery"
-EMAIL = "ada@example.com"
-NAME = "Dr Ada Lovelace"
 GENERIC_FAILURE = "We could not sign you in with that email and password."
-
-
-# --- Shared helpers ------------------------------------------------------------
-
-
-def query(app: Flask, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-    """Rows straight from the app's database."""
-    db = storage.connect(app.config["DATABASE"])
-    try:
-        return [dict(row) for row in db.query(sql, params)]
-    finally:
-        db.close()
-
-
-def execute(app: Flask, sql: str, params: Any = ()) -> None:
-    """Change the database behind the app's back (to age a screening, say)."""
-    db = storage.connect(app.config["DATABASE"])
-    try:
-        db.execute(sql, params)
-    finally:
-        db.close()
-
-
-def create_account(app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD) -> int:
-    """An active practitioner account, straight into storage."""
-    with app.app_context():
-        return storage.create_practitioner(get_db(), email, name, hash_password(password))
-
-
-def sign_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD, **kwargs: Any) -> TestResponse:
-    """POST the login form."""
-    return client.post("/practitioner/login", data={"email": email, "password": password}, **kwargs)
-
-
-def signed_in(app: Flask, email: str = EMAIL, name: str = NAME) -> FlaskClient:
-    """A client signed in as a new practitioner."""
-    create_account(app, email, name)
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 303
-    return client
-
-
-def add_screening(
-    app: Flask, name: str = "Anna Petrova", day: dt.date | None = None, **changes: object
-) -> dict[str, Any]:
-    """A stored screening (answers: all clear, plus ``changes``), as stored."""
-    with app.app_context():
-        verdict = screen(get_ruleset(app), {**CLEAR_ANSWERS, **changes}, day or dt.date.today())
-        saved = storage.save_screening(
-            get_db(),
-            verdict,
-            storage.Patient(name=name, email="anna@example.com", phone="+7 912 345 67 89"),
-            source="web",
-            language="en",
-            consent_version="2026-11",
-        )
-        screening = storage.get_screening_by_reference(get_db(), saved.reference)
-    assert screening is not None
-    return screening
-
-
-def audit_rows(app: Flask, action: str | None = None) -> list[dict[str, Any]]:
-    """Audit rows, oldest first."""
-    if action is None:
-        return query(app, "SELECT * FROM audit_log ORDER BY id")
-    return query(app, "SELECT * FROM audit_log WHERE action = ? ORDER BY id", [action])
-
-
-def page_text(response: TestResponse) -> str:
-    """The page as a reader sees it: tags dropped, spaces collapsed."""
-    text = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", text.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"'))
 
 
 def is_login_redirect(response: TestResponse) -> bool:
@@ -108,6 +43,7 @@ def is_login_redirect(response: TestResponse) -> bool:
 # --- create-practitioner / deactivate-practitioner ----------------------------------
 
 
+@pytest.mark.real_password_hash
 def test_create_practitioner_reads_the_password_from_stdin(app: Flask, runner: FlaskCliRunner) -> None:
     result = runner.invoke(
         args=["create-practitioner", "Ada@Example.com", "--name", NAME, "--password-stdin"], input=PASSWORD + "\n"
@@ -519,6 +455,7 @@ def test_sign_in_attempts_are_rate_limited(tmp_path, config: dict, emails: list[
     assert statuses == expected
 
 
+@pytest.mark.slow  # sleeps past the idle timeout
 def test_an_idle_session_ends(tmp_path: Path) -> None:
     import time
 

@@ -12,8 +12,7 @@ import pytest
 from flask.testing import FlaskCliRunner
 
 from screening import ROOT
-from tests.conftest import CLEAR_ANSWERS
-from tests.test_rules import MINIMAL
+from tests.helpers import CLEAR_ANSWERS, MINIMAL
 
 
 def run_screen(runner: FlaskCliRunner, answers: dict, *extra: str):
@@ -42,7 +41,7 @@ def test_screen_prints_the_verdict(runner: FlaskCliRunner, changes: dict, status
 
 def test_screen_dates_follow_today_option(runner: FlaskCliRunner) -> None:
     verdict = json.loads(run_screen(runner, {**CLEAR_ANSWERS, "recent_tan": "yes"}).stdout)
-    assert verdict["rescreen_after"] == "2026-12-22"
+    assert verdict["rescreen_after"] == "2027-01-19"
 
 
 def test_screen_reads_a_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -78,8 +77,8 @@ def test_screen_bad_input_exits_2(runner: FlaskCliRunner, payload: str) -> None:
 def test_check_rules_good_file(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["check-rules"])
     assert result.exit_code == 0
-    assert "OK, version 2026.11.1+" in result.stdout
-    assert "22 questions" in result.stdout and "languages en, ru" in result.stdout
+    assert "OK, version 2026.11.2+" in result.stdout
+    assert "25 questions" in result.stdout and "languages en, ru" in result.stdout
 
 
 def test_check_rules_bad_file(runner: FlaskCliRunner, tmp_path: Path) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.durability import concurrency_check, crash_check
+
+# Each starts gunicorn and drives it with concurrent clients: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
 
 
 def test_concurrent_posts_are_all_stored_once() -> None:

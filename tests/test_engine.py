@@ -8,7 +8,7 @@ import pytest
 
 from screening.core.engine import InvalidAnswers, add_months, age_on, clean_answers, screen, visible_questions
 from screening.core.model import RuleSet
-from tests.conftest import CLEAR_ANSWERS, TODAY
+from tests.helpers import CLEAR_ANSWERS, TODAY
 
 
 def verdict_for(ruleset: RuleSet, today: dt.date = TODAY, **changes: object):
@@ -35,7 +35,7 @@ YES_CASES = [
     ("chronic_flare", "yes", "deferred", "chronic_flare", None),
     ("isotretinoin", "current", "deferred", "isotretinoin_current", None),
     ("photosensitizing_meds", "yes", "review", "photosensitizing_meds", None),
-    ("recent_tan", "yes", "deferred", "recent_tan", 28),
+    ("recent_tan", "yes", "deferred", "recent_tan", 56),  # 8 weeks since 2026.11.2 (was 4)
     ("recent_injectables", "yes", "deferred", "recent_injectables", 14),
     ("recent_peel", "yes", "deferred", "recent_peel", 28),
     ("keloids", "yes", "review", "keloids", None),
@@ -106,7 +106,7 @@ def test_ineligible_beats_everything(ruleset: RuleSet) -> None:
 def test_latest_dated_deferral_is_the_verdicts_date(ruleset: RuleSet) -> None:
     verdict = verdict_for(ruleset, recent_tan="yes", recent_injectables="yes")
     assert verdict.status == "deferred"
-    assert verdict.rescreen_after == TODAY + dt.timedelta(weeks=4)
+    assert verdict.rescreen_after == TODAY + dt.timedelta(weeks=8)
 
 
 def test_several_unsure_answers_are_named(ruleset: RuleSet) -> None:

@@ -12,8 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from screening.practitioner.export import neutralise
-from tests.test_auth import add_screening, audit_rows, signed_in
-from tests.test_practitioner import decide
+from tests.helpers import add_screening, audit_rows, decide
 
 HEADER = [
     "Reference",
@@ -34,11 +33,6 @@ HEADER = [
     "Answers confirmed at (UTC)",
     "Expired",
 ]
-
-
-@pytest.fixture
-def doctor(app: Flask) -> FlaskClient:
-    return signed_in(app)
 
 
 def rows(response: TestResponse) -> list[dict[str, str]]:

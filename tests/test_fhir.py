@@ -25,8 +25,7 @@ from screening.api import fhir
 from screening.core import model as rules
 from screening.core.loader import parse_rules
 from screening.core.model import Condition, RuleSet
-from tests.conftest import CLEAR_ANSWERS
-from tests.test_api import bearer, body, make_token, months_ago, screening_row
+from tests.helpers import CLEAR_ANSWERS, bearer, body, make_token, months_ago, screening_row
 
 URLS = fhir.FhirUrls("https://clinic.example/fhir/")
 ITEM_TYPES = {"group", "display", "boolean", "choice", "date"}
@@ -110,7 +109,7 @@ sections: [{id: main, title: Main}]
 option_sets:
   yes_no: [{value: "yes", label: "Yes"}, {value: "no", label: "No"}]
 questions:
-  - {id: smoker, section: main, type: choice, text: "Do you smoke?", options: yes_no}
+  - {id: smoker, section: main, type: choice, text: "Do you smoke?", options: yes_no, unsure_exempt: "yes or no only"}
   - id: packs
     section: main
     type: choice

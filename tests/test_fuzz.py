@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,10 @@ from hypothesis import strategies as st
 from screening.core.engine import InvalidAnswers, screen
 from screening.core.loader import load_rules
 from screening.core.model import OUTCOMES, RuleSet
-from tests.conftest import CLEAR_ANSWERS, RULES_FILE
+from tests.helpers import CLEAR_ANSWERS, RULES_FILE
+
+# Hundreds of hypothesis examples per test: seconds.
+pytestmark = pytest.mark.slow
 
 RULESET = load_rules(RULES_FILE)
 JUNK = st.one_of(

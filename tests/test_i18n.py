@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from screening import ROOT
 from screening.core.model import RuleSet
-from tests.conftest import CLEAR_ANSWERS
+from tests.helpers import CLEAR_ANSWERS
 
 CATALOG_DIR = ROOT / "screening" / "translations"
 LANGUAGES_WITH_CATALOGS = ("ru",)

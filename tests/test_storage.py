@@ -12,7 +12,8 @@ from sqlite_utils import Database
 from screening import storage
 from screening.core.engine import screen
 from screening.core.model import RuleSet
-from tests.conftest import CLEAR_ANSWERS, TODAY
+from screening.storage.schema import migration_set
+from tests.helpers import CLEAR_ANSWERS, TODAY
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_references_are_unique_and_unambiguous(db: Database, ruleset: RuleSet) -
 def test_reference_collision_draws_again(db: Database, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch) -> None:
     first = save(db, ruleset)
     codes = iter([first.reference, "ACDEFGHJ"])
-    monkeypatch.setattr(storage, "new_reference", lambda: next(codes))
+    monkeypatch.setattr(storage.screenings, "new_reference", lambda: next(codes))
     assert save(db, ruleset).reference == "ACDEFGHJ"
 
 
@@ -153,3 +154,71 @@ def test_daily_counts_follow_the_clinic_time_zone(db: Database, ruleset: RuleSet
     db.execute("DELETE FROM screenings WHERE created_at LIKE '2026-11-02T23:59:59%'")
     db.execute("UPDATE screenings SET status = 'deferred' WHERE created_at LIKE '2026-11-01T21:00:00%'")
     assert storage.daily_status_counts(db, bounds) == counted_directly()
+
+
+def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ruleset: RuleSet) -> None:
+    # A database of the previous release: every migration up to m013, with the
+    # role columns named after the ids of the questions playing the roles.
+    old = storage.connect(str(tmp_path / "old.sqlite"))
+    migration_set().apply(old, stop_before="m014_role_columns")
+    saved = save(old, ruleset, name="Old Patient", pregnant="yes")
+    legacy = storage.legacy_role_columns(ruleset.roles)
+    assert set(legacy.values()) == {"birth_date", "goals"}
+    for question_id, column in legacy.items():
+        old.execute(f"ALTER TABLE screenings RENAME COLUMN {column} TO {question_id}")
+    before = dict(next(old.query("SELECT * FROM screenings")))
+
+    with pytest.raises(RuntimeError, match="lacks birth_date, goals"):
+        storage.migrate(old)  # without the rule set's roles the columns cannot be found
+    assert storage.migrate(old, legacy) == ["m014_role_columns"]
+
+    columns = set(old.table("screenings").columns_dict)
+    assert {"birth_date", "goals"} <= columns and not set(legacy) & columns
+    after = dict(next(old.query("SELECT * FROM screenings")))
+    assert after == {legacy.get(key, key): value for key, value in before.items()}
+    row = storage.get_screening_by_token(old, saved.token)
+    assert row is not None and row["birth_date"] == CLEAR_ANSWERS[ruleset.roles["birth_date"]]
+    assert row["goals"] == [] and row["status"] == "deferred"
+    # Triggers and the name index still work on the renamed table.
+    save(old, ruleset, name="New Patient")
+    assert len(storage.list_screenings(old, storage.ScreeningFilter(search="patient"))) == 2
+    assert storage.queue_counts(old) == {"deferred": 1, "eligible": 1}
+    assert storage.migrate(old, legacy) == []
+    old.close()
+
+
+def test_migration_of_a_new_database_renames_nothing(tmp_path: Path, ruleset: RuleSet) -> None:
+    db = storage.connect(str(tmp_path / "new.sqlite"))
+    applied = storage.migrate(db, storage.legacy_role_columns(ruleset.roles))
+    assert applied[-1] == "m014_role_columns"
+    assert {"birth_date", "goals"} <= set(db.table("screenings").columns_dict)
+    db.close()
+
+
+def test_a_review_must_agree_with_the_verdict(db: Database, ruleset: RuleSet) -> None:
+    saved = save(db, ruleset, epilepsy="yes")
+    screening = storage.get_screening_by_token(db, saved.token)
+    assert screening is not None and screening["status"] == "review"
+    doctor = storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
+    revision = storage.screening_revision(screening)
+
+    def review(**decision: str) -> int:
+        return storage.review_screening(db, screening["id"], doctor, revision, **decision)
+
+    with pytest.raises(ValueError, match="comment_missing"):
+        review(decision="override", status="eligible", reason_code="other", comment=" \u200b\u00a0\u2060 ")
+    with pytest.raises(ValueError, match=r"status_same.*reason_missing"):
+        review(decision="override", status="review", comment="Seen the neurologist's letter")
+    with pytest.raises(ValueError, match="confirm_with_status"):
+        review(decision="confirm", status="eligible")
+    with pytest.raises(ValueError, match="unknown_decision"):
+        review(decision="approve", status="review")
+    assert storage.list_reviews(db, screening["id"]) == []
+    review(decision="confirm", status="review", reason_code="other", comment="ignored")
+    (recorded,) = storage.list_reviews(db, screening["id"])
+    assert (recorded["decision"], recorded["status"], recorded["reason_code"], recorded["comment"]) == (
+        "confirm",
+        "review",
+        None,
+        None,
+    )

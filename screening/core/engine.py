@@ -15,10 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .model import OUTCOME_RANK, Condition, Question, Rescreen, Rule, RuleSet, Test, pick_text
+from .model import NONE_OPTION, OUTCOME_RANK, Condition, Question, Rescreen, Rule, RuleSet, Test, pick_text
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Every date answer must be after this day.
 EARLIEST_DATE = dt.date(1900, 1, 1)
+# A date of birth more than this many years before the screening day is a typing mistake.
+MAX_AGE_YEARS = 110
 
 Answers = dict[str, Any]
 
@@ -29,6 +32,9 @@ MESSAGES = {
     "invalid_date": "must be a date in the form YYYY-MM-DD",
     "future_date": "cannot be in the future",
     "too_early": "must be after 1900-01-01",
+    "too_old": "is more than {years} years ago: please check the year",
+    "before_birth": "cannot be before {birth}, the date of birth",
+    "none_and_others": '"{none}" cannot be ticked together with other options',
     "not_a_list": "must be a list of options",
 }
 
@@ -88,7 +94,12 @@ class Reason(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """The outcome of a screening."""
+    """The outcome of a screening.
+
+    ``reasons`` are the rules that made ``status``; ``notes`` are the rules
+    with the outcome "note" that fired: advice for the session (outcome
+    "note", no re-screen date) that never changes ``status``.
+    """
 
     status: str
     reasons: tuple[Reason, ...]
@@ -97,20 +108,24 @@ class Verdict(NamedTuple):
     answers: Answers
     # The answers of the questions that play a role (see ``model.ROLES``), by role.
     roles: Mapping[str, Any]
+    notes: tuple[Reason, ...] = ()
 
     def role_json(self, role: str) -> Any:
         """The answer playing ``role``, JSON-ready (dates as ISO strings), or None."""
         value = self.roles.get(role)
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    def as_dict(self, language: str | None = None) -> dict[str, Any]:
-        """JSON-ready form, as the CLI and the API print it."""
-        return {
+    def as_dict(self, language: str | None = None, *, include_notes: bool = False) -> dict[str, Any]:
+        """JSON-ready form, as the CLI and the API print it; ``include_notes`` adds "notes"."""
+        data = {
             "status": self.status,
             "reasons": [r.as_dict(language) for r in self.reasons],
             "rescreen_after": self.rescreen_after.isoformat() if self.rescreen_after else None,
             "rules_version": self.rules_version,
         }
+        if include_notes:
+            data["notes"] = [n.as_dict(language) for n in self.notes]
+        return data
 
 
 # --- Dates ---------------------------------------------------------------
@@ -132,6 +147,12 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def age_on(birth: dt.date, today: dt.date) -> int:
     """Completed years; someone born on 29 February turns a year older on 1 March."""
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier; 29 February becomes 28 February."""
+    year = day.year - years
+    return dt.date(year, day.month, min(day.day, calendar.monthrange(year, day.month)[1]))
 
 
 def shift_date(day: dt.date, unit: str, amount: int) -> dt.date:
@@ -157,6 +178,9 @@ def _parse_answer(question: Question, value: Any, today: dt.date, problems: list
             options = ", ".join(o.value for o in question.options)
             problems.append(AnswerError(question.id, "invalid_option", {"options": options}))
             return None
+        if NONE_OPTION in allowed and NONE_OPTION in values and len(set(values)) > 1:
+            problems.append(AnswerError(question.id, "none_and_others", {"none": NONE_OPTION}))
+            return None
         # Keep the questionnaire's order and drop repeats.
         return [o.value for o in question.options if o.value in values]
     if question.type == "date":
@@ -171,7 +195,7 @@ def _parse_answer(question: Question, value: Any, today: dt.date, problems: list
         if day > today:
             problems.append(AnswerError(question.id, "future_date", {}))
             return None
-        if day < EARLIEST_DATE:
+        if day <= EARLIEST_DATE:
             problems.append(AnswerError(question.id, "too_early", {}))
             return None
         return day
@@ -245,9 +269,26 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date, *, p
             answers[question.id] = parsed[question.id]
         elif question.required and not partial:
             problems.append(AnswerError(question.id, "required", {}))
+    _check_dates_are_plausible(ruleset, answers, today, problems)
     if problems:
         raise InvalidAnswers(problems)
     return answers
+
+
+def _check_dates_are_plausible(ruleset: RuleSet, answers: Answers, today: dt.date, problems: list[AnswerError]) -> None:
+    """A date of birth more than ``MAX_AGE_YEARS`` ago, or another date answer
+    before the date of birth, cannot be true: each is an error to correct."""
+    birth_id = ruleset.role_question("birth_date")
+    birth = answers.get(birth_id) if birth_id else None
+    if birth_id is None or not isinstance(birth, dt.date):
+        return
+    if birth < years_before(today, MAX_AGE_YEARS):
+        problems.append(AnswerError(birth_id, "too_old", {"years": str(MAX_AGE_YEARS)}))
+        return
+    for question in ruleset.questions:
+        day = answers.get(question.id)
+        if question.type == "date" and question.id != birth_id and isinstance(day, dt.date) and day < birth:
+            problems.append(AnswerError(question.id, "before_birth", {"birth": birth_id}))
 
 
 # --- Evaluation --------------------------------------------------------------
@@ -326,6 +367,8 @@ class _Compiled:
     # rules, question and values let evaluate test inline, without a call.
     rules: tuple[tuple[Rule, Matcher, int, str | None, frozenset[str]], ...]
     show_if: Mapping[str, Matcher]
+    # The rules with the outcome "note", (rule, matcher): they never rank.
+    notes: tuple[tuple[Rule, Matcher], ...] = ()
 
 
 def _single_test(rule: Rule, ruleset: RuleSet) -> tuple[str | None, frozenset[str]]:
@@ -355,7 +398,9 @@ def _compiled(ruleset: RuleSet) -> _Compiled:
                     *_single_test(rule, ruleset),
                 )
                 for rule in ruleset.rules
+                if not rule.is_note
             ),
+            notes=tuple((rule, compile_condition(rule.condition, ruleset)) for rule in ruleset.rules if rule.is_note),
             show_if={q.id: compile_condition(q.show_if, ruleset) for q in ruleset.questions if q.show_if is not None},
         )
         entry = _compiled_cache[id(ruleset)] = (ruleset, compiled)
@@ -373,7 +418,8 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
     """The verdict for answers already cleaned by ``clean_answers``."""
     reasons = []
     worst, worst_rank = "eligible", 0
-    for rule, matcher, rank, question, values in _compiled(ruleset).rules:
+    compiled = _compiled(ruleset)
+    for rule, matcher, rank, question, values in compiled.rules:
         if question is not None:
             if answers.get(question) not in values:
                 continue
@@ -402,6 +448,11 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
     # an ineligible patient must not be handed a date to come back on.
     dated = [d for d in deferrals if d is not None]
     rescreen_after = max(dated) if dated and len(dated) == len(deferrals) and worst != "ineligible" else None
+    notes = []
+    for rule, matcher in compiled.notes:
+        matched = matcher(answers, today)
+        if matched is not None:
+            notes.append(Reason(rule.id, rule.outcome, matched, rule.patient, rule.practitioner, rule.source, None))
     return Verdict(
         status=worst,
         reasons=tuple(reasons),
@@ -409,6 +460,7 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
         rules_version=ruleset.full_version,
         answers=answers,
         roles={role: answers.get(question_id) for role, question_id in ruleset.roles.items()},
+        notes=tuple(notes),
     )
 
 

@@ -19,11 +19,13 @@ import yaml
 from .model import (
     DATE_TESTS,
     ID_PATTERN,
-    OUTCOMES,
+    NONE_OPTION,
+    NOTE,
     QUESTION_TYPES,
     RESCREEN_UNITS,
     RESERVED_IDS,
     ROLES,
+    RULE_OUTCOMES,
     UNSURE,
     Coding,
     Condition,
@@ -262,6 +264,7 @@ def _build(data: _LineDict, check: _Checker, digest: str) -> RuleSet | None:
     _check_follow_up_loops(questions, check)
     rules = _build_rules(data, check, by_id)
     _check_unsure_is_never_cleared(questions, rules, data, check)
+    _check_rule_inputs_offer_unsure(questions, rules, check)
     if procedure is None:
         return None
     return RuleSet(
@@ -358,7 +361,7 @@ def _build_sections(data: _LineDict, check: _Checker) -> list[Section]:
     return sections
 
 
-_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if", "role")
+_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if", "role", "unsure_exempt")
 
 
 def _build_questions(
@@ -420,6 +423,7 @@ def _build_questions(
                 check.line_of(item, "role"), f"{what}: the role '{role}' needs a question of type {ROLES[role]}"
             )
             role = None
+        unsure_exempt = _build_unsure_exempt(item, check, what, qtype, options)
         if question_id is None:
             continue
         if question_id in seen:
@@ -440,6 +444,7 @@ def _build_questions(
                     show_if=None,
                     line=item.line,
                     role=role,
+                    unsure_exempt=unsure_exempt,
                 ),
             )
         )
@@ -453,6 +458,26 @@ def _build_questions(
             question = replace(question, show_if=show_if)
         questions.append(question)
     return questions
+
+
+def _build_unsure_exempt(
+    item: _LineDict, check: _Checker, what: str, qtype: Any, options: tuple[Option, ...]
+) -> str | None:
+    """``unsure_exempt: "why"``: the reason a question that rules read offers no "unsure"."""
+    if "unsure_exempt" not in item:
+        return None
+    value = item["unsure_exempt"]
+    line = check.line_of(item, "unsure_exempt")
+    if not isinstance(value, str) or not value.strip():
+        check.problem(line, f'{what}: unsure_exempt must be a text saying why the question needs no "{UNSURE}" option')
+        return None
+    if qtype == "date":
+        check.problem(line, f"{what}: unsure_exempt is for choice and multi questions; a date question has no options")
+        return None
+    if any(o.value == UNSURE for o in options):
+        check.problem(line, f'{what} offers "{UNSURE}" and also declares unsure_exempt: keep one of them')
+        return None
+    return value.strip()
 
 
 def _check_follow_up_loops(questions: list[Question], check: _Checker) -> None:
@@ -486,13 +511,89 @@ def _check_unsure_is_never_cleared(
         return
     for rule in rules:
         cond = rule.condition
-        if cond.any_answer == UNSURE and not cond.tests and not cond.any_of and rule.outcome != "eligible":
+        if cond.any_answer == UNSURE and not cond.tests and not cond.any_of and rule.outcome not in ("eligible", NOTE):
             return
     check.problem(
         check.line_of(data, "rules"),
         f'questions offer "{UNSURE}", but no rule sends it to review: add a rule with '
         f"when: {{any_answer: {UNSURE}}} and outcome: review",
     )
+
+
+def _rule_inputs(questions: list[Question], rules: list[Rule]) -> dict[str, set[str] | None]:
+    """Question id -> the option values rules test on it, for every question a
+    rule reads; None for a follow-up trigger that decides whether such a
+    question is asked (read by ``show_if``, not by a rule)."""
+    by_id = {q.id: q for q in questions}
+    inputs: dict[str, set[str] | None] = {}
+
+    def add(condition: Condition) -> None:
+        for test in condition.tests:
+            values = inputs.setdefault(test.question, set())
+            if values is not None:
+                values.update(test.values)
+        for group in condition.any_of:
+            for sub in group:
+                add(sub)
+
+    for rule in rules:
+        add(rule.condition)
+    pending = list(inputs)
+    while pending:
+        question = by_id.get(pending.pop())
+        if question is not None and question.show_if is not None:
+            for trigger in sorted(question.show_if.questions()):
+                if trigger not in inputs:
+                    inputs[trigger] = None
+                    pending.append(trigger)
+    return inputs
+
+
+def _check_rule_inputs_offer_unsure(questions: list[Question], rules: list[Rule], check: _Checker) -> None:
+    """Safety: a patient can say "I'm not sure" to every question a rule reads.
+
+    "Reads" includes the follow-up triggers of a question a rule reads: they
+    decide whether it is asked. A choice question offers "unsure" unless it
+    declares ``unsure_exempt``. A multi question is required and offers "none"
+    and "unsure" (unless exempt), so nothing left blank clears the patient; if
+    a rule reads it, a rule reads each of its other options too, so nothing
+    ticked is ignored. A date question has no options: the question it follows
+    from offers "unsure", and an approximate date is an answer.
+    """
+    inputs = _rule_inputs(questions, rules)
+    for question in questions:
+        if question.id not in inputs or question.type == "date":
+            continue
+        what = f"question '{question.id}'"
+        values = question.option_values
+        if UNSURE not in values and question.unsure_exempt is None:
+            check.problem(
+                question.line,
+                f'{what} is read by a rule but offers no "{UNSURE}" option: add '
+                f'{{value: {UNSURE}, label: ...}}, or say why not with unsure_exempt: "..."',
+            )
+        if question.type != "multi":
+            continue
+        if not question.required:
+            check.problem(
+                question.line,
+                f"{what} is a multi question that rules read: it must be required "
+                f"(required: true), or an unticked list would clear the patient",
+            )
+        if NONE_OPTION not in values:
+            check.problem(
+                question.line,
+                f'{what} is a multi question that rules read: it needs a "{NONE_OPTION}" option ("None of these")',
+            )
+        read = inputs[question.id]
+        ignored = [o.value for o in question.options if o.value not in (NONE_OPTION, UNSURE)]
+        ignored = [v for v in ignored if read is not None and v not in read]
+        if ignored:
+            check.problem(
+                question.line,
+                f"{what}: no rule reads the option(s) {', '.join(ignored)}; in a multi question that rules "
+                "read, every option must be a rule input (or be none/unsure)",
+            )
 
 
 _RULE_KEYS = ("id", "when", "outcome", "rescreen", "patient", "practitioner", "source", "code")
@@ -517,12 +618,13 @@ def _build_rules(data: _LineDict, check: _Checker, by_id: dict[str, Question]) -
         else:
             condition = _build_condition(item["when"], check.line_of(item, "when"), check, by_id, what)
         outcome = item.get("outcome")
-        if outcome not in OUTCOMES:
+        if outcome not in RULE_OUTCOMES:
             check.problem(
                 check.line_of(item, "outcome"),
-                f"{what} has an unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}",
+                f"{what} has an unknown outcome {outcome!r}; use one of: {', '.join(RULE_OUTCOMES)}",
             )
-        patient = check.text(item, "patient", what)
+        # A note's patient text is optional: not every note is for the patient.
+        patient = check.text(item, "patient", what, required=outcome != NOTE)
         practitioner = check.text(item, "practitioner", what)
         source = item.get("source")
         if not isinstance(source, str) or not source.strip():

@@ -11,6 +11,10 @@ from typing import Any
 OUTCOMES = ("eligible", "review", "deferred", "ineligible")
 # Worst last: the verdict is the highest-ranked outcome among fired rules.
 OUTCOME_RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
+# A rule with the outcome "note" never changes the verdict: it is not ranked,
+# and the engine returns it in ``Verdict.notes``, apart from the reasons.
+NOTE = "note"
+RULE_OUTCOMES = (*OUTCOMES, NOTE)
 QUESTION_TYPES = ("choice", "date", "multi")
 RESCREEN_UNITS = ("days", "weeks", "months")
 DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
@@ -18,6 +22,9 @@ RESERVED_KEYS = ("any", "any_answer")
 # Names the questionnaire form uses for the patient's details.
 RESERVED_IDS = (*RESERVED_KEYS, "patient_name", "email", "phone", "consent", "csrf_token", "answers", "patient")
 UNSURE = "unsure"
+# In a multi question that rules read, the option that says "none of these
+# apply"; it cannot be ticked together with another option.
+NONE_OPTION = "none"
 # What code needs to know about a question, declared in the rule file with
 # ``role:`` rather than by id: the role and the question type it needs.
 ROLES = {
@@ -98,6 +105,9 @@ class Question:
     show_if: Condition | None
     line: int
     role: str | None = None
+    # Why the question needs no "unsure" option although a rule reads it
+    # (``unsure_exempt:`` in the rule file); None when it offers one or no rule reads it.
+    unsure_exempt: str | None = None
 
     @cached_property
     def option_values(self) -> frozenset[str]:
@@ -139,7 +149,8 @@ class Coding:
 
 @dataclass(frozen=True)
 class Rule:
-    """A contraindication rule: when ``condition`` holds, ``outcome`` applies."""
+    """A contraindication rule: when ``condition`` holds, ``outcome`` applies
+    (or, for the outcome "note", advice for the session that leaves the verdict alone)."""
 
     id: str
     condition: Condition
@@ -150,6 +161,11 @@ class Rule:
     source: str
     line: int
     code: Coding | None = None
+
+    @property
+    def is_note(self) -> bool:
+        """A note for the session: it never changes the verdict."""
+        return self.outcome == NOTE
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ ANSWER_MESSAGES = {
     "invalid_date": _l("Please enter a full date, for example 1990-05-31."),
     "future_date": _l("This date cannot be in the future."),
     "too_early": _l("Please check the year: it must be after 1900."),
+    "too_old": _l("Please check the year: this date is more than 110 years ago."),
+    "before_birth": _l("This date is before your date of birth: please check both dates."),
+    "none_and_others": _l("You ticked “None of these” and another answer: please check your answers."),
     "not_a_list": _l("Please tick the answers offered."),
     "unknown_question": _l("This is not a question of the questionnaire."),
 }

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
+from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import RuleSet
 from ..storage import get_screening_by_token, save_screening
@@ -173,10 +174,7 @@ def _follow_up_triggers(ruleset: RuleSet) -> dict[str, dict[str, Any]]:
     """For each follow-up whose trigger is simple answers, what shows it (used by the script)."""
     triggers: dict[str, dict[str, Any]] = {}
     for question in ruleset.questions:
-        condition = question.show_if
-        if condition is None or condition.any_of or condition.any_answer or not condition.tests:
-            continue
-        if any(t.date_test for t in condition.tests):
-            continue
-        triggers[question.id] = {t.question: sorted(t.values) for t in condition.tests}
+        trigger = simple_trigger(question.show_if) if question.show_if is not None else None
+        if trigger is not None:
+            triggers[question.id] = trigger
     return triggers

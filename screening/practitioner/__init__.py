@@ -1,8 +1,19 @@
 """The practitioners' workspace: sign-in, queue, detail and review, rules,
-audit log and export."""
+audit log and export, all on one blueprint (``practitioner.<view>``)."""
 
 from __future__ import annotations
 
-from .views import init_app
+from flask import Flask
+
+# Importing the page modules adds their routes to the blueprint, so each one
+# must be imported here, before the blueprint is first registered.
+from . import audit_log, auth, detail, export, queue, rules_page, signin  # noqa: F401
+from .blueprint import bp
 
 __all__ = ["init_app"]
+
+
+def init_app(app: Flask) -> None:
+    """Sign-in (Flask-Login) and the workspace's pages."""
+    auth.init_app(app)
+    app.register_blueprint(bp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -17,7 +18,7 @@ from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import storage
-from ..core.people import EMAIL_MAX, EMAIL_PATTERN, PASSWORD_MAX, PASSWORD_MIN
+from ..core.people import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN, is_email, normalise_email
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 
@@ -53,7 +54,7 @@ def _dummy_hash() -> str:
 class Practitioner(UserMixin):
     """The signed-in account, as Flask-Login's ``current_user``."""
 
-    def __init__(self, row: dict[str, Any]):
+    def __init__(self, row: Mapping[str, Any]):
         self.id: int = row["id"]
         self.email: str = row["email"]
         self.name: str = row["name"]
@@ -86,8 +87,8 @@ def _now() -> dt.datetime:
 def _typed_email(email: str) -> str:
     # Only what looks like an address goes into the audit trail: never a
     # password typed into the wrong field.
-    email = email.strip().lower()[:EMAIL_MAX]
-    return email if EMAIL_PATTERN.match(email) else "(not an email address)"
+    email = normalise_email(email)[:EMAIL_MAX]
+    return email if is_email(email) else "(not an email address)"
 
 
 def authenticate(email: str, password: str) -> Practitioner | None:

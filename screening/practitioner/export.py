@@ -1,4 +1,4 @@
-"""CSV export of the queue, safe to open in a spreadsheet.
+"""CSV export of the queue (every matching row), safe to open in a spreadsheet.
 
 UTF-8 with a byte-order mark (so Excel reads Cyrillic names right), a
 header row, and every cell that a spreadsheet could run as a formula
@@ -11,6 +11,17 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+from flask import Response, abort, current_app, request, stream_with_context
+from flask.typing import ResponseReturnValue
+
+from .. import storage
+from ..web.audit import audit
+from ..web.db import get_db, screening_day
+from .blueprint import bp
+from .clock import is_expired, local_time
+from .forms import QueueFilterForm
+from .queue import filter_args, queue_filter
 
 # A cell starting with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -72,3 +83,33 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], columns: Iterable[Column], tim
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+@bp.get("/export.csv")
+def export_csv() -> ResponseReturnValue:
+    """The filtered queue as CSV (every matching row, not one page)."""
+    form = QueueFilterForm(formdata=request.args)
+    if not form.validate():
+        abort(400)
+    filters = queue_filter(form)
+    args = filter_args(form)
+    # No search text in the audit row: it may be a patient's name.
+    audit("export.csv", None, {**{k: v for k, v in args.items() if k != "q"}, "search": "q" in args})
+    today = screening_day()
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in storage.iter_screenings(get_db(), filters):
+            yield {
+                **row,
+                "expired": is_expired(row, today),
+                "local_created_at": local_time(row["created_at"]),
+                "local_reviewed_at": local_time(row["reviewed_at"]),
+                "local_confirmed_at": local_time(row["confirmed_at"]),
+            }
+
+    filename = f"screenings-{today.isoformat()}.csv"
+    return Response(
+        stream_with_context(csv_chunks(rows(), EXPORT_COLUMNS, current_app.config["TIMEZONE"])),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..core.decisions import decision_problems
 from ..core.model import RuleSet
 from ..core.people import COMMENT_MAX, EMAIL_MAX, PASSWORD_MAX
 from ..patient.forms import ScreeningFormBase, screening_form_class
@@ -42,6 +43,17 @@ OVERRIDE_REASONS = {
     "physician_clearance": _l("Physician clearance received"),
     "not_clinically_relevant": _l("Not clinically relevant"),
     "other": _l("Other"),
+}
+
+
+# The review form's message for each of ``decision_problems``' codes.
+DECISION_MESSAGES = {
+    "unknown_decision": _l("Choose whether you confirm or override the verdict."),
+    "status_missing": _l("Choose the status you change the verdict to."),
+    "status_same": _l("Choose the status you change the verdict to."),
+    "reason_missing": _l("Choose a reason for the override."),
+    "comment_missing": _l("Explain the override in a comment."),
+    "confirm_with_status": _l("To change the status, choose “Override”."),
 }
 
 
@@ -138,23 +150,19 @@ class ReviewForm(FlaskForm):
         )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """An override names a different status, a reason and a comment;
-        a confirmation changes nothing."""
+        """The fields, then the review rules (``decision_problems``): an override
+        names a different status, a reason and a comment; a confirmation changes nothing."""
         valid = bool(super().validate(extra_validators))
-        if self.decision.data == "override":
-            problems = [
-                (self.status, not self.status.data, _l("Choose the status you change the verdict to.")),
-                (self.reason_code, not self.reason_code.data, _l("Choose a reason for the override.")),
-                (self.comment, not (self.comment.data or "").strip(), _l("Explain the override in a comment.")),
-            ]
-            for field, missing, message in problems:
-                if missing:
-                    field.errors = [*field.errors, message]
-                    valid = False
-        elif self.decision.data == "confirm" and self.status.data:
-            self.status.errors = [*self.status.errors, _l("To change the status, choose “Override”.")]
-            valid = False
-        return valid
+        problems = decision_problems(
+            self.decision.data, self.verdict_status, self.status.data, self.reason_code.data, self.comment.data
+        )
+        for problem in problems:
+            field = getattr(self, problem.field)
+            # A field whose own check already failed (e.g. "Not a valid choice") says
+            # so once; the rule's message would only repeat the same problem.
+            if not field.errors:
+                field.errors = [DECISION_MESSAGES[problem.code]]
+        return valid and not problems
 
 
 class ReconfirmForm(FlaskForm):

@@ -12,7 +12,8 @@ from typing import Any
 from flask import has_request_context, request
 from flask_login import current_user
 
-from ..storage import record_audit
+from ..core.people import normalise_email
+from ..storage import ApiTokenRecord, record_audit
 from .db import get_db
 
 # Every action the app records, for the audit page's filter.
@@ -44,7 +45,7 @@ def screening_target(reference: str) -> str:
 
 def practitioner_target(email: str) -> str:
     """How audit rows name an account."""
-    return f"practitioner:{email.strip().lower()}"
+    return f"practitioner:{normalise_email(email)}"
 
 
 def audit(
@@ -54,12 +55,20 @@ def audit(
     *,
     actor: str | None = None,
     practitioner_id: int | None = None,
+    token: ApiTokenRecord | None = None,
 ) -> None:
-    """Append an audit row for the signed-in practitioner (or the given actor).
+    """Append an audit row for the signed-in practitioner (or the given actor or API token).
 
     Outside a request (the CLI) the actor defaults to "cli" and there is no
-    client address.
+    client address. With ``token`` (an API read) the token is the actor, on
+    behalf of its practitioner, and the details say so.
     """
+    if token is not None:
+        # The token's name tells which of the clinic's systems read; its id
+        # survives a rename or a second token with the same name.
+        actor = f"api-token:{token['name']}"
+        practitioner_id = token["practitioner_id"]
+        details = {"via": "api", "token_id": token["id"], **(details or {})}
     if has_request_context():
         client_address = request.remote_addr
         if practitioner_id is None and current_user.is_authenticated:

@@ -12,6 +12,8 @@ from flask import Flask, current_app
 from sqlite_utils import Database
 
 from .. import storage
+from ..core.model import RuleSet
+from .ruleset import get_ruleset
 
 
 class _Connections(threading.local):
@@ -42,8 +44,13 @@ def end_request(exc: BaseException | None = None) -> None:
         local.db.conn.rollback()
 
 
-def init_db(path: str) -> list[str]:
-    """Create or migrate the database at ``path``; return the migrations applied."""
+def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
+    """Create or migrate the database at ``path``; return the migrations applied.
+
+    The rule set (default: the current app's) names the role questions,
+    after which the previous release named the screenings columns.
+    """
+    legacy_columns = storage.legacy_role_columns((ruleset or get_ruleset()).roles)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     # Several server workers start at once: one migrates, the others wait.
@@ -51,7 +58,7 @@ def init_db(path: str) -> list[str]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         db = storage.connect(path)
         try:
-            return storage.migrate(db)
+            return storage.migrate(db, legacy_columns)
         finally:
             db.close()
 
@@ -63,6 +70,6 @@ def screening_day() -> dt.date:
 
 def init_app(app: Flask) -> None:
     """Migrate the database on start-up and close connections after requests."""
-    init_db(app.config["DATABASE"])
+    init_db(app.config["DATABASE"], get_ruleset(app))
     app.extensions["db_connections"] = _Connections()
     app.teardown_appcontext(end_request)

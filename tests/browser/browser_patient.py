@@ -56,6 +56,9 @@ CLEAR_PATIENT: dict[str, object] = {
     "anticoagulants": "no",
     "recent_injectables": "no",
     "recent_peel": "no",
+    "other_conditions": ["none"],
+    "aspirin_or_supplements": "no",
+    "topical_retinoids": "no",
 }
 
 

@@ -1,10 +1,13 @@
 """A live server and one chromium for the whole browser suite.
 
-The app runs once per session in a thread on 127.0.0.1 (a random free port,
-a temporary database, plain-HTTP cookies); Debian's chromium is launched once
-and each test gets a fresh context (its own cookies, locale, JavaScript
-setting). Every request a page makes is recorded, so tests can prove the app
-never calls another host.
+The app runs once per session under gunicorn in its own process on 127.0.0.1
+(a random free port, a temporary database, plain-HTTP cookies); Debian's
+chromium is launched once and each test gets a fresh context (its own cookies,
+locale, JavaScript setting). Every request a page makes is recorded, so tests
+can prove the app never calls another host.
+
+Every test collected here is marked ``browser`` (``pytest -m "not browser"``
+leaves them out). Plain helpers are in helpers.py and browser_patient.py.
 """
 
 from __future__ import annotations
@@ -16,53 +19,25 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from screening import ROOT
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, RequestLog, Session
+from tests.helpers import CHEAP_PASSWORD_HASH
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
-PHONE = {"width": 360, "height": 780}
-DESKTOP = {"width": 1280, "height": 900}
+HERE = Path(__file__).parent
 
 
-@dataclass
-class LiveServer:
-    """The running app, where to reach it, and the settings it was started with."""
-
-    url: str
-    env: dict[str, str]
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).netloc
-
-    def flask(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """Run one of the app's CLI commands against the server's database."""
-        return subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``browser`` (the hook sees the whole session's items)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +51,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "SCREENING_SESSION_COOKIE_SECURE": "false",
         # Several patients submit from one address within a minute.
         "SCREENING_RATELIMIT_ENABLED": "false",
+        # Accounts made with `flask create-practitioner` sign in without scrypt's cost.
+        "SCREENING_PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
     }
     # Bound here and handed over, so no other process can take the port in between.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -138,25 +115,6 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@dataclass
-class RequestLog:
-    """Every URL the pages of a context asked for."""
-
-    urls: list[str] = field(default_factory=list)
-
-    def foreign(self, host: str) -> list[str]:
-        """Requests that went anywhere but the app itself."""
-        return [u for u in self.urls if not u.startswith("data:") and urlsplit(u).netloc != host]
-
-
-@dataclass
-class Session:
-    """A context the tests drive, with its request log."""
-
-    context: BrowserContext
-    requests: RequestLog
-
-
 @pytest.fixture
 def new_context(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Session]]:
     """Open browser contexts (a phone, in English, unless told otherwise); each logs every request.
@@ -199,21 +157,3 @@ def page(session: Session) -> Page:
 @pytest.fixture(scope="session")
 def axe() -> Axe:
     return Axe()
-
-
-def axe_violations(axe: Axe, page: Page) -> list[str]:
-    """axe-core's violations on the page as it is now, one line per failing node."""
-    results = axe.run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {node['target']} {node.get('failureSummary', '')}"
-        for v in results.response["violations"]
-        for node in v["nodes"]
-    ]
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Full-page screenshots at phone and desktop widths (CI artifacts, not committed)."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}-{page.viewport_size['width'] if page.viewport_size else 0}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

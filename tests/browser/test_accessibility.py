@@ -21,7 +21,7 @@ from werkzeug.exceptions import (
 from screening import create_app
 from screening.web.errors import handle_http_error
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, submit
-from tests.browser.conftest import DESKTOP, LiveServer, Session, axe_violations
+from tests.browser.helpers import DESKTOP, LiveServer, Session, axe_violations
 
 OTHER_ERRORS = (BadRequest(), Forbidden(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests())
 MIN_TARGET = 44  # px: comfortable for a thumb (WCAG 2.5.5); 2.5.8 (AA) asks for 24

@@ -18,7 +18,7 @@ from tests.browser.browser_patient import (
     question_text,
     submit,
 )
-from tests.browser.conftest import DESKTOP, PHONE, Session, axe_violations, screenshot
+from tests.browser.helpers import DESKTOP, PHONE, Session, axe_violations, screenshot
 
 ISOTRETINOIN = "Have you ever taken isotretinoin tablets or capsules for acne?"
 LAST_DOSE = "When did you take your last dose of isotretinoin?"

@@ -9,7 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, submit
-from tests.browser.conftest import DESKTOP, LiveServer, Session, axe_violations
+from tests.browser.helpers import DESKTOP, LiveServer, Session, axe_violations
 
 EMAIL = "dr.orlova@clinic.example"
 PASSWORD = "laser-safety-first-2026"

@@ -1,0 +1,61 @@
+"""Bearer-token reads: only a live API token of an active practitioner gets
+through, and the token is who the audit trail names."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
+from flask import Response, g, request
+from flask.typing import ResponseReturnValue
+
+from ..storage import ApiTokenRecord, get_api_token, touch_api_token
+from ..web.db import get_db
+from ..web.errors import json_error
+
+P = ParamSpec("P")
+
+
+def _unauthorized(message: str, token_given: bool) -> Response:
+    # RFC 6750: say invalid_token only when a token was sent, so a client
+    # that sent none knows to ask for one rather than to replace it.
+    challenge = 'Bearer realm="screening"'
+    if token_given:
+        challenge += ', error="invalid_token"'
+    return json_error(401, message, headers={"WWW-Authenticate": challenge})
+
+
+def check_bearer_token() -> ApiTokenRecord | Response:
+    """The live token the request carries (its last use noted), or the 401 to send."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return _unauthorized("This needs an API token: send Authorization: Bearer <token>.", bool(header))
+    db = get_db()
+    row = get_api_token(db, token)
+    if row is None:
+        return _unauthorized("The API token is not valid or has been revoked.", True)
+    touch_api_token(db, row["id"])
+    return row
+
+
+def bearer_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """Let the request through only with a live token (``g.api_token``)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        checked = check_bearer_token()
+        if isinstance(checked, Response):
+            return checked
+        g.api_token = checked
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def api_token() -> ApiTokenRecord:
+    """The token ``bearer_required`` let through for this request."""
+    token: ApiTokenRecord = g.api_token
+    return token

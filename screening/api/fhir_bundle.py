@@ -1,0 +1,225 @@
+"""A stored screening as a FHIR R4 Bundle: the Patient, the
+QuestionnaireResponse, one DetectedIssue per fired rule and the verdict as an
+Observation. Pure functions of their arguments; the bearer-protected route
+that serves it is in ``screenings.py``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from ..core.model import NOTE, Question, Rule, RuleSet, pick_text
+from .fhir_common import FhirUrls, answer_coding, is_boolean, section_link_id
+
+# DetectedIssue.severity by outcome. A note never changes the verdict, so it
+# is the mildest; an outcome this map does not know (a newer rule file) is
+# "low" too rather than a failed export.
+SEVERITY = {"ineligible": "high", "deferred": "moderate", "review": "low", "eligible": "low", NOTE: "low"}
+DEFAULT_SEVERITY = "low"
+
+
+def _full_url(urls: FhirUrls, reference: str, kind: str) -> str:
+    # Stable across exports of the same screening, so a receiver can de-duplicate.
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{urls.reference_system}|{reference}|{kind}')}"
+
+
+def _answers(question: Question | None, value: Any, language: str, urls: FhirUrls) -> list[dict[str, Any]]:
+    values = value if isinstance(value, list) else [value]
+    if question is None:
+        return [{"valueString": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)} for v in values]
+    if question.type == "date":
+        return [{"valueDate": str(v)} for v in values]
+    if is_boolean(question):
+        return [{"valueBoolean": v == "yes"} for v in values]
+    return [{"valueCoding": answer_coding(question, str(v), language, urls)} for v in values]
+
+
+def _response_items(
+    answers: Mapping[str, Any], ruleset: RuleSet, language: str, urls: FhirUrls
+) -> list[dict[str, Any]]:
+    """Answered questions grouped as in the Questionnaire; unknown ones (an
+    older rule file) at the end with their stored values as strings."""
+
+    def item(question_id: str, question: Question | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"linkId": question_id}
+        if question is not None:
+            entry["text"] = pick_text(question.text, language)
+        entry["answer"] = _answers(question, answers[question_id], language, urls)
+        return entry
+
+    items = []
+    for section in ruleset.sections:
+        answered = [
+            item(q.id, q) for q in ruleset.questions if q.section == section.id and answers.get(q.id) not in (None, [])
+        ]
+        if answered:
+            items.append(
+                {
+                    "linkId": section_link_id(section.id),
+                    "text": pick_text(section.title, language),
+                    "item": answered,
+                }
+            )
+    known = ruleset.question_by_id
+    items.extend(item(qid, None) for qid in answers if qid not in known and answers[qid] not in (None, []))
+    return items
+
+
+def _patient(screening: Mapping[str, Any]) -> dict[str, Any]:
+    patient: dict[str, Any] = {"resourceType": "Patient"}
+    if screening.get("patient_name"):
+        patient["name"] = [{"text": screening["patient_name"]}]
+    telecom = [
+        {"system": system, "value": screening[column]}
+        for system, column in (("email", "contact_email"), ("phone", "contact_phone"))
+        if screening.get(column)
+    ]
+    if telecom:
+        patient["telecom"] = telecom
+    if screening.get("birth_date"):
+        patient["birthDate"] = screening["birth_date"]
+    return patient
+
+
+def _display(question: Question | None, value: Any, language: str) -> str:
+    """An answer as the patient saw it ("Yes"), for evidence texts."""
+    if question is not None:
+        for option in question.options:
+            if option.value == value:
+                return f"= {pick_text(option.label, language)}"
+    return f"= {value}"
+
+
+def _evidence(
+    question_id: str, answers: Mapping[str, Any], ruleset: RuleSet, language: str, urls: FhirUrls, response_url: str
+) -> dict[str, Any]:
+    question = ruleset.question_by_id.get(question_id)
+    value = answers.get(question_id)
+    shown = ", ".join(_display(question, v, language) for v in (value if isinstance(value, list) else [value]))
+    label = pick_text(question.text, language) if question is not None else question_id
+    return {
+        "code": [{"coding": [{"system": urls.questionnaire, "code": question_id}], "text": f"{label} {shown}"}],
+        "detail": [{"reference": response_url, "display": f"Answer to {question_id}"}],
+    }
+
+
+def _detected_issue(
+    screening: Mapping[str, Any],
+    reason: Mapping[str, Any],
+    rule_def: Rule | None,
+    ruleset: RuleSet,
+    language: str,
+    urls: FhirUrls,
+) -> dict[str, Any]:
+    """One fired rule as a DetectedIssue, with the answers that fired it as evidence."""
+    reference = screening["reference"]
+    answers: Mapping[str, Any] = screening.get("answers") or {}
+    patient_url = _full_url(urls, reference, "Patient")
+    response_url = _full_url(urls, reference, "QuestionnaireResponse")
+    rule = str(reason.get("rule"))
+    outcome = str(reason.get("outcome"))
+    coding = [{"system": urls.rule_system, "code": rule, "display": rule}]
+    # A clinical code (SNOMED CT, ...) where the rule file gives one.
+    if rule_def is not None and rule_def.code is not None:
+        code = rule_def.code
+        coding.append({"system": code.system, "code": code.code, "display": code.display})
+    evidence = [
+        _evidence(question_id, answers, ruleset, language, urls, response_url)
+        for question_id in reason.get("questions") or []
+    ]
+    issue: dict[str, Any] = {
+        "resourceType": "DetectedIssue",
+        "extension": [{"url": f"{urls.extension_base}screening-outcome", "valueCode": outcome}],
+        "identifier": [{"system": urls.rule_system, "value": f"{reference}-{rule}"}],
+        # A pre-screening aid: the practitioner confirms or overrides.
+        "status": "preliminary",
+        "code": {"coding": coding, "text": rule},
+        "severity": SEVERITY.get(outcome, DEFAULT_SEVERITY),
+        "patient": {"reference": patient_url},
+        "identifiedDateTime": screening["created_at"],
+        "implicated": [{"reference": response_url}],
+        "evidence": evidence,
+        "detail": pick_text(reason.get("practitioner"), language),
+    }
+    if reason.get("rescreen_after"):
+        issue["extension"].append(
+            {"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": reason["rescreen_after"]}
+        )
+    if not evidence:
+        del issue["evidence"]
+    return issue
+
+
+def screening_bundle(
+    screening: Mapping[str, Any], ruleset: RuleSet, language: str, urls: FhirUrls, timestamp: str
+) -> dict[str, Any]:
+    """A stored screening as a FHIR R4 Bundle of type collection.
+
+    The Patient, the QuestionnaireResponse (answers to questions not shown are
+    not stored, so they are left out), one DetectedIssue per fired rule, and
+    the overall verdict (with the practitioner's decision) as an Observation.
+    """
+    reference = screening["reference"]
+    patient_url = _full_url(urls, reference, "Patient")
+    response_url = _full_url(urls, reference, "QuestionnaireResponse")
+    identifier = {"system": urls.reference_system, "value": reference}
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "language": language,
+        "identifier": identifier,
+        "questionnaire": f"{urls.questionnaire}|{screening['rules_version']}",
+        "status": "completed",
+        "subject": {"reference": patient_url},
+        "authored": screening["created_at"],
+        "item": _response_items(screening.get("answers") or {}, ruleset, language, urls),
+    }
+    entries = [
+        {"fullUrl": patient_url, "resource": _patient(screening)},
+        {"fullUrl": response_url, "resource": response},
+    ]
+    rules_by_id = {r.id: r for r in ruleset.rules}
+    for reason in screening.get("reasons") or []:
+        rule = str(reason.get("rule"))
+        issue = _detected_issue(screening, reason, rules_by_id.get(rule), ruleset, language, urls)
+        entries.append({"fullUrl": _full_url(urls, reference, f"DetectedIssue/{rule}"), "resource": issue})
+    entries.append(
+        {"fullUrl": _full_url(urls, reference, "Observation/verdict"), "resource": verdict_observation(screening, urls)}
+    )
+    return {
+        "resourceType": "Bundle",
+        "identifier": identifier,
+        "type": "collection",
+        "timestamp": timestamp,
+        "entry": entries,
+    }
+
+
+def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
+    """The overall verdict as an Observation: preliminary until a practitioner
+    decides, then final with the decided status (which may be an override)."""
+    reference = screening["reference"]
+    decided = screening.get("decided_status") if screening.get("reviewed") else None
+    status = decided or screening["status"]
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "identifier": [{"system": urls.reference_system, "value": f"{reference}-verdict"}],
+        "status": "final" if decided else "preliminary",
+        "code": {
+            "coding": [{"system": urls.outcome_system, "code": "verdict", "display": "Pre-screening verdict"}],
+            "text": "Laser facial rejuvenation pre-screening verdict",
+        },
+        "subject": {"reference": _full_url(urls, reference, "Patient")},
+        "effectiveDateTime": screening["created_at"],
+        "valueCodeableConcept": {"coding": [{"system": urls.outcome_system, "code": status}], "text": status},
+        "derivedFrom": [{"reference": _full_url(urls, reference, "QuestionnaireResponse")}],
+    }
+    if decided:
+        observation["issued"] = screening["reviewed_at"]
+        observation["note"] = [{"text": f"Screening verdict {screening['status']}; practitioner decision {decided}."}]
+    if screening.get("rescreen_after"):
+        observation["extension"] = [
+            {"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": screening["rescreen_after"]}
+        ]
+    return observation

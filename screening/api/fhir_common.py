@@ -1,0 +1,105 @@
+"""What the FHIR Questionnaire and the screening Bundle share: the URLs that
+name things, the item type of a question, and answer codings.
+
+Identifiers and code systems are URLs under the FHIR base (``FHIR_BASE_URL``
+setting, else this server's ``/fhir/``):
+
+- ``<base>Questionnaire/screening``: the Questionnaire's canonical URL, also
+  the system of the question codes (linkIds) in DetectedIssue evidence;
+- ``<base>CodeSystem/screening-answer-<question id>``: a question's answer codes;
+- ``<base>CodeSystem/screening-rule``: rule ids (DetectedIssue.code);
+- ``<base>NamingSystem/screening-reference``: the patient's reference code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, request
+
+from ..core.model import Question, pick_text
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+QUESTIONNAIRE_ID = "screening"
+
+
+@dataclass(frozen=True)
+class FhirUrls:
+    """Canonical URLs and systems, all under one base ending in "/"."""
+
+    base: str
+
+    @property
+    def questionnaire(self) -> str:
+        """The Questionnaire's canonical URL."""
+        return f"{self.base}Questionnaire/{QUESTIONNAIRE_ID}"
+
+    @property
+    def rule_system(self) -> str:
+        """Code system of rule ids."""
+        return f"{self.base}CodeSystem/screening-rule"
+
+    @property
+    def reference_system(self) -> str:
+        """Identifier system of screening reference codes."""
+        return f"{self.base}NamingSystem/screening-reference"
+
+    @property
+    def extension_base(self) -> str:
+        """Prefix of this app's own extensions."""
+        return f"{self.base}StructureDefinition/"
+
+    @property
+    def outcome_system(self) -> str:
+        """Code system of verdicts: eligible, review, deferred, ineligible."""
+        return f"{self.base}CodeSystem/screening-outcome"
+
+    def answer_system(self, question_id: str) -> str:
+        """Code system of one question's answer values."""
+        return f"{self.base}CodeSystem/screening-answer-{question_id}"
+
+
+def fhir_urls() -> FhirUrls:
+    """The URLs for this request: ``FHIR_BASE_URL`` if set, else this server's /fhir/."""
+    base = current_app.config.get("FHIR_BASE_URL") or f"{request.url_root}fhir/"
+    return FhirUrls(base if base.endswith("/") else f"{base}/")
+
+
+def now_instant() -> str:
+    """The current time as a FHIR instant."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def fhir_json_response(resource: Mapping[str, Any]) -> Response:
+    """A resource as an ``application/fhir+json`` response (non-ASCII text kept as is)."""
+    return Response(json.dumps(resource, ensure_ascii=False), status=200, content_type=FHIR_JSON)
+
+
+def is_boolean(question: Question) -> bool:
+    """A choice of exactly yes/no is a FHIR boolean (with "unsure" it is a choice)."""
+    return question.type == "choice" and sorted(question.option_values) == ["no", "yes"]
+
+
+def item_type(question: Question) -> str:
+    """The FHIR item type of a question."""
+    if question.type == "date":
+        return "date"
+    return "boolean" if is_boolean(question) else "choice"
+
+
+def answer_coding(question: Question, value: str, language: str, urls: FhirUrls) -> dict[str, Any]:
+    """The Coding for one answer value, with its label if the value is an option."""
+    coding: dict[str, Any] = {"system": urls.answer_system(question.id), "code": value}
+    for option in question.options:
+        if option.value == value:
+            coding["display"] = pick_text(option.label, language)
+    return coding
+
+
+def section_link_id(section_id: str) -> str:
+    """The linkId of a section's group (question ids cannot contain "-")."""
+    return f"section-{section_id}"

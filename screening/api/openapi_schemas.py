@@ -1,0 +1,282 @@
+"""The OpenAPI document's fixed component schemas: everything that does not
+depend on the rule file. ``openapi.py`` adds the rule file's own (the
+answers a request may hold) and the paths (``openapi_paths.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.model import OUTCOMES
+from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def response_ref(name: str) -> dict[str, str]:
+    """A reference to a component response."""
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or null."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "Every error response has this shape.",
+        "properties": {
+            "error": {"type": "string", "description": "The HTTP status name, e.g. Not Found."},
+            "message": {"type": "string", "description": "What went wrong, in English."},
+        },
+        "required": ["error", "message"],
+    },
+    "ValidationError": {
+        "allOf": [
+            ref("Error"),
+            {
+                "type": "object",
+                "properties": {
+                    "errors": {
+                        "type": "object",
+                        "description": (
+                            "Every bad field at once, with its messages: answers by question id (unknown keys as "
+                            "answers.<key>), patient fields as patient.name, patient.email, patient.phone, then "
+                            "consent; body for a body that is not a JSON object; query parameters by name."
+                        ),
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    }
+                },
+                "required": ["errors"],
+            },
+        ]
+    },
+    "NoAnswer": {
+        "description": "No answer: null, an empty string or an empty list.",
+        "anyOf": [{"type": "null"}, {"type": "string", "maxLength": 0}, {"type": "array", "maxItems": 0}],
+    },
+    "Condition": {
+        "type": "object",
+        "description": (
+            "When a follow-up is shown: every clause in all holds. A follow-up is also hidden whenever a question "
+            "its condition reads is itself hidden."
+        ),
+        "properties": {"all": {"type": "array", "items": ref("Clause")}},
+        "required": ["all"],
+    },
+    "Clause": {
+        "oneOf": [
+            {
+                "type": "object",
+                "description": "The answer (for a multi question, one of the answers) is one of the values.",
+                "properties": {
+                    "question": {"type": "string"},
+                    "in": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["question", "in"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "The date answer (a date of birth) is less than this many years ago.",
+                "properties": {"question": {"type": "string"}, "age_under": {"type": "integer"}},
+                "required": ["question", "age_under"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "The date answer is less than amount units ago.",
+                "properties": {
+                    "question": {"type": "string"},
+                    "within": {
+                        "type": "object",
+                        "properties": {
+                            "unit": {"type": "string", "enum": ["days", "weeks", "months"]},
+                            "amount": {"type": "integer"},
+                        },
+                        "required": ["unit", "amount"],
+                    },
+                },
+                "required": ["question", "within"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "At least one of the conditions holds.",
+                "properties": {"any": {"type": "array", "items": ref("Condition")}},
+                "required": ["any"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "description": "Some answer equals this value.",
+                "properties": {"any_answer": {"type": "string"}},
+                "required": ["any_answer"],
+                "additionalProperties": False,
+            },
+        ]
+    },
+    "Option": {
+        "type": "object",
+        "properties": {"value": {"type": "string"}, "label": {"type": "string"}},
+        "required": ["value", "label"],
+    },
+    "Question": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "section": {"type": "string"},
+            "type": {"type": "string", "enum": ["choice", "multi", "date"]},
+            "text": {"type": "string"},
+            "help": {"type": ["string", "null"]},
+            "required": {"type": "boolean", "description": "Needs an answer whenever it is shown."},
+            "options": {"type": "array", "items": ref("Option"), "description": "Empty for date questions."},
+            "show_if": nullable(ref("Condition")),
+        },
+        "required": ["id", "section", "type", "text", "help", "required", "options", "show_if"],
+    },
+    "Questionnaire": {
+        "type": "object",
+        "properties": {
+            "language": {"type": "string", "description": "The language of the texts."},
+            "languages": {"type": "array", "items": {"type": "string"}},
+            "rules_version": {"type": "string"},
+            "procedure": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                    "course": {"type": "string"},
+                    "preparation": {"type": "array", "items": {"type": "string"}},
+                    "aftercare": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["name", "description", "course", "preparation", "aftercare"],
+            },
+            "sections": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "title": {"type": "string"}},
+                    "required": ["id", "title"],
+                },
+            },
+            "questions": {"type": "array", "items": ref("Question")},
+        },
+        "required": ["language", "languages", "rules_version", "procedure", "sections", "questions"],
+    },
+    "Patient": {
+        "type": "object",
+        "description": (
+            "As on the web form: a name, and an email address or a phone number (or both). Texts are trimmed; "
+            "email must look like name@example.com, phone use digits, spaces, brackets and dashes "
+            "(at least 6), optionally after a +."
+        ),
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
+            "email": {"type": ["string", "null"], "maxLength": EMAIL_MAX},
+            "phone": {"type": ["string", "null"], "maxLength": PHONE_MAX},
+        },
+        "required": ["name"],
+        "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
+        "additionalProperties": False,
+    },
+    "Reason": {
+        "type": "object",
+        "description": "A rule that fired.",
+        "properties": {
+            "rule": {"type": "string"},
+            "outcome": {"type": "string", "enum": list(OUTCOMES)},
+            "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
+            "patient": {"type": "string", "description": "The explanation for the patient."},
+            "practitioner": {"type": "string", "description": "The clinical note for the practitioner."},
+            "source": {"type": "string"},
+            "rescreen_after": {"type": ["string", "null"], "format": "date"},
+        },
+        "required": ["rule", "outcome", "questions", "patient", "practitioner", "source", "rescreen_after"],
+    },
+    "ScreeningCreated": {
+        "type": "object",
+        "properties": {
+            "reference": {"type": "string", "description": "The code the patient quotes at the clinic."},
+            "status": {"type": "string", "enum": list(OUTCOMES)},
+            "reasons": {"type": "array", "items": ref("Reason")},
+            "rescreen_after": {"type": ["string", "null"], "format": "date"},
+            "rules_version": {"type": "string"},
+            "result_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "The patient's own result page (a secret link: give it only to the patient).",
+            },
+        },
+        "required": ["reference", "status", "reasons", "rescreen_after", "rules_version", "result_url"],
+    },
+    "Screening": {
+        "type": "object",
+        "properties": {
+            "reference": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "source": {"type": ["string", "null"], "description": "web, api, ..."},
+            "language": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": list(OUTCOMES), "description": "The rules' verdict."},
+            "reasons": {"type": "array", "items": ref("Reason")},
+            "rescreen_after": {"type": ["string", "null"], "format": "date"},
+            "rules_version": {"type": "string"},
+            "consent_version": {"type": ["string", "null"]},
+            "answers": {"type": "object", "description": "Stored answers (follow-ups not shown are left out)."},
+            "patient": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "email": {"type": ["string", "null"]},
+                    "phone": {"type": ["string", "null"]},
+                    # Renamed to the birth-date question's id by _build.
+                    "birth_date": {"type": ["string", "null"]},
+                },
+                "required": ["name", "email", "phone", "birth_date"],
+            },
+            "reviewed": {"type": "boolean", "description": "Whether a practitioner has decided."},
+            "decided_status": {"type": ["string", "null"], "description": "The practitioner's current decision."},
+            "reviewed_at": {"type": ["string", "null"]},
+            "url": {"type": "string", "format": "uri"},
+            "fhir_url": {"type": "string", "format": "uri"},
+        },
+        "required": [
+            "reference",
+            "created_at",
+            "source",
+            "language",
+            "status",
+            "reasons",
+            "rescreen_after",
+            "rules_version",
+            "consent_version",
+            "answers",
+            "patient",
+            "reviewed",
+            "decided_status",
+            "reviewed_at",
+            "url",
+            "fhir_url",
+        ],
+    },
+    "ScreeningList": {
+        "type": "object",
+        "properties": {
+            "screenings": {"type": "array", "items": ref("Screening")},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as cursor for the next page; null on the last page.",
+            },
+        },
+        "required": ["screenings", "next_cursor"],
+    },
+    "FhirResource": {
+        "type": "object",
+        "properties": {"resourceType": {"type": "string"}},
+        "required": ["resourceType"],
+    },
+}

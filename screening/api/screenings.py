@@ -1,0 +1,204 @@
+"""Screenings through the API: submitting one (as the web form does), and
+bearer-token reads for the clinic's own systems, as JSON or a FHIR Bundle.
+
+The OpenAPI document (``openapi.py``) describes every route, body and error
+here; ``tests/test_openapi.py`` checks the two against each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Response, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..core.engine import InvalidAnswers, screen
+from ..core.model import OUTCOMES
+from ..storage import ScreeningFilter, ScreeningRecord, get_screening_by_reference, list_screenings, save_screening
+from ..web.audit import audit, screening_target
+from ..web.cursors import decode_cursor, encode_cursor
+from ..web.db import get_db, screening_day
+from ..web.errors import json_error
+from ..web.i18n import current_language
+from ..web.limits import api_rate_limit, limiter
+from ..web.ruleset import get_ruleset
+from .bearer import api_token, bearer_required
+from .blueprint import bp
+from .body import parse_patient, read_json_object
+from .fhir_bundle import screening_bundle
+from .fhir_common import fhir_json_response, fhir_urls, now_instant
+from .serialize import screening_json
+
+BODY_KEYS = ("answers", "patient", "consent")
+PAGE_DEFAULT = 50
+PAGE_MAX = 100
+
+# Strict forms for query parameters: Python's own parsers accept more (other
+# digits, "+12:60" offsets, spaces) than the OpenAPI document promises.
+_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_DATE_TIME = re.compile(
+    r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+)
+_LIMIT = re.compile(r"\A[0-9]{1,6}\Z")
+
+
+# --- Submitting a screening ----------------------------------------------------------
+
+
+@bp.post("/screenings")
+@limiter.limit(api_rate_limit, error_message="Too many screenings from this address; please try again later.")
+def create_screening() -> ResponseReturnValue:
+    """Validate as the web form does, store (source "api") and return the verdict."""
+    body = read_json_object()
+    if isinstance(body, Response):
+        return body
+    ruleset = get_ruleset(current_app)
+    errors: dict[str, list[str]] = {}
+    for key in body:
+        if key not in BODY_KEYS:
+            errors[key] = ["is not a field of this request (answers, patient, consent)"]
+
+    verdict = None
+    answers = body.get("answers")
+    if answers is None:
+        errors["answers"] = ["is required: an object of answers keyed by question id"]
+    elif not isinstance(answers, dict):
+        errors["answers"] = ["must be an object of answers keyed by question id"]
+    else:
+        try:
+            verdict = screen(ruleset, answers, screening_day())
+        except InvalidAnswers as error:
+            for problem in error.problems:
+                # Question ids never contain a dot, so "answers.<key>" cannot
+                # clash with them or with the patient fields.
+                field = problem.field if problem.code != "unknown_question" else f"answers.{problem.field}"
+                errors.setdefault(field, []).append(problem.message)
+
+    patient = parse_patient(body.get("patient"), errors)
+    if body.get("consent") is not True:
+        errors["consent"] = ["must be true: the patient agrees that the clinic stores their answers"]
+
+    if errors or verdict is None or patient is None:
+        return json_error(400, "The screening has invalid fields; see errors.", errors)
+
+    language = current_language()
+    saved = save_screening(
+        get_db(),
+        verdict,
+        patient,
+        source="api",
+        language=language,
+        consent_version=current_app.config["CONSENT_VERSION"],
+    )
+    result = verdict.as_dict(language)
+    response = jsonify(
+        {
+            "reference": saved.reference,
+            "status": result["status"],
+            "reasons": result["reasons"],
+            "rescreen_after": result["rescreen_after"],
+            "rules_version": result["rules_version"],
+            "result_url": url_for("patient.result", token=saved.token, _external=True),
+        }
+    )
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_screening", reference=saved.reference, _external=True)
+    return response
+
+
+# --- Bearer-token reads ------------------------------------------------------------
+
+
+def parse_since(value: str) -> str | None:
+    """A date or an RFC 3339 timestamp as the UTC text ``created_at`` compares with."""
+    if _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return None
+    text = value.upper()
+    if _DATE_TIME.match(text):
+        try:
+            return dt.datetime.fromisoformat(text).astimezone(dt.UTC).isoformat(timespec="microseconds")
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
+            return None
+    return None
+
+
+@bp.get("/screenings")
+@bearer_required
+def list_screenings_view() -> ResponseReturnValue:
+    """Screenings newest first, a page at a time (keyset: pass next_cursor back as cursor)."""
+    errors: dict[str, list[str]] = {}
+    args = request.args
+    # A parameter that is present must be valid, even when empty.
+    status = args.get("status")
+    if status is not None and status not in OUTCOMES:
+        errors["status"] = [f"must be one of: {', '.join(OUTCOMES)}"]
+    since = None
+    if "since" in args:
+        since = parse_since(args["since"])
+        if since is None:
+            errors["since"] = ["must be a date (2026-11-24) or an RFC 3339 time (2026-11-24T09:30:00Z)"]
+    before = None
+    if args.get("cursor"):
+        before = decode_cursor(args["cursor"])
+        if before is None:
+            errors["cursor"] = ["is not a cursor this API gave out (use next_cursor from the previous page)"]
+    limit = PAGE_DEFAULT
+    if "limit" in args:
+        text = args["limit"]
+        if not _LIMIT.match(text) or not 1 <= int(text) <= PAGE_MAX:
+            errors["limit"] = [f"must be a whole number from 1 to {PAGE_MAX}"]
+        else:
+            limit = int(text)
+    if errors:
+        return json_error(400, "Some query parameters are invalid; see errors.", errors)
+
+    rows = list_screenings(get_db(), ScreeningFilter(status=status, since=since), before=before, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    language = current_language()
+    audit(
+        "screening.list",
+        "list",
+        {"status": status, "since": since, "count": len(page), "references": [r["reference"] for r in page]},
+        token=api_token(),
+    )
+    last = page[-1] if page else None
+    return jsonify(
+        {
+            "screenings": [screening_json(row, language) for row in page],
+            "next_cursor": encode_cursor(last["created_at"], last["id"]) if more and last else None,
+        }
+    )
+
+
+def _find(reference: str) -> ScreeningRecord | Response:
+    screening = get_screening_by_reference(get_db(), reference)
+    if screening is None:
+        return json_error(404, "There is no screening with this reference.")
+    return screening
+
+
+@bp.get("/screenings/<reference>")
+@bearer_required
+def get_screening(reference: str) -> ResponseReturnValue:
+    """One screening by its reference code."""
+    screening = _find(reference)
+    if isinstance(screening, Response):
+        return screening
+    audit("screening.view", screening_target(screening["reference"]), token=api_token())
+    return jsonify(screening_json(screening, current_language()))
+
+
+@bp.get("/screenings/<reference>/fhir")
+@bearer_required
+def get_screening_fhir(reference: str) -> ResponseReturnValue:
+    """One screening as a FHIR R4 Bundle: QuestionnaireResponse plus a DetectedIssue per fired rule."""
+    screening = _find(reference)
+    if isinstance(screening, Response):
+        return screening
+    audit("screening.view", screening_target(screening["reference"]), {"format": "fhir"}, token=api_token())
+    bundle = screening_bundle(screening, get_ruleset(current_app), current_language(), fhir_urls(), now_instant())
+    return fhir_json_response(bundle)

@@ -1,0 +1,39 @@
+"""Facts about a stored screening that pages recompute rather than store:
+until when its answers count, whether they have expired, and whether it
+waits for a practitioner's review.
+
+Pure functions of the stored values, so every page (and the API or the CLI,
+should they need them) agrees on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# Verdicts a practitioner must look at before the session.
+REVIEW_STATUSES = frozenset({"review", "deferred"})
+
+
+def answered_at(created_at: str, confirmed_at: str | None) -> str:
+    """When the answers were last given or confirmed (a stored timestamp)."""
+    return confirmed_at or created_at
+
+
+def answered_on(created_at: str, confirmed_at: str | None, zone: dt.tzinfo) -> dt.date:
+    """The day (in the clinic's ``zone``) the answers were last given or confirmed."""
+    return dt.datetime.fromisoformat(answered_at(created_at, confirmed_at)).astimezone(zone).date()
+
+
+def valid_until(created_at: str, confirmed_at: str | None, *, valid_days: int, zone: dt.tzinfo) -> dt.date:
+    """The last day the answers count as current: ``valid_days`` after they were given or last confirmed."""
+    return answered_on(created_at, confirmed_at, zone) + dt.timedelta(days=valid_days)
+
+
+def is_expired(created_at: str, confirmed_at: str | None, *, today: dt.date, valid_days: int, zone: dt.tzinfo) -> bool:
+    """Whether the answers are too old on ``today``: the patient must confirm them again."""
+    return today > valid_until(created_at, confirmed_at, valid_days=valid_days, zone=zone)
+
+
+def needs_review(status: str, reviewed: bool) -> bool:
+    """Whether a screening waits for a practitioner's decision before the session."""
+    return not reviewed and status in REVIEW_STATUSES

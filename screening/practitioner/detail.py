@@ -1,0 +1,220 @@
+"""One screening: its page, the practitioner's decision, and the
+day-of-session re-confirmation (nothing changed, or changed answers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import storage
+from ..core.engine import InvalidAnswers, Verdict, screen
+from ..core.model import pick_text
+from ..web.audit import audit, screening_target
+from ..web.db import get_db, screening_day
+from ..web.i18n import current_language
+from ..web.ruleset import get_ruleset
+from .answer_rows import answer_label, answer_rows, history
+from .blueprint import bp
+from .clock import age, is_expired, to_local, valid_until
+from .forms import OUTCOME_LABELS, ReconfirmForm, ReviewForm, changed_answers_form_class
+
+
+def screening_or_404(reference: str) -> storage.ScreeningRecord:
+    """The screening with this reference code, or a 404."""
+    screening = storage.get_screening_by_reference(get_db(), reference)
+    if screening is None:
+        abort(404)
+    return screening
+
+
+def _to_detail(screening: Mapping[str, Any]) -> ResponseReturnValue:
+    return redirect(url_for("practitioner.detail", reference=screening["reference"]), 303)
+
+
+def render_detail(
+    screening: storage.ScreeningRecord,
+    review_form: ReviewForm | None = None,
+    reconfirm_form: ReconfirmForm | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The screening page with its decision and re-confirmation forms."""
+    ruleset = get_ruleset(current_app)
+    db = get_db()
+    language = current_language()
+    today = screening_day()
+    revision = storage.screening_revision(screening)
+    if review_form is None:
+        review_form = ReviewForm(formdata=None, verdict_status=screening["status"], revision=revision)
+    if reconfirm_form is None:
+        reconfirm_form = ReconfirmForm(formdata=None, revision=revision)
+    reviews = storage.list_reviews(db, screening["id"])
+    reconfirmations = storage.list_reconfirmations(db, screening["id"])
+    goals_id = ruleset.role_question("treatment_goals")
+    goals_question = ruleset.question_by_id.get(goals_id) if goals_id else None
+    goals = screening.get("goals") or []
+    dob = screening.get("birth_date")
+    return (
+        render_template(
+            "practitioner/detail.html",
+            screening=screening,
+            ruleset=ruleset,
+            answers=answer_rows(screening, ruleset, language),
+            question_text={q.id: pick_text(q.text, language) for q in ruleset.questions},
+            answer_labels={
+                q.id: answer_label(q, screening["answers"][q.id], language)
+                for q in ruleset.questions
+                if q.id in screening["answers"]
+            },
+            goals=answer_label(goals_question, goals, language) if goals_question and goals else "",
+            age=age(dob, today),
+            age_at_screening=age(dob, to_local(screening["created_at"]).date()),
+            version_differs=screening["rules_version"] != ruleset.full_version,
+            expired=is_expired(screening, today),
+            valid_until=valid_until(screening),
+            current_review=reviews[0] if reviews and screening["reviewed"] else None,
+            history=history(screening, reviews, reconfirmations, ruleset, language),
+            review_form=review_form,
+            reconfirm_form=reconfirm_form,
+            revision=revision,
+        ),
+        status,
+    )
+
+
+@bp.get("/screening/<reference>")
+def detail(reference: str) -> ResponseReturnValue:
+    """Everything about one screening, for the decision and the paper file."""
+    screening = screening_or_404(reference)
+    audit("screening.view", screening_target(screening["reference"]))
+    return render_detail(screening)
+
+
+def _stale(screening: Mapping[str, Any]) -> ResponseReturnValue:
+    flash(
+        _(
+            "Nothing was recorded: this screening changed while you were looking at it "
+            "(another decision or re-confirmation). Please check it again."
+        ),
+        "error",
+    )
+    return _to_detail(screening)
+
+
+@bp.post("/screening/<reference>/review")
+def review(reference: str) -> ResponseReturnValue:
+    """Record a decision: confirm the verdict, or override it with a reason."""
+    screening = screening_or_404(reference)
+    form = ReviewForm(verdict_status=screening["status"])
+    if not form.validate():
+        return render_detail(screening, review_form=form, status=400)
+    decision = form.decision.data
+    status = screening["status"] if decision == "confirm" else form.status.data
+    try:
+        storage.review_screening(
+            get_db(),
+            screening["id"],
+            current_user.id,
+            form.revision.data,
+            decision=decision,
+            status=status,
+            reason_code=form.reason_code.data or None,
+            comment=(form.comment.data or "").strip() or None,
+            notes=(form.notes.data or "").strip() or None,
+        )
+    except storage.StaleScreening:
+        return _stale(screening)
+    details = {"verdict": screening["status"], "status": status}
+    if decision == "override":
+        details["reason"] = form.reason_code.data
+    audit(f"review.{decision}", screening_target(screening["reference"]), details)
+    flash(_("Your decision is recorded."))
+    return _to_detail(screening)
+
+
+def _record_reconfirmation(screening: Mapping[str, Any], revision: str, verdict: Verdict) -> ResponseReturnValue:
+    try:
+        result = storage.reconfirm_screening(get_db(), screening["id"], current_user.id, revision, verdict)
+    except storage.StaleScreening:
+        return _stale(screening)
+    audit(
+        "screening.reconfirm",
+        screening_target(screening["reference"]),
+        {
+            "answers_changed": result.answers_changed,
+            "verdict_changed": result.verdict_changed,
+            "previous_status": screening["status"],
+            "status": verdict.status,
+        },
+    )
+    if result.verdict_changed:
+        flash(
+            _(
+                "The answers are confirmed for today, and the verdict changed from %(old)s to %(new)s: "
+                "the earlier decision no longer applies. Please review the screening again.",
+                old=OUTCOME_LABELS[screening["status"]],
+                new=OUTCOME_LABELS[verdict.status],
+            ),
+            "warning",
+        )
+    elif result.answers_changed:
+        flash(
+            _(
+                "The changed answers are saved and the verdict stayed %(status)s, but the earlier decision "
+                "was taken on other answers. Please review the screening again.",
+                status=OUTCOME_LABELS[verdict.status],
+            ),
+            "warning",
+        )
+    else:
+        flash(_("The answers are confirmed for today; the verdict is unchanged."))
+    return _to_detail(screening)
+
+
+@bp.post("/screening/<reference>/reconfirm")
+def reconfirm(reference: str) -> ResponseReturnValue:
+    """Day-of-session check, "nothing has changed": re-run the engine on the
+    stored answers today, with the rule file in force today."""
+    screening = screening_or_404(reference)
+    form = ReconfirmForm()
+    if not form.validate():
+        return render_detail(screening, reconfirm_form=form, status=400)
+    try:
+        verdict = screen(get_ruleset(current_app), screening["answers"], screening_day())
+    except InvalidAnswers:
+        flash(
+            _(
+                "The questionnaire has changed since this screening, so the stored answers no longer fit it. "
+                "Please go through the answers with the patient and enter them here."
+            ),
+            "warning",
+        )
+        return redirect(url_for("practitioner.answers", reference=screening["reference"]), 303)
+    return _record_reconfirmation(screening, form.revision.data, verdict)
+
+
+@bp.route("/screening/<reference>/answers", methods=["GET", "POST"])
+def answers(reference: str) -> ResponseReturnValue:
+    """Day-of-session check with changed answers: re-enter them and re-run the engine."""
+    screening = screening_or_404(reference)
+    ruleset = get_ruleset(current_app)
+    form_class = changed_answers_form_class(ruleset, current_language())
+    status = 200
+    if request.method == "GET":
+        known = {k: v for k, v in screening["answers"].items() if k in ruleset.question_by_id}
+        form = form_class(formdata=None, data={**known, "revision": storage.screening_revision(screening)})
+    else:
+        form = form_class()
+        status = 400
+        if form.validate():
+            try:
+                verdict = screen(ruleset, form.raw_answers(ruleset), screening_day())
+            except InvalidAnswers as error:
+                form.add_answer_errors(error)
+            else:
+                return _record_reconfirmation(screening, form.revision.data or "", verdict)
+    return render_template("practitioner/answers.html", screening=screening, form=form, ruleset=ruleset), status

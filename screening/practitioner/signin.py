@@ -1,0 +1,62 @@
+"""The login and logout pages."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..web.audit import audit, practitioner_target
+from ..web.limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
+from . import auth
+from .blueprint import LAST_SEEN, URL_PREFIX, bp
+from .forms import LoginForm, LogoutForm
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the workspace: the login page is no open redirect."""
+    default = url_for("practitioner.queue")
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or not target.startswith(URL_PREFIX + "/"):
+        return default
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.limit(login_account_rate_limit, key_func=login_account_key, methods=["POST"])
+def login() -> ResponseReturnValue:
+    """Email and password; one message for every kind of failure."""
+    if current_user.is_authenticated:
+        return redirect(url_for("practitioner.queue"))
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        user = auth.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            # A new session: nothing from before sign-in carries over.
+            session.clear()
+            login_user(user)
+            session[LAST_SEEN] = time.time()
+            return redirect(safe_next(request.args.get("next")), 303)
+        failed = True
+    status = 400 if request.method == "POST" and not failed else 200
+    return render_template("practitioner/login.html", form=form, failed=failed), status
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Sign out (a POST with the CSRF token)."""
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    audit("logout", practitioner_target(current_user.email))
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."))
+    return redirect(url_for("practitioner.login"), 303)

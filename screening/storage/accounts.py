@@ -1,0 +1,124 @@
+"""Practitioner accounts, the login lockout and the API's bearer tokens."""
+
+from __future__ import annotations
+
+import secrets
+from typing import cast
+
+from sqlite_utils import Database
+
+from .connection import hash_token, query_one, utc_now, write_transaction
+from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
+
+# --- Practitioners ---------------------------------------------------------------
+
+
+def create_practitioner(db: Database, email: str, name: str, password_hash: str) -> int:
+    """Add an account; raise ``sqlite3.IntegrityError`` if the e-mail is taken."""
+    cursor = db.execute(
+        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins)"
+        " VALUES (?, ?, ?, 1, ?, 0)",
+        [email.strip().lower(), name.strip(), password_hash, utc_now()],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def get_practitioner(db: Database, practitioner_id: int) -> PractitionerRecord | None:
+    """The account with this id, or None."""
+    row = query_one(db, "SELECT * FROM practitioners WHERE id = ?", [practitioner_id])
+    return cast(PractitionerRecord | None, row)
+
+
+def get_practitioner_by_email(db: Database, email: str) -> PractitionerRecord | None:
+    """The account with this e-mail (any case), or None."""
+    row = query_one(db, "SELECT * FROM practitioners WHERE email = ?", [email.strip().lower()])
+    return cast(PractitionerRecord | None, row)
+
+
+def set_practitioner_active(db: Database, email: str, active: bool) -> bool:
+    """Activate or deactivate an account; False if there is no such account."""
+    cursor = db.execute(
+        "UPDATE practitioners SET active = ? WHERE email = ?", [1 if active else 0, email.strip().lower()]
+    )
+    return cursor.rowcount > 0
+
+
+def list_practitioners(db: Database) -> list[PractitionerSummary]:
+    """Every account (without password hashes), by name."""
+    rows = db.query("SELECT id, email, name, active, created_at FROM practitioners ORDER BY name, id")
+    return [cast(PractitionerSummary, row) for row in rows]
+
+
+# --- Login lockout ---------------------------------------------------------------
+
+
+def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock_until: str) -> bool:
+    """Count a failed login; at ``limit`` failures in a row, lock the account
+    until ``lock_until`` and start counting again. True if this one locked it."""
+    with write_transaction(db):
+        row = query_one(db, "SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id])
+        if row is None:
+            return False
+        failures = int(row["failed_logins"]) + 1
+        if failures >= limit:
+            db.execute(
+                "UPDATE practitioners SET failed_logins = 0, locked_until = ? WHERE id = ?",
+                [lock_until, practitioner_id],
+            )
+            return True
+        db.execute("UPDATE practitioners SET failed_logins = ? WHERE id = ?", [failures, practitioner_id])
+        return False
+
+
+def record_login_success(db: Database, practitioner_id: int) -> None:
+    """Forget earlier failures after a successful login."""
+    db.execute("UPDATE practitioners SET failed_logins = 0, locked_until = NULL WHERE id = ?", [practitioner_id])
+
+
+# --- API tokens ------------------------------------------------------------------
+
+
+def create_api_token(db: Database, practitioner_id: int, name: str) -> str:
+    """Issue a bearer token; only its hash is kept, so it is shown once."""
+    token = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+        [practitioner_id, name.strip(), hash_token(token), utc_now()],
+    )
+    return token
+
+
+def get_api_token(db: Database, token: str) -> ApiTokenRecord | None:
+    """The live (not revoked) token with its owner, if the owner is active."""
+    row = query_one(
+        db,
+        "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
+        " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
+        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
+        [hash_token(token)],
+    )
+    return cast(ApiTokenRecord | None, row)
+
+
+def has_live_api_token(db: Database, practitioner_id: int, name: str) -> bool:
+    """Whether the practitioner has an unrevoked token with this name."""
+    row = query_one(
+        db,
+        "SELECT 1 AS live FROM api_tokens WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
+        [practitioner_id, name.strip()],
+    )
+    return row is not None
+
+
+def revoke_api_tokens(db: Database, practitioner_id: int, name: str) -> int:
+    """Revoke a practitioner's live tokens with this name; return how many."""
+    cursor = db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE practitioner_id = ? AND name = ? AND revoked_at IS NULL",
+        [utc_now(), practitioner_id, name.strip()],
+    )
+    return cursor.rowcount
+
+
+def touch_api_token(db: Database, token_id: int) -> None:
+    """Note when a token was last used, so unused ones can be found and revoked."""
+    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [utc_now(), token_id])

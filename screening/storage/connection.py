@@ -1,0 +1,78 @@
+"""Opening the database, transactions, one-row reads and the stored forms of
+times and tokens: what every other storage module builds on."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from sqlite_utils import Database
+
+# SQLite integers are signed 64-bit: a larger id in a cursor cannot be bound.
+MAX_ROW_ID = 2**63 - 1
+
+SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
+
+
+def connect(path: str, synchronous: str = "FULL") -> Database:
+    """Open the database with the settings every connection needs.
+
+    WAL lets readers and the writer work at once. ``synchronous=FULL`` syncs
+    every commit to disk, so an acknowledged screening survives a power cut;
+    ``NORMAL`` survives a crash of the app but may lose the last commits on
+    a power cut, in exchange for faster writes.
+    """
+    if synchronous not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    db = Database(conn)
+    for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
+        # Read each result to the end: a pragma's unread row keeps a read
+        # snapshot open, and a write from a stale snapshot fails at once with
+        # "database is locked" instead of waiting its turn.
+        conn.execute(f"PRAGMA {pragma}").fetchall()
+    return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """A transaction that takes the write lock at once, so what is read
+    inside it cannot change before the writes that depend on it. Inside an
+    open transaction it is a savepoint, so functions that write can compose."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def query_one(db: Database, sql: str, params: Any = ()) -> dict[str, Any] | None:
+    """The first row as a dict, with the statement closed at once: a cursor
+    left open holds a read snapshot that would make a later write fail."""
+    cursor = db.execute(sql, params)
+    try:
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([c[0] for c in cursor.description], row, strict=True))
+    finally:
+        cursor.close()
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a secret token: a leaked database reveals no links."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """The current time as a UTC ISO timestamp, as stored in created_at."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")

@@ -1,0 +1,128 @@
+"""The rows the storage functions return, as typed dicts.
+
+They stay plain dicts at runtime, so callers read ``row["status"]`` and
+templates ``row.status`` as before; the types say which keys a row has.
+JSON columns (answers, goals, reasons, details, previous_*) are decoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ScreeningRecord(TypedDict):
+    """A stored screening with its verdict and the current decision on it.
+
+    ``list_screenings`` and ``iter_screenings`` given ``columns`` return only
+    those keys: a TypedDict cannot say "some subset", and every caller names
+    the columns it then reads.
+    """
+
+    id: int
+    reference: str
+    token_hash: str
+    created_at: str
+    source: str | None
+    language: str | None
+    patient_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    birth_date: str | None  # ISO date, the answer playing the birth_date role
+    answers: dict[str, Any]
+    goals: list[str]  # the answer playing the treatment_goals role
+    status: str
+    reasons: list[dict[str, Any]]  # Reason.as_dict() of every rule that fired, texts in every language
+    rescreen_after: str | None
+    rules_version: str
+    consent_version: str | None
+    reviewed: int  # 1 once a decision is recorded, 0 again when a re-confirmation changed things
+    decided_status: str | None
+    reviewed_at: str | None
+    confirmed_at: str | None
+
+
+class PractitionerRecord(TypedDict):
+    """A practitioner account, password hash included (for sign-in only)."""
+
+    id: int
+    email: str
+    name: str
+    password_hash: str
+    active: int
+    created_at: str
+    failed_logins: int
+    locked_until: str | None
+
+
+class PractitionerSummary(TypedDict):
+    """A practitioner account as listed to staff: no password hash."""
+
+    id: int
+    email: str
+    name: str
+    active: int
+    created_at: str
+
+
+class ReviewRecord(TypedDict):
+    """A practitioner's decision on a screening, with who made it."""
+
+    id: int
+    screening_id: int
+    practitioner_id: int
+    created_at: str
+    decision: str
+    status: str
+    reason_code: str | None
+    comment: str | None
+    notes: str | None
+    practitioner_name: str
+    practitioner_email: str
+
+
+class ReconfirmationRecord(TypedDict):
+    """A day-of-session re-confirmation and the verdict it replaced, with who made it."""
+
+    id: int
+    screening_id: int
+    practitioner_id: int
+    created_at: str
+    answers_changed: int
+    verdict_changed: int
+    previous_answers: dict[str, Any]
+    previous_status: str
+    previous_reasons: list[dict[str, Any]]
+    previous_rescreen_after: str | None
+    previous_rules_version: str
+    status: str
+    rules_version: str
+    practitioner_name: str
+    practitioner_email: str
+
+
+class AuditRecord(TypedDict):
+    """One audit log entry, with the practitioner's name if one acted."""
+
+    id: int
+    at: str
+    practitioner_id: int | None
+    actor: str | None
+    action: str
+    target: str | None
+    client_address: str | None
+    details: dict[str, Any]
+    practitioner_name: str | None
+    practitioner_email: str | None
+
+
+class ApiTokenRecord(TypedDict):
+    """A live API token (its hash) with its owner's e-mail."""
+
+    id: int
+    practitioner_id: int
+    name: str
+    token_hash: str
+    created_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+    practitioner_email: str

@@ -1,0 +1,184 @@
+"""Practitioners' decisions on verdicts, and day-of-session re-confirmations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlite_utils import Database
+
+from ..core.decisions import decision_problems
+from ..core.engine import Verdict
+from .connection import utc_now, write_transaction
+from .records import ReconfirmationRecord, ReviewRecord
+from .screenings import StaleScreening, get_screening, screening_revision, to_json, verdict_columns
+
+
+def add_review(
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    *,
+    decision: str,
+    status: str,
+    reason_code: str | None = None,
+    comment: str | None = None,
+    notes: str | None = None,
+) -> int:
+    """Record a decision; it supersedes, never edits, earlier ones."""
+    now = utc_now()
+    with write_transaction(db):
+        cursor = db.execute(
+            "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
+            " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
+        )
+        db.execute(
+            "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
+            [status, now, screening_id],
+        )
+    return int(cursor.lastrowid or 0)
+
+
+def list_reviews(db: Database, screening_id: int) -> list[ReviewRecord]:
+    """Every decision on a screening, newest first, with who made it."""
+    rows = db.query(
+        "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+        " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
+        " WHERE screening_id = ? ORDER BY reviews.id DESC",
+        [screening_id],
+    )
+    return [cast(ReviewRecord, row) for row in rows]
+
+
+def review_screening(
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    revision: str,
+    *,
+    decision: str,
+    status: str,
+    reason_code: str | None = None,
+    comment: str | None = None,
+    notes: str | None = None,
+) -> int:
+    """Record a decision on the verdict the practitioner saw.
+
+    Raises ``StaleScreening`` if the screening changed since ``revision`` was
+    read, and ``ValueError`` naming the problems ``core.decisions`` finds if
+    the decision contradicts the verdict (a confirmation of another status,
+    an override to the same status, an override without a reason and comment).
+    """
+    with write_transaction(db):
+        current = get_screening(db, screening_id)
+        if current is None or screening_revision(current) != revision:
+            raise StaleScreening(screening_id)
+        problems = decision_problems(decision, current["status"], status, reason_code, comment)
+        if problems:
+            raise ValueError(
+                "the decision contradicts the verdict: " + ", ".join(f"{p.field}: {p.code}" for p in problems)
+            )
+        if decision == "confirm":
+            # A confirmation keeps the verdict's status and gives no reason:
+            # nothing is overridden.
+            status, reason_code, comment = current["status"], None, None
+        return add_review(
+            db,
+            screening_id,
+            practitioner_id,
+            decision=decision,
+            status=status,
+            reason_code=reason_code,
+            comment=comment,
+            notes=notes,
+        )
+
+
+def _verdict_key(
+    status: str, rescreen_after: str | None, reasons: list[dict[str, Any]]
+) -> tuple[str, str | None, frozenset[tuple[str, tuple[str, ...], str | None]]]:
+    # Same status, same dates, same rules fired by the same answers.
+    return status, rescreen_after, frozenset((r["rule"], tuple(r["questions"]), r["rescreen_after"]) for r in reasons)
+
+
+@dataclass(frozen=True)
+class Reconfirmation:
+    """What a re-confirmation did."""
+
+    id: int
+    answers_changed: bool
+    verdict_changed: bool
+
+
+def reconfirm_screening(
+    db: Database, screening_id: int, practitioner_id: int, revision: str, verdict: Verdict
+) -> Reconfirmation:
+    """Store the verdict of today's re-run of the engine on the screening.
+
+    The previous answers and verdict are kept in the ``reconfirmations`` row.
+    If the answers or the verdict changed (status, dates, or which rules fired
+    on which answers), the earlier decision no longer applies: the screening
+    goes back to "not reviewed". Raises ``StaleScreening`` as
+    ``review_screening`` does.
+    """
+    columns = verdict_columns(verdict)
+    with write_transaction(db):
+        current = get_screening(db, screening_id)
+        if current is None or screening_revision(current) != revision:
+            raise StaleScreening(screening_id)
+        # Compare what is stored with what would be stored, both decoded.
+        answers_changed = current["answers"] != json.loads(columns["answers"])
+        verdict_changed = _verdict_key(current["status"], current["rescreen_after"], current["reasons"]) != (
+            _verdict_key(columns["status"], columns["rescreen_after"], json.loads(columns["reasons"]))
+        )
+        now = utc_now()
+        cursor = db.execute(
+            "INSERT INTO reconfirmations (screening_id, practitioner_id, created_at, answers_changed, verdict_changed,"
+            " previous_answers, previous_status, previous_reasons, previous_rescreen_after, previous_rules_version,"
+            " status, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                screening_id,
+                practitioner_id,
+                now,
+                int(answers_changed),
+                int(verdict_changed),
+                to_json(current["answers"]),
+                current["status"],
+                to_json(current["reasons"]),
+                current["rescreen_after"],
+                current["rules_version"],
+                verdict.status,
+                verdict.rules_version,
+            ],
+        )
+        # A decision was taken on the answers and verdict the practitioner saw:
+        # if either changed, it no longer applies and the screening goes back
+        # to "not reviewed" (an override to eligible must not outlive them).
+        assignments = ", ".join(f"{name} = :{name}" for name in columns)
+        db.execute(
+            f"UPDATE screenings SET {assignments}, confirmed_at = :now,"  # noqa: S608 - column names come from code
+            " reviewed = CASE WHEN :reset THEN 0 ELSE reviewed END,"
+            " decided_status = CASE WHEN :reset THEN NULL ELSE decided_status END,"
+            " reviewed_at = CASE WHEN :reset THEN NULL ELSE reviewed_at END WHERE id = :id",
+            {**columns, "now": now, "reset": int(answers_changed or verdict_changed), "id": screening_id},
+        )
+    return Reconfirmation(int(cursor.lastrowid or 0), answers_changed, verdict_changed)
+
+
+def list_reconfirmations(db: Database, screening_id: int) -> list[ReconfirmationRecord]:
+    """Every re-confirmation of a screening, newest first, with who made it."""
+    rows = db.query(
+        "SELECT reconfirmations.*, practitioners.name AS practitioner_name,"
+        " practitioners.email AS practitioner_email FROM reconfirmations"
+        " JOIN practitioners ON practitioners.id = reconfirmations.practitioner_id"
+        " WHERE screening_id = ? ORDER BY reconfirmations.id DESC",
+        [screening_id],
+    )
+    records = []
+    for row in rows:
+        for key in ("previous_answers", "previous_reasons"):
+            row[key] = json.loads(row[key])
+        records.append(cast(ReconfirmationRecord, row))
+    return records

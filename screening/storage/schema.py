@@ -1,0 +1,353 @@
+"""The schema: every migration, in the order it applies, and ``migrate``.
+
+Add a new migration at the end of the list in ``migration_set``; never edit
+an applied one, and never rename one: the names are what a database records
+as applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlite_utils import Database, Migrations
+from sqlite_utils.db import quote_identifier
+
+
+def m001_screenings(db: Database) -> None:
+    """The screenings table and the indexes the practitioner queue filters on."""
+    db.table("screenings").create(
+        {
+            "id": int,
+            "reference": str,
+            "token_hash": str,
+            "created_at": str,
+            "source": str,
+            "language": str,
+            "patient_name": str,
+            "contact_email": str,
+            "contact_phone": str,
+            "birth_date": str,
+            "answers": str,
+            "goals": str,
+            "status": str,
+            "reasons": str,
+            "rescreen_after": str,
+            "rules_version": str,
+            "consent_version": str,
+        },
+        pk="id",
+        not_null={"reference", "token_hash", "created_at", "status", "answers", "reasons", "rules_version"},
+    )
+    table = db.table("screenings")
+    table.create_index(["reference"], unique=True)
+    table.create_index(["token_hash"], unique=True)
+    table.create_index(["created_at", "id"])
+    table.create_index(["status", "created_at", "id"])
+
+
+def m002_practitioners(db: Database) -> None:
+    """Practitioner accounts; e-mail addresses are stored lower-cased."""
+    db.table("practitioners").create(
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "password_hash": str,
+            "active": int,
+            "created_at": str,
+            "failed_logins": int,
+            "locked_until": str,
+        },
+        pk="id",
+        not_null={"email", "name", "password_hash", "active", "created_at", "failed_logins"},
+        defaults={"active": 1, "failed_logins": 0},
+    )
+    db.table("practitioners").create_index(["email"], unique=True)
+
+
+def m003_reviews(db: Database) -> None:
+    """Append-only practitioner decisions, and the current one on each screening."""
+    db.table("reviews").create(
+        {
+            "id": int,
+            "screening_id": int,
+            "practitioner_id": int,
+            "created_at": str,
+            "decision": str,
+            "status": str,
+            "reason_code": str,
+            "comment": str,
+            "notes": str,
+        },
+        pk="id",
+        not_null={"screening_id", "practitioner_id", "created_at", "decision", "status"},
+        foreign_keys=[("screening_id", "screenings", "id"), ("practitioner_id", "practitioners", "id")],
+    )
+    db.table("reviews").create_index(["screening_id", "id"])
+    # Denormalised for the queue: "not reviewed yet" must be an index lookup
+    # at a million rows, not a scan of the reviews table.
+    db.table("screenings").add_column("reviewed", int, not_null_default=0)
+    db.table("screenings").add_column("decided_status", str)
+    db.table("screenings").add_column("reviewed_at", str)
+    db.table("screenings").create_index(["reviewed", "created_at", "id"])
+
+
+def m004_audit_log(db: Database) -> None:
+    """Append-only record of who did what; never holds patient answers."""
+    db.table("audit_log").create(
+        {
+            "id": int,
+            "at": str,
+            "practitioner_id": int,
+            "actor": str,
+            "action": str,
+            "target": str,
+            "client_address": str,
+            "details": str,
+        },
+        pk="id",
+        not_null={"at", "action"},
+    )
+    db.table("audit_log").create_index(["at", "id"])
+    db.table("audit_log").create_index(["action", "at"])
+    db.table("audit_log").create_index(["practitioner_id", "at"])
+
+
+def m005_api_tokens(db: Database) -> None:
+    """Bearer tokens for the clinic's systems; only a hash is stored."""
+    db.table("api_tokens").create(
+        {
+            "id": int,
+            "practitioner_id": int,
+            "name": str,
+            "token_hash": str,
+            "created_at": str,
+            "revoked_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        not_null={"practitioner_id", "name", "token_hash", "created_at"},
+        foreign_keys=[("practitioner_id", "practitioners", "id")],
+    )
+    db.table("api_tokens").create_index(["token_hash"], unique=True)
+
+
+def m006_name_search(db: Database) -> None:
+    """Full-text index on patient names so the queue's search stays fast."""
+    db.table("screenings").enable_fts(["patient_name"], fts_version="FTS5", create_triggers=True)
+
+
+def m010_reconfirmations(db: Database) -> None:
+    """Day-of-session re-confirmations, each keeping the verdict it replaced.
+
+    Not a kind of review: a review is a decision on the verdict, whereas a
+    re-confirmation says the answers still hold today (or records changed
+    ones) and re-runs the engine, so it must keep the previous answers and
+    verdict, which a review row has no place for.
+    """
+    db.table("reconfirmations").create(
+        {
+            "id": int,
+            "screening_id": int,
+            "practitioner_id": int,
+            "created_at": str,
+            "answers_changed": int,
+            "verdict_changed": int,
+            "previous_answers": str,
+            "previous_status": str,
+            "previous_reasons": str,
+            "previous_rescreen_after": str,
+            "previous_rules_version": str,
+            "status": str,
+            "rules_version": str,
+        },
+        pk="id",
+        not_null={
+            "screening_id",
+            "practitioner_id",
+            "created_at",
+            "answers_changed",
+            "verdict_changed",
+            "previous_answers",
+            "previous_status",
+            "previous_reasons",
+            "previous_rules_version",
+            "status",
+            "rules_version",
+        },
+        foreign_keys=[("screening_id", "screenings", "id"), ("practitioner_id", "practitioners", "id")],
+    )
+    db.table("reconfirmations").create_index(["screening_id", "id"])
+    # When the answers were last confirmed: a screening's validity counts from here.
+    db.table("screenings").add_column("confirmed_at", str)
+
+
+def m011_status_counts(db: Database) -> None:
+    """Screenings per (status, reviewed), kept by triggers, so the queue's
+    counts cost the same with a million screenings as with ten."""
+    db.execute(
+        "CREATE TABLE screening_status_counts (status TEXT NOT NULL, reviewed INTEGER NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (status, reviewed)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO screening_status_counts (status, reviewed, n)"
+        " SELECT status, reviewed, count(*) FROM screenings GROUP BY status, reviewed"
+    )
+    add_new = (
+        "INSERT INTO screening_status_counts (status, reviewed, n) VALUES (new.status, new.reviewed, 1)"
+        " ON CONFLICT (status, reviewed) DO UPDATE SET n = n + 1;"
+    )
+    remove_old = "UPDATE screening_status_counts SET n = n - 1 WHERE status = old.status AND reviewed = old.reviewed;"
+    db.execute(f"CREATE TRIGGER screening_status_counts_insert AFTER INSERT ON screenings BEGIN {add_new} END")
+    db.execute(f"CREATE TRIGGER screening_status_counts_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
+    db.execute(
+        "CREATE TRIGGER screening_status_counts_update AFTER UPDATE OF status, reviewed ON screenings"
+        " WHEN old.status IS NOT new.status OR old.reviewed IS NOT new.reviewed"
+        f" BEGIN {remove_old} {add_new} END"
+    )
+
+
+def m012_queue_indexes(db: Database) -> None:
+    """Status plus "not reviewed yet" as one index range; the chart's
+    per-day counts read from an index alone."""
+    table = db.table("screenings")
+    table.create_index(["status", "reviewed", "created_at", "id"])
+    table.create_index(["created_at", "status"])
+
+
+# A quarter-hour bucket of a stored UTC timestamp: "2026-11-24T09:45".
+_BUCKET_SQL = "substr({t}, 1, 14) || printf('%02d', (CAST(substr({t}, 15, 2) AS INTEGER) / 15) * 15)"
+
+
+def m013_chart_buckets(db: Database) -> None:
+    """Screenings per quarter hour and status, kept by triggers: the 30-day
+    chart sums ~2,900 small rows whatever the size of the table. Quarter
+    hours, because every time zone's midnight falls on one."""
+    db.execute(
+        "CREATE TABLE screening_time_buckets (bucket TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,"
+        " PRIMARY KEY (bucket, status)) WITHOUT ROWID"
+    )
+    new_bucket, old_bucket = _BUCKET_SQL.format(t="new.created_at"), _BUCKET_SQL.format(t="old.created_at")
+    db.execute(
+        "INSERT INTO screening_time_buckets (bucket, status, n) SELECT "  # noqa: S608 - constant SQL
+        + _BUCKET_SQL.format(t="created_at")
+        + " AS b, status, count(*) FROM screenings GROUP BY b, status"
+    )
+    add_new = (
+        f"INSERT INTO screening_time_buckets (bucket, status, n) VALUES ({new_bucket}, new.status, 1)"  # noqa: S608
+        " ON CONFLICT (bucket, status) DO UPDATE SET n = n + 1;"
+    )
+    remove_old = f"UPDATE screening_time_buckets SET n = n - 1 WHERE bucket = {old_bucket} AND status = old.status;"  # noqa: S608
+    db.execute(f"CREATE TRIGGER screening_time_buckets_insert AFTER INSERT ON screenings BEGIN {add_new} END")
+    db.execute(f"CREATE TRIGGER screening_time_buckets_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
+    db.execute(
+        "CREATE TRIGGER screening_time_buckets_update AFTER UPDATE OF status, created_at ON screenings"
+        " WHEN old.status IS NOT new.status OR old.created_at IS NOT new.created_at"
+        f" BEGIN {remove_old} {add_new} END"
+    )
+
+
+# The screenings column that keeps the answer of the question playing each
+# role (see ``core.model.ROLES``), so the queue and exports need not parse answers.
+ROLE_COLUMNS: Mapping[str, str] = {"birth_date": "birth_date", "treatment_goals": "goals"}
+
+# Every screenings column as of m013: no legacy name may be one of these, so
+# a rule file whose question shares a name with one cannot rename it away.
+# Part of m014, so frozen like it.
+_M013_COLUMNS = frozenset(
+    [
+        "id",
+        "reference",
+        "token_hash",
+        "created_at",
+        "source",
+        "language",
+        "patient_name",
+        "contact_email",
+        "contact_phone",
+        "birth_date",
+        "answers",
+        "goals",
+        "status",
+        "reasons",
+        "rescreen_after",
+        "rules_version",
+        "consent_version",
+        "reviewed",
+        "decided_status",
+        "reviewed_at",
+        "confirmed_at",
+    ]
+)
+
+
+def rename_role_columns(db: Database, legacy_columns: Mapping[str, str]) -> None:
+    """m014: rename the columns the previous release named after the role questions'
+    ids (``legacy_columns`` maps each id to its column), keeping their data."""
+    table = db.table("screenings")
+    columns = set(table.columns_dict)
+    for legacy, column in legacy_columns.items():
+        if column not in ROLE_COLUMNS.values():
+            raise ValueError(f"{column!r} is not a role column ({', '.join(ROLE_COLUMNS.values())})")
+        # A database created by this release already has the column; its
+        # question ids are then only answers' keys, not columns.
+        if legacy in columns and column not in columns and legacy not in _M013_COLUMNS:
+            db.execute(f"ALTER TABLE screenings RENAME COLUMN {quote_identifier(legacy)} TO {quote_identifier(column)}")
+            columns = (columns - {legacy}) | {column}
+    missing = [column for column in ROLE_COLUMNS.values() if column not in columns]
+    if missing:
+        # Raising leaves the migration pending, so a later start with the
+        # right rule file can still rename: nothing is recorded half done.
+        raise RuntimeError(
+            f"the screenings table lacks {', '.join(missing)}: the previous release named these columns after the"
+            " questions playing the roles, so the rule file must give those questions their roles (role: ...)"
+        )
+
+
+Migration = Callable[[Database], None]
+
+# Applied, in this order, by every database of a previous release.
+_UP_TO_M013: tuple[Migration, ...] = (
+    m001_screenings,
+    m002_practitioners,
+    m003_reviews,
+    m004_audit_log,
+    m005_api_tokens,
+    m006_name_search,
+    m010_reconfirmations,
+    m011_status_counts,
+    m012_queue_indexes,
+    m013_chart_buckets,
+)
+
+
+def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations:
+    """Every migration in order, m014 renaming ``legacy_columns``."""
+    renames = dict(legacy_columns or {})
+
+    # A closure because sqlite-utils calls a migration with the database only.
+    def m014_role_columns(db: Database) -> None:
+        rename_role_columns(db, renames)
+
+    migrations = Migrations("screening")
+    for step in (*_UP_TO_M013, m014_role_columns):  # new migrations go at the end
+        migrations(name=step.__name__)(step)
+    return migrations
+
+
+def migrate(db: Database, legacy_columns: Mapping[str, str] | None = None) -> list[str]:
+    """Create or upgrade the schema; return the names of migrations applied.
+
+    ``legacy_columns`` maps the ids of the role questions to their columns
+    (see ``legacy_role_columns``), for databases of the previous release.
+    """
+    migrations = migration_set(legacy_columns)
+    pending = [m.name for m in migrations.pending(db)]
+    if pending:
+        migrations.apply(db)
+    return pending
+
+
+def legacy_role_columns(roles: Mapping[str, str]) -> dict[str, str]:
+    """Map each role question's id (``RuleSet.roles``: role -> id) to its role's column, as ``migrate`` takes it."""
+    return {roles[role]: column for role, column in ROLE_COLUMNS.items() if role in roles}

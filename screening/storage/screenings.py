@@ -1,0 +1,154 @@
+"""Storing a screening with its verdict, reading it back, and its revision."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlite_utils import Database
+
+from ..core.engine import Verdict, answers_to_json
+from ..core.people import Patient
+from .connection import hash_token, query_one, utc_now, write_transaction
+from .records import ScreeningRecord
+
+# No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
+# from paper is unambiguous.
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+REFERENCE_LENGTH = 8
+
+# Columns stored as JSON text, decoded on every read.
+_JSON_COLUMNS = ("answers", "goals", "reasons")
+
+
+@dataclass(frozen=True)
+class SavedScreening:
+    """What the caller needs after storing: the code and the secret link token."""
+
+    id: int
+    reference: str
+    token: str
+
+
+class StaleScreening(Exception):
+    """The screening changed after the practitioner loaded it (another
+    decision or re-confirmation): they must look again before deciding."""
+
+
+def to_json(value: Any) -> str:
+    """JSON text as stored: non-ASCII kept as is, so names stay readable in the file."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def verdict_columns(verdict: Verdict) -> dict[str, Any]:
+    """The screenings columns a verdict sets, in their stored form."""
+    return {
+        "status": verdict.status,
+        "reasons": to_json([r.as_dict() for r in verdict.reasons]),
+        "rescreen_after": verdict.rescreen_after.isoformat() if verdict.rescreen_after else None,
+        "rules_version": verdict.rules_version,
+        "answers": to_json(answers_to_json(verdict.answers)),
+        "birth_date": verdict.role_json("birth_date"),
+        "goals": to_json(verdict.role_json("treatment_goals") or []),
+    }
+
+
+def new_reference() -> str:
+    """A short random code for patients to quote at the clinic."""
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def save_screening(
+    db: Database,
+    verdict: Verdict,
+    patient: Patient,
+    *,
+    source: str,
+    language: str,
+    consent_version: str,
+) -> SavedScreening:
+    """Store a screening with its verdict; return its reference and token."""
+    row = {
+        "created_at": utc_now(),
+        "source": source,
+        "language": language,
+        "patient_name": patient.name,
+        "contact_email": patient.email or None,
+        "contact_phone": patient.phone or None,
+        "consent_version": consent_version,
+        **verdict_columns(verdict),
+    }
+    for _ in range(20):
+        token = secrets.token_urlsafe(32)
+        values = {**row, "reference": new_reference(), "token_hash": hash_token(token)}
+        sql = (
+            f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code
+            f" VALUES ({', '.join(':' + name for name in values)})"
+        )
+        try:
+            with write_transaction(db):
+                cursor = db.execute(sql, values)
+        except sqlite3.IntegrityError:
+            # A reference collision (1 in 25^8 per pair): draw again.
+            continue
+        return SavedScreening(id=int(cursor.lastrowid or 0), reference=values["reference"], token=token)
+    raise RuntimeError("could not draw a unique reference code")
+
+
+def decode_screening(row: Mapping[str, Any]) -> ScreeningRecord:
+    """A screenings row with its JSON columns decoded."""
+    record = dict(row)
+    for key in _JSON_COLUMNS:
+        if record.get(key) is not None:
+            record[key] = json.loads(record[key])
+    return cast(ScreeningRecord, record)
+
+
+def _find(db: Database, column: str, value: Any) -> ScreeningRecord | None:
+    row = query_one(db, f"SELECT * FROM screenings WHERE {column} = ?", [value])  # noqa: S608 - a column name from code
+    return None if row is None else decode_screening(row)
+
+
+def get_screening(db: Database, screening_id: int) -> ScreeningRecord | None:
+    """The screening with this id, or None."""
+    return _find(db, "id", screening_id)
+
+
+def get_screening_by_token(db: Database, token: str) -> ScreeningRecord | None:
+    """The screening a patient's result link points to, or None."""
+    return _find(db, "token_hash", hash_token(token))
+
+
+def get_screening_by_reference(db: Database, reference: str) -> ScreeningRecord | None:
+    """The screening with this reference code (case-insensitive), or None."""
+    return _find(db, "reference", reference.strip().upper())
+
+
+def count_screenings(db: Database) -> int:
+    """How many screenings are stored."""
+    return int(db.execute("SELECT count(*) FROM screenings").fetchone()[0])
+
+
+_REVISION_KEYS = (
+    "status",
+    "reasons",
+    "answers",
+    "rescreen_after",
+    "rules_version",
+    "reviewed",
+    "decided_status",
+    "reviewed_at",
+    "confirmed_at",
+)
+
+
+def screening_revision(screening: Mapping[str, Any]) -> str:
+    """A fingerprint of everything a practitioner decides on: it changes with
+    every review, re-confirmation or new verdict."""
+    payload = json.dumps([screening.get(key) for key in _REVISION_KEYS], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]

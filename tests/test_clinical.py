@@ -1,0 +1,630 @@
+"""Clinical coverage (issue 19): plausible dates, "I'm not sure" everywhere, the
+second clinical review's contraindications, notes that never change the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from screening.core.engine import InvalidAnswers, clean_answers, screen, years_before
+from screening.core.loader import load_rules, parse_rules
+from screening.core.model import NOTE, OUTCOME_RANK, OUTCOMES, UNSURE, RuleFileError, RuleSet
+from tests.helpers import CLEAR_ANSWERS, RULES_FILE, TODAY
+
+RULESET = load_rules(RULES_FILE)
+BIRTH = str(CLEAR_ANSWERS["date_of_birth"])
+# Questions and options the second clinical review added; every other answer existed before.
+NEW_QUESTIONS = ("other_conditions", "aspirin_or_supplements", "topical_retinoids")
+NEW_CLEAR = {q: CLEAR_ANSWERS[q] for q in NEW_QUESTIONS}
+OTHER_CONDITIONS = {
+    "koebner_skin": "koebner_skin_disease",
+    "melasma": "melasma",
+    "light_sensitive_disease": "light_sensitive_disease",
+    "immunosuppression": "immunosuppression",
+    "bleeding_disorder": "bleeding_disorder",
+    "face_radiotherapy": "face_radiotherapy",
+    "gold_therapy": "gold_therapy",
+    "face_tattoo": "face_tattoo",
+    "silicone_injections": "silicone_injections",
+    "poor_healing_before": "poor_healing_before",
+}
+
+
+def day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+# (case, answer changes, screening day, status, reasons' rule ids, notes' rule ids, rescreen_after)
+CASES: list[tuple[str, dict[str, Any], dt.date, str, list[str], list[str], dt.date | None]] = [
+    ("all clear", {}, TODAY, "eligible", [], [], None),
+    *[
+        (f"other condition: {option}", {"other_conditions": [option]}, TODAY, "review", [rule], [], None)
+        for option, rule in OTHER_CONDITIONS.items()
+    ],
+    (
+        "two other conditions, one reason each",
+        {"other_conditions": ["gold_therapy", "face_tattoo"]},
+        TODAY,
+        "review",
+        ["gold_therapy", "face_tattoo"],
+        [],
+        None,
+    ),
+    (
+        "vitiligo and not sure about the rest",
+        {"other_conditions": ["koebner_skin", "unsure"]},
+        TODAY,
+        "review",
+        ["koebner_skin_disease", "unsure_answer"],
+        [],
+        None,
+    ),
+    ("not sure about the list", {"other_conditions": ["unsure"]}, TODAY, "review", ["unsure_answer"], [], None),
+    ("regular aspirin", {"aspirin_or_supplements": "yes"}, TODAY, "review", ["aspirin_or_supplements"], [], None),
+    ("not sure about aspirin", {"aspirin_or_supplements": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
+    ("isotretinoin: not sure", {"isotretinoin": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
+    # Notes: advice for the session, the verdict unchanged.
+    ("topical retinoids", {"topical_retinoids": "yes"}, TODAY, "eligible", [], ["topical_retinoids"], None),
+    ("not sure about retinoids", {"topical_retinoids": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
+    ("Fitzpatrick IV", {"skin_type": "IV"}, TODAY, "eligible", [], ["skin_type_iv"], None),
+    ("Fitzpatrick V stays review", {"skin_type": "V"}, TODAY, "review", ["dark_skin_type"], [], None),
+    (
+        "a note beside a deferral",
+        {"skin_type": "IV", "pregnant": "yes"},
+        TODAY,
+        "deferred",
+        ["pregnancy"],
+        ["skin_type_iv"],
+        None,
+    ),
+    # Cold-sore history stays review: prophylaxis has to be arranged before the session.
+    ("cold-sore history", {"herpes_history": "yes"}, TODAY, "review", ["herpes_history"], [], None),
+    # The sun window is 8 weeks (Mayo Clinic: up to two months): its last day is the
+    # day before the re-screen date, 8 weeks after screening.
+    ("recent tan", {"recent_tan": "yes"}, TODAY, "deferred", ["recent_tan"], [], TODAY + dt.timedelta(weeks=8)),
+    (
+        "recent tan across a year end",
+        {"recent_tan": "yes"},
+        day("2026-12-31"),
+        "deferred",
+        ["recent_tan"],
+        [],
+        day("2027-02-25"),
+    ),
+    # Date of birth: 110 years before the screening day exactly is accepted.
+    ("born 110 years ago today", {"date_of_birth": "1916-11-24"}, TODAY, "eligible", [], [], None),
+    ("born 110 years ago on a leap day", {"date_of_birth": "1914-02-28"}, day("2024-02-29"), "eligible", [], [], None),
+    # Another date on the day of birth is possible; the day before is not (see DATE_ERRORS).
+    (
+        "isotretinoin stopped on the day of birth",
+        {"isotretinoin": "stopped", "isotretinoin_stopped_on": BIRTH},
+        TODAY,
+        "eligible",
+        [],
+        [],
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "today", "status", "reasons", "notes", "rescreen"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_clinical_table(
+    changes: dict[str, Any],
+    today: dt.date,
+    status: str,
+    reasons: list[str],
+    notes: list[str],
+    rescreen: dt.date | None,
+) -> None:
+    verdict = screen(RULESET, {**CLEAR_ANSWERS, **changes}, today)
+    assert verdict.status == status
+    assert [r.rule for r in verdict.reasons] == reasons
+    assert [n.rule for n in verdict.notes] == notes
+    assert verdict.rescreen_after == rescreen
+    for reason in (*verdict.reasons, *verdict.notes):
+        assert reason.patient["en"] and reason.patient["ru"] and reason.practitioner["ru"] and reason.source
+
+
+def test_every_new_rule_has_a_case() -> None:
+    old = {
+        "cancer", "pregnancy", "breastfeeding", "herpes_active", "skin_inflammation", "changing_mole",
+        "chronic_flare", "isotretinoin_current", "isotretinoin_recent", "recent_tan", "recent_injectables",
+        "recent_peel", "under_18", "cancer_remission", "herpes_history", "photosensitizing_meds", "anticoagulants",
+        "keloids", "autoimmune", "epilepsy", "implants", "dark_skin_type", "unsure_answer",
+    }  # fmt: skip
+    covered = {rule for case in CASES for rule in (*case[4], *case[5])}
+    assert {r.id for r in RULESET.rules} - old <= covered
+
+
+def test_reasons_name_what_the_patient_ticked() -> None:
+    for option, rule_id in OTHER_CONDITIONS.items():
+        (reason,) = screen(RULESET, {**CLEAR_ANSWERS, "other_conditions": [option]}, TODAY).reasons
+        assert reason.questions == ("other_conditions",)
+    words = {
+        "koebner_skin_disease": "vitiligo",
+        "face_tattoo": "tattoo",
+        "gold_therapy": "gold",
+        "aspirin_or_supplements": "aspirin",
+    }
+    rules = {r.id: r for r in RULESET.rules}
+    for rule_id, word in words.items():
+        assert word in rules[rule_id].patient["en"].lower() or word in rules[rule_id].practitioner["en"].lower()
+
+
+# --- Plausible dates -----------------------------------------------------------------
+
+# (case, answer changes, screening day, {field: [code, ...]})
+DATE_ERRORS: list[tuple[str, dict[str, Any], dt.date, dict[str, list[str]]]] = [
+    ("born 110 years ago and a day", {"date_of_birth": "1916-11-23"}, TODAY, {"date_of_birth": ["too_old"]}),
+    ("born in 1906", {"date_of_birth": "1906-03-01"}, TODAY, {"date_of_birth": ["too_old"]}),
+    (
+        "born 110 years before a leap day, less a day",
+        {"date_of_birth": "1914-02-27"},
+        day("2024-02-29"),
+        {"date_of_birth": ["too_old"]},
+    ),
+    ("1900-01-01 is not after 1900-01-01", {"date_of_birth": "1900-01-01"}, TODAY, {"date_of_birth": ["too_early"]}),
+    ("1900-01-02 is too old a birth date", {"date_of_birth": "1900-01-02"}, TODAY, {"date_of_birth": ["too_old"]}),
+    (
+        "isotretinoin stopped the day before birth",
+        {"isotretinoin": "stopped", "isotretinoin_stopped_on": "1990-05-30"},
+        TODAY,
+        {"isotretinoin_stopped_on": ["before_birth"]},
+    ),
+    (
+        "isotretinoin stopped on 1900-01-01",
+        {"isotretinoin": "stopped", "isotretinoin_stopped_on": "1900-01-01"},
+        TODAY,
+        {"isotretinoin_stopped_on": ["too_early"]},
+    ),
+    (
+        "none of these and gold",
+        {"other_conditions": ["none", "gold_therapy"]},
+        TODAY,
+        {"other_conditions": ["none_and_others"]},
+    ),
+    (
+        "none of these and not sure",
+        {"other_conditions": ["none", "unsure"]},
+        TODAY,
+        {"other_conditions": ["none_and_others"]},
+    ),
+    ("the list left blank", {"other_conditions": []}, TODAY, {"other_conditions": ["required"]}),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "today", "codes"), [case[1:] for case in DATE_ERRORS], ids=[case[0] for case in DATE_ERRORS]
+)
+def test_implausible_answers_are_field_errors(
+    changes: dict[str, Any], today: dt.date, codes: dict[str, list[str]]
+) -> None:
+    with pytest.raises(InvalidAnswers) as info:
+        screen(RULESET, {**CLEAR_ANSWERS, **changes}, today)
+    found: dict[str, list[str]] = {}
+    for problem in info.value.problems:
+        found.setdefault(problem.field, []).append(problem.code)
+    assert found == codes
+
+
+def test_a_date_before_birth_names_both_fields() -> None:
+    answers = {**CLEAR_ANSWERS, "isotretinoin": "stopped", "isotretinoin_stopped_on": "1990-05-30"}
+    with pytest.raises(InvalidAnswers) as info:
+        screen(RULESET, answers, TODAY)
+    assert info.value.errors == {"isotretinoin_stopped_on": ["cannot be before date_of_birth, the date of birth"]}
+    (problem,) = info.value.problems
+    assert problem.params == {"birth": "date_of_birth"}
+
+
+def test_too_old_message_and_partial_answers_are_checked_too() -> None:
+    with pytest.raises(InvalidAnswers) as info:
+        clean_answers(RULESET, {"date_of_birth": "1906-03-01"}, TODAY, partial=True)
+    assert info.value.errors == {"date_of_birth": ["is more than 110 years ago: please check the year"]}
+
+
+def test_an_unparsable_birth_date_is_reported_once() -> None:
+    answers = {**CLEAR_ANSWERS, "date_of_birth": "1990-02-30", "isotretinoin": "stopped"}
+    with pytest.raises(InvalidAnswers) as info:
+        screen(RULESET, {**answers, "isotretinoin_stopped_on": "1950-01-01"}, TODAY)
+    assert info.value.errors == {"date_of_birth": ["must be a date in the form YYYY-MM-DD"]}
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [("2026-11-24", "1916-11-24"), ("2024-02-29", "1914-02-28"), ("2025-03-01", "1915-03-01")],
+)
+def test_years_before(today: str, expected: str) -> None:
+    assert years_before(day(today), 110) == day(expected)
+
+
+def test_born_1906_in_the_form_is_a_field_error_and_every_other_answer_is_kept(client: FlaskClient) -> None:
+    data = {
+        **CLEAR_ANSWERS,
+        "date_of_birth": "1906-03-01",
+        "skin_type": "IV",
+        "patient_name": "Anna Petrova",
+        "email": "anna@example.com",
+        "consent": "y",
+    }
+    response = client.post("/screening", data=data, headers={"Accept-Language": "en"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Please check the year: this date is more than 110 years ago." in html
+    assert 'value="1906-03-01"' in html
+    assert re.search(r'<input checked id="skin_type-3" name="skin_type" type="radio" value="IV">', html)
+    assert re.search(
+        r'<input checked id="other_conditions-\d+" name="other_conditions" type="checkbox" value="none">', html
+    )
+    russian = client.post("/screening", data=data, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Пожалуйста, проверьте год: с этой даты прошло больше 110 лет." in russian
+
+
+def test_date_before_birth_in_the_form_and_the_api(client: FlaskClient) -> None:
+    answers = {**CLEAR_ANSWERS, "isotretinoin": "stopped", "isotretinoin_stopped_on": "1990-05-30"}
+    form = {**answers, "patient_name": "Anna Petrova", "email": "anna@example.com", "consent": "y"}
+    html = client.post("/screening", data=form, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "This date is before your date of birth: please check both dates." in html
+    api = client.post(
+        "/api/v1/screenings",
+        json={"answers": answers, "patient": {"name": "Anna Example", "email": "anna@example.com"}, "consent": True},
+    )
+    assert api.status_code == 400
+    assert api.get_json()["errors"] == {
+        "isotretinoin_stopped_on": ["cannot be before date_of_birth, the date of birth"]
+    }
+
+
+def test_born_1906_in_the_cli(runner: FlaskCliRunner) -> None:
+    payload = json.dumps({"answers": {**CLEAR_ANSWERS, "date_of_birth": "1906-03-01"}})
+    result = runner.invoke(args=["screen", "--today", TODAY.isoformat(), "-"], input=payload)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "date_of_birth: is more than 110 years ago: please check the year"
+
+
+# --- "I'm not sure" on every question a rule reads -----------------------------------
+
+
+def rule_read_questions(ruleset: RuleSet) -> set[str]:
+    ids: set[str] = set()
+    for rule in ruleset.rules:
+        ids |= rule.condition.questions()
+    return ids
+
+
+@pytest.mark.parametrize(
+    "question", sorted(q for q in rule_read_questions(RULESET) if RULESET.question_by_id[q].type != "date")
+)
+def test_every_question_a_rule_reads_offers_unsure_and_it_needs_review(question: str) -> None:
+    asked = RULESET.question_by_id[question]
+    assert UNSURE in asked.option_values
+    answer: Any = [UNSURE] if asked.type == "multi" else UNSURE
+    verdict = screen(RULESET, {**CLEAR_ANSWERS, question: answer}, TODAY)
+    assert verdict.status == "review"
+    assert [(r.rule, r.questions) for r in verdict.reasons] == [("unsure_answer", (question,))]
+
+
+RULES_TEXT = RULES_FILE.read_text(encoding="utf-8")
+ISOTRETINOIN_UNSURE = """      - value: stopped
+        label: {en: "I took it in the past", ru: "Принимал(а) раньше"}
+      - value: unsure
+        label: {en: "I'm not sure", ru: "Не уверен(а)"}
+"""
+
+
+def line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def without_isotretinoin_unsure(extra: str = "") -> str:
+    assert ISOTRETINOIN_UNSURE in RULES_TEXT
+    text = RULES_TEXT.replace(ISOTRETINOIN_UNSURE, ISOTRETINOIN_UNSURE.split("      - value: unsure")[0])
+    return text.replace("  - id: isotretinoin\n", "  - id: isotretinoin\n" + extra, 1)
+
+
+def test_rule_file_without_isotretinoin_unsure_is_refused_with_its_line(tmp_path: Path, runner: FlaskCliRunner) -> None:
+    text = without_isotretinoin_unsure()
+    line = line_of(text, "  - id: isotretinoin\n")
+    with pytest.raises(RuleFileError) as info:
+        parse_rules(text.encode(), "copy.yaml")
+    assert info.value.problems == [
+        f"copy.yaml:{line}: question 'isotretinoin' is read by a rule but offers no \"unsure\" option: "
+        'add {value: unsure, label: ...}, or say why not with unsure_exempt: "..."'
+    ]
+    path = tmp_path / "copy.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(args=["check-rules", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:{line}: question 'isotretinoin' is read by a rule" in result.stderr
+
+
+def test_unsure_exempt_says_why_a_question_has_no_unsure() -> None:
+    reason = "    unsure_exempt: \"a patient who took it remembers; 'never' is checked at the consultation\"\n"
+    ruleset = parse_rules(without_isotretinoin_unsure(reason).encode(), "copy.yaml")
+    assert (ruleset.question_by_id["isotretinoin"].unsure_exempt or "").startswith("a patient who took it")
+    assert RULESET.question_by_id["isotretinoin"].unsure_exempt is None
+
+
+MINIMAL = """\
+version: "1"
+procedure: {name: Laser, description: Light pulses., course: 4-6 sessions.}
+sections: [{id: main, title: Main}]
+questions:
+  - id: pregnant
+    section: main
+    type: choice
+    text: Are you pregnant?
+    options: [yes, no, unsure]
+  - id: born
+    role: birth_date
+    section: main
+    type: date
+    text: Born?
+  - id: extras
+    section: main
+    type: multi
+    required: true
+    text: Any of these?
+    options: [gold, tattoo, none, unsure]
+rules:
+  - id: pregnancy
+    when: {pregnant: yes}
+    outcome: deferred
+    patient: Come back later.
+    practitioner: Pregnant.
+    source: Clinic page
+  - id: gold
+    when: {extras: gold}
+    outcome: review
+    patient: We will check.
+    practitioner: Gold.
+    source: Cohen & Ross
+  - id: tattoo
+    when: {extras: tattoo}
+    outcome: note
+    practitioner: Shield the tattoo.
+    source: IPL FAQs
+  - id: unsure_answer
+    when: {any_answer: unsure}
+    outcome: review
+    patient: We will check.
+    practitioner: Unsure answers.
+    source: Policy
+"""
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(RuleFileError) as info:
+        parse_rules(text.encode(), "test.yaml")
+    return info.value.problems
+
+
+def test_minimal_file_with_a_multi_question_and_a_note_loads() -> None:
+    ruleset = parse_rules(MINIMAL.encode(), "test.yaml")
+    tattoo = next(r for r in ruleset.rules if r.id == "tattoo")
+    assert tattoo.is_note and tattoo.patient == {}
+    verdict = screen(ruleset, {"pregnant": "no", "born": "1990-01-01", "extras": ["tattoo"]}, TODAY)
+    assert (verdict.status, verdict.reasons, [n.rule for n in verdict.notes]) == ("eligible", (), ["tattoo"])
+    assert verdict.as_dict("en") == {
+        "status": "eligible",
+        "reasons": [],
+        "rescreen_after": None,
+        "rules_version": ruleset.full_version,
+    }
+    note = verdict.as_dict("en", include_notes=True)["notes"][0]
+    assert note == {
+        "rule": "tattoo",
+        "outcome": "note",
+        "questions": ["extras"],
+        "patient": "",
+        "practitioner": "Shield the tattoo.",
+        "source": "IPL FAQs",
+        "rescreen_after": None,
+    }
+
+
+BROKEN = [
+    # (case, replace, with, expected fragment, expected line)
+    (
+        "choice without unsure",
+        "    options: [yes, no, unsure]\n",
+        "    options: [yes, no]\n",
+        "question 'pregnant' is read by a rule but offers no \"unsure\" option",
+        5,
+    ),
+    ("multi without unsure", "[gold, tattoo, none, unsure]", "[gold, tattoo, none]", 'offers no "unsure"', 15),
+    ("multi without none", "[gold, tattoo, none, unsure]", "[gold, tattoo, unsure]", 'needs a "none" option', 15),
+    ("optional multi", "    required: true\n", "    required: false\n", "must be required", 15),
+    (
+        "multi option no rule reads",
+        "[gold, tattoo, none, unsure]",
+        "[gold, tattoo, silicone, none, unsure]",
+        "no rule reads the option(s) silicone",
+        15,
+    ),
+    (
+        "empty unsure_exempt",
+        "    text: Any of these?\n",
+        "    text: Any of these?\n    unsure_exempt: ''\n",
+        "unsure_exempt must be a text",
+        20,
+    ),
+    (
+        "unsure_exempt beside unsure",
+        "    text: Any of these?\n",
+        "    text: Any of these?\n    unsure_exempt: everyone knows\n",
+        'offers "unsure" and also declares unsure_exempt',
+        20,
+    ),
+    (
+        "unsure_exempt on a date",
+        "    text: Born?\n",
+        "    text: Born?\n    unsure_exempt: everyone knows\n",
+        "a date question has no options",
+        15,
+    ),
+    (
+        "note with a rescreen",
+        "    outcome: note\n",
+        "    outcome: note\n    rescreen: {weeks: 2}\n",
+        "only a deferred rule can have a rescreen period",
+        37,
+    ),
+    (
+        "the unsure rule as a note",
+        "    when: {any_answer: unsure}\n    outcome: review\n",
+        "    when: {any_answer: unsure}\n    outcome: note\n",
+        "no rule sends it to review",
+        21,
+    ),
+    (
+        "a review without a patient text",
+        "    patient: We will check.\n    practitioner: Gold.\n",
+        ("    practitioner: Gold.\n"),
+        "missing its 'patient' text",
+        28,
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message", "line"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_rule_file_names_line_and_problem(old: str, new: str, message: str, line: int) -> None:
+    assert old in MINIMAL
+    problems = problems_of(MINIMAL.replace(old, new, 1))
+    matching = [p for p in problems if message in p]
+    assert matching, problems
+    assert matching[0].startswith(f"test.yaml:{line}: "), matching
+
+
+def test_exempt_choice_question_loads() -> None:
+    text = MINIMAL.replace(
+        "    options: [yes, no, unsure]\n", "    options: [yes, no]\n    unsure_exempt: asked in person\n"
+    )
+    assert parse_rules(text.encode(), "test.yaml").question_by_id["pregnant"].unsure_exempt == "asked in person"
+
+
+def test_a_follow_up_trigger_counts_as_read() -> None:
+    text = MINIMAL.replace(
+        "rules:\n",
+        "  - id: stopped\n    section: main\n    type: choice\n    text: Stopped?\n    options: [never, stopped]\n"
+        "  - id: stopped_on\n    section: main\n    type: date\n    text: When?\n    show_if: {stopped: stopped}\n"
+        "rules:\n  - id: recent\n    when: {stopped_on: {within_months: 6}}\n    outcome: deferred\n"
+        "    patient: Later.\n    practitioner: Recent.\n    source: ASDS\n",
+    )
+    problems = problems_of(text)
+    assert any("question 'stopped' is read by a rule" in p for p in problems), problems
+    # A multi trigger needs "none" and "unsure", but no rule need read its options.
+    choice = "    type: choice\n    text: Stopped?\n    options: [never, stopped]\n"
+    assert choice in text
+    multi = text.replace(
+        choice, "    type: multi\n    required: true\n    text: Stopped?\n    options: [stopped, none, unsure]\n"
+    )
+    assert parse_rules(multi.encode(), "test.yaml").question_by_id["stopped"].type == "multi"
+
+
+# --- Notes never change the verdict -----------------------------------------------------
+
+
+def test_notes_are_separate_from_reasons_and_never_ranked() -> None:
+    note_rules = [r for r in RULESET.rules if r.is_note]
+    assert {r.id for r in note_rules} == {"skin_type_iv", "topical_retinoids"}
+    assert all(r.rescreen is None and r.outcome == NOTE for r in note_rules)
+    assert NOTE not in OUTCOMES and NOTE not in OUTCOME_RANK
+    verdict = screen(RULESET, {**CLEAR_ANSWERS, "skin_type": "IV", "topical_retinoids": "yes"}, TODAY)
+    assert verdict.status == "eligible" and verdict.reasons == ()
+    assert [(n.rule, n.outcome, n.questions, n.rescreen_after) for n in verdict.notes] == [
+        ("skin_type_iv", "note", ("skin_type",), None),
+        ("topical_retinoids", "note", ("topical_retinoids",), None),
+    ]
+    assert "notes" not in verdict.as_dict()
+    assert [n["rule"] for n in verdict.as_dict("ru", include_notes=True)["notes"]] == [
+        "skin_type_iv",
+        "topical_retinoids",
+    ]
+
+
+def test_preparation_and_aftercare_carry_the_new_advice() -> None:
+    preparation = " ".join(item["en"] for item in RULESET.procedure.preparation)
+    assert "For 8 weeks before your session" in preparation
+    assert "retinoids" in preparation and "2 weeks before your session" in preparation
+    aftercare = " ".join(item["en"] for item in RULESET.procedure.aftercare)
+    assert "retinoid" in aftercare
+    assert "last 8 weeks" in RULESET.question_by_id["recent_tan"].text["en"]
+    assert "8 недель" in RULESET.question_by_id["recent_tan"].text["ru"]
+
+
+# --- No new rule lowers a verdict ---------------------------------------------------------
+
+
+def rank(status: str) -> int:
+    return OUTCOME_RANK[status]
+
+
+def valid_answer(question_id: str, birth: dt.date) -> st.SearchStrategy[Any]:
+    question = RULESET.question_by_id[question_id]
+    if question.type == "date":
+        return st.dates(min_value=birth, max_value=TODAY).map(dt.date.isoformat)
+    values = [o.value for o in question.options]
+    if question.type == "multi":
+        others = [v for v in values if v != "none"]
+        chosen = st.lists(st.sampled_from(others), min_size=1, max_size=3, unique=True)
+        return st.one_of(st.just(["none"]), chosen) if "none" in values else st.lists(st.sampled_from(values))
+    return st.sampled_from(values)
+
+
+@st.composite
+def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
+    birth = draw(st.dates(min_value=years_before(TODAY, 100), max_value=TODAY - dt.timedelta(days=365)))
+    answers: dict[str, Any] = {"date_of_birth": birth.isoformat()}
+    for question in RULESET.questions:
+        if question.id not in answers and question.id not in NEW_QUESTIONS:
+            answers[question.id] = draw(valid_answer(question.id, birth))
+    return answers
+
+
+@settings(max_examples=300, deadline=None)
+@given(answer_sets(), st.fixed_dictionaries({q: valid_answer(q, TODAY) for q in NEW_QUESTIONS}))
+def test_new_questions_never_lower_the_status(base: dict[str, Any], new: dict[str, Any]) -> None:
+    before = screen(RULESET, {**base, **NEW_CLEAR}, TODAY)
+    after = screen(RULESET, {**base, **new}, TODAY)
+    assert rank(after.status) >= rank(before.status)
+    # Every reason of the clear answers still fires: the new answers only add.
+    assert {r.rule for r in before.reasons} <= {r.rule for r in after.reasons}
+    for verdict in (before, after):
+        # The status comes from the reasons alone; notes never rank.
+        assert verdict.status == max((r.outcome for r in verdict.reasons), key=rank, default="eligible")
+        assert all(n.outcome == NOTE for n in verdict.notes)
+
+
+WORSE = {
+    "review": {"keloids": "yes"},
+    "deferred": {"pregnant": "yes"},
+    "ineligible": {"cancer": "active"},
+    "unsure": {"epilepsy": "unsure"},
+}
+NEW_ANSWERS = [
+    *({"other_conditions": [option]} for option in [*OTHER_CONDITIONS, "unsure"]),
+    *({question: value} for question in ("aspirin_or_supplements", "topical_retinoids") for value in ("yes", "unsure")),
+    {"skin_type": "IV"},
+    {"isotretinoin": "unsure"},
+]
+
+
+@pytest.mark.parametrize("worse", WORSE.values(), ids=WORSE.keys())
+@pytest.mark.parametrize("new", NEW_ANSWERS, ids=[json.dumps(n) for n in NEW_ANSWERS])
+def test_no_new_answer_clears_a_patient_over_the_examples(worse: dict[str, str], new: dict[str, Any]) -> None:
+    before = screen(RULESET, {**CLEAR_ANSWERS, **worse}, TODAY)
+    after = screen(RULESET, {**CLEAR_ANSWERS, **worse, **new}, TODAY)
+    assert before.status != "eligible"
+    assert rank(after.status) >= rank(before.status)
