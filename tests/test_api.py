@@ -111,7 +111,7 @@ def test_post_screening_stores_and_returns_verdict(app: Flask, client: FlaskClie
     response = client.post("/api/v1/screenings", json=body())
     assert response.status_code == 201
     data = response.get_json()
-    assert set(data) == {"reference", "status", "reasons", "rescreen_after", "rules_version", "result_url"}
+    assert set(data) == {"reference", "status", "reasons", "notes", "rescreen_after", "rules_version", "result_url"}
     assert data["status"] == "eligible"
     assert data["reasons"] == []
     assert data["rescreen_after"] is None

@@ -161,7 +161,19 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
     # role columns named after the ids of the questions playing the roles.
     old = storage.connect(str(tmp_path / "old.sqlite"))
     migration_set().apply(old, stop_before="m014_role_columns")
-    saved = save(old, ruleset, name="Old Patient", pregnant="yes")
+    # Stored as that release stored it: the verdict's columns of the day, no notes.
+    columns = storage.verdict_columns(screen(ruleset, {**CLEAR_ANSWERS, "pregnant": "yes"}, TODAY))
+    del columns["notes"]
+    old_token = "a-result-token-of-the-previous-release"
+    old.table("screenings").insert(
+        {
+            "reference": "OLDREF34",
+            "token_hash": storage.hash_token(old_token),
+            "created_at": storage.utc_now(),
+            "patient_name": "Old Patient",
+            **columns,
+        }
+    )
     legacy = storage.legacy_role_columns(ruleset.roles)
     assert set(legacy.values()) == {"birth_date", "goals"}
     for question_id, column in legacy.items():
@@ -170,13 +182,13 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 
     with pytest.raises(RuntimeError, match="lacks birth_date, goals"):
         storage.migrate(old)  # without the rule set's roles the columns cannot be found
-    assert storage.migrate(old, legacy) == ["m014_role_columns"]
+    assert storage.migrate(old, legacy) == ["m014_role_columns", "m015_notes"]
 
     columns = set(old.table("screenings").columns_dict)
     assert {"birth_date", "goals"} <= columns and not set(legacy) & columns
     after = dict(next(old.query("SELECT * FROM screenings")))
-    assert after == {legacy.get(key, key): value for key, value in before.items()}
-    row = storage.get_screening_by_token(old, saved.token)
+    assert after == {**{legacy.get(key, key): value for key, value in before.items()}, "notes": None}
+    row = storage.get_screening_by_token(old, old_token)
     assert row is not None and row["birth_date"] == CLEAR_ANSWERS[ruleset.roles["birth_date"]]
     assert row["goals"] == [] and row["status"] == "deferred"
     # Triggers and the name index still work on the renamed table.
@@ -190,7 +202,7 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 def test_migration_of_a_new_database_renames_nothing(tmp_path: Path, ruleset: RuleSet) -> None:
     db = storage.connect(str(tmp_path / "new.sqlite"))
     applied = storage.migrate(db, storage.legacy_role_columns(ruleset.roles))
-    assert applied[-1] == "m014_role_columns"
+    assert applied[-2:] == ["m014_role_columns", "m015_notes"]
     assert {"birth_date", "goals"} <= set(db.table("screenings").columns_dict)
     db.close()
 

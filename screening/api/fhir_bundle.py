@@ -180,7 +180,8 @@ def screening_bundle(
         {"fullUrl": response_url, "resource": response},
     ]
     rules_by_id = {r.id: r for r in ruleset.rules}
-    for reason in screening.get("reasons") or []:
+    # Notes for the session are findings too (severity low); they never change the verdict Observation.
+    for reason in [*(screening.get("reasons") or []), *(screening.get("notes") or [])]:
         rule = str(reason.get("rule"))
         issue = _detected_issue(screening, reason, rules_by_id.get(rule), ruleset, language, urls)
         entries.append({"fullUrl": _full_url(urls, reference, f"DetectedIssue/{rule}"), "resource": issue})

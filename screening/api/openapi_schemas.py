@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.model import OUTCOMES
+from ..core.model import OUTCOMES, RULE_OUTCOMES
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX
 
 
@@ -186,10 +186,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "Reason": {
         "type": "object",
-        "description": "A rule that fired.",
+        "description": "A rule that fired (in ``notes``: a note for the session, outcome ``note``).",
         "properties": {
             "rule": {"type": "string"},
-            "outcome": {"type": "string", "enum": list(OUTCOMES)},
+            "outcome": {"type": "string", "enum": list(RULE_OUTCOMES)},
             "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
             "patient": {"type": "string", "description": "The explanation for the patient."},
             "practitioner": {"type": "string", "description": "The clinical note for the practitioner."},
@@ -204,6 +204,11 @@ SCHEMAS: dict[str, Any] = {
             "reference": {"type": "string", "description": "The code the patient quotes at the clinic."},
             "status": {"type": "string", "enum": list(OUTCOMES)},
             "reasons": {"type": "array", "items": ref("Reason")},
+            "notes": {
+                "type": "array",
+                "items": ref("Reason"),
+                "description": "Notes for the session: they never change the verdict.",
+            },
             "rescreen_after": {"type": ["string", "null"], "format": "date"},
             "rules_version": {"type": "string"},
             "result_url": {
@@ -212,7 +217,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The patient's own result page (a secret link: give it only to the patient).",
             },
         },
-        "required": ["reference", "status", "reasons", "rescreen_after", "rules_version", "result_url"],
+        "required": ["reference", "status", "reasons", "notes", "rescreen_after", "rules_version", "result_url"],
     },
     "Screening": {
         "type": "object",
@@ -223,6 +228,11 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": ["string", "null"]},
             "status": {"type": "string", "enum": list(OUTCOMES), "description": "The rules' verdict."},
             "reasons": {"type": "array", "items": ref("Reason")},
+            "notes": {
+                "type": "array",
+                "items": ref("Reason"),
+                "description": "Notes for the session: they never change the verdict.",
+            },
             "rescreen_after": {"type": ["string", "null"], "format": "date"},
             "rules_version": {"type": "string"},
             "consent_version": {"type": ["string", "null"]},
@@ -251,6 +261,7 @@ SCHEMAS: dict[str, Any] = {
             "language",
             "status",
             "reasons",
+            "notes",
             "rescreen_after",
             "rules_version",
             "consent_version",

@@ -91,12 +91,13 @@ def create_screening() -> ResponseReturnValue:
         language=language,
         consent_version=current_app.config["CONSENT_VERSION"],
     )
-    result = verdict.as_dict(language)
+    result = verdict.as_dict(language, include_notes=True)
     response = jsonify(
         {
             "reference": saved.reference,
             "status": result["status"],
             "reasons": result["reasons"],
+            "notes": result["notes"],
             "rescreen_after": result["rescreen_after"],
             "rules_version": result["rules_version"],
             "result_url": url_for("patient.result", token=saved.token, _external=True),

@@ -35,6 +35,7 @@ def screening_json(row: Mapping[str, Any], language: str) -> dict[str, Any]:
         "language": row.get("language"),
         "status": row["status"],
         "reasons": [reason_json(r, language) for r in row.get("reasons") or []],
+        "notes": [reason_json(n, language) for n in row.get("notes") or []],
         "rescreen_after": row.get("rescreen_after"),
         "rules_version": row["rules_version"],
         "consent_version": row.get("consent_version"),

@@ -17,7 +17,7 @@ from flask_login import current_user, logout_user
 
 from ..core.conditions import describe_condition
 from .clock import local_time, machine_time
-from .forms import OUTCOME_LABELS, OVERRIDE_REASONS, LogoutForm
+from .forms import OUTCOME_LABELS, OVERRIDE_REASONS, RULE_OUTCOME_LABELS, LogoutForm
 
 URL_PREFIX = "/practitioner"
 bp = Blueprint("practitioner", __name__, url_prefix=URL_PREFIX)
@@ -55,6 +55,7 @@ def template_helpers() -> dict[str, Any]:
         "describe_condition": describe_condition,
         "machine_time": machine_time,
         "outcome_labels": OUTCOME_LABELS,
+        "rule_outcome_labels": RULE_OUTCOME_LABELS,
         "override_reasons": OVERRIDE_REASONS,
         "logout_form": LogoutForm() if current_user.is_authenticated else None,
         "timezone_name": current_app.config["TIMEZONE"],

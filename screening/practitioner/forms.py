@@ -38,6 +38,8 @@ OUTCOME_LABELS = {
     "deferred": _l("Deferred"),
     "ineligible": _l("Not eligible"),
 }
+# Rules may also have the outcome "note", which is never a verdict.
+RULE_OUTCOME_LABELS = {**OUTCOME_LABELS, "note": _l("Note for the session")}
 OVERRIDE_REASONS = {
     "clarified_with_patient": _l("Clarified with the patient"),
     "physician_clearance": _l("Physician clearance received"),

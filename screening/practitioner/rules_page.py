@@ -52,7 +52,7 @@ def try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, language
     verdict = evaluate(ruleset, answers, day)
     rules_by_id = {r.id: r for r in ruleset.rules}
     reasons = []
-    for reason in verdict.reasons:
+    for reason in (*verdict.reasons, *verdict.notes):
         because = []
         for question_id in reason.questions:
             question = ruleset.question_by_id[question_id]

@@ -32,6 +32,7 @@ class ScreeningRecord(TypedDict):
     goals: list[str]  # the answer playing the treatment_goals role
     status: str
     reasons: list[dict[str, Any]]  # Reason.as_dict() of every rule that fired, texts in every language
+    notes: list[dict[str, Any]] | None  # the same for notes ("note" rules); None before m015
     rescreen_after: str | None
     rules_version: str
     consent_version: str | None

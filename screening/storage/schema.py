@@ -304,6 +304,11 @@ def rename_role_columns(db: Database, legacy_columns: Mapping[str, str]) -> None
         )
 
 
+def m015_notes(db: Database) -> None:
+    """Notes for the session (rules with outcome "note"), apart from the reasons behind the verdict."""
+    db.table("screenings").add_column("notes", str)
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -330,7 +335,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         rename_role_columns(db, renames)
 
     migrations = Migrations("screening")
-    for step in (*_UP_TO_M013, m014_role_columns):  # new migrations go at the end
+    for step in (*_UP_TO_M013, m014_role_columns, m015_notes):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
 

@@ -23,7 +23,7 @@ REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 REFERENCE_LENGTH = 8
 
 # Columns stored as JSON text, decoded on every read.
-_JSON_COLUMNS = ("answers", "goals", "reasons")
+_JSON_COLUMNS = ("answers", "goals", "reasons", "notes")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def verdict_columns(verdict: Verdict) -> dict[str, Any]:
     return {
         "status": verdict.status,
         "reasons": to_json([r.as_dict() for r in verdict.reasons]),
+        "notes": to_json([n.as_dict() for n in verdict.notes]),
         "rescreen_after": verdict.rescreen_after.isoformat() if verdict.rescreen_after else None,
         "rules_version": verdict.rules_version,
         "answers": to_json(answers_to_json(verdict.answers)),
@@ -137,6 +138,7 @@ def count_screenings(db: Database) -> int:
 _REVISION_KEYS = (
     "status",
     "reasons",
+    "notes",
     "answers",
     "rescreen_after",
     "rules_version",
