@@ -9,20 +9,16 @@ from ..core.model import OUTCOMES, RuleSet
 from .openapi_schemas import ref, response_ref
 from .screenings import PAGE_DEFAULT, PAGE_MAX
 
-ACCEPT_LANGUAGE = {
-    "name": "Accept-Language",
-    "in": "header",
-    "required": False,
-    "description": "The language of texts (one of the rule file's languages; else the first).",
-    "schema": {"type": "string"},
-}
-REFERENCE = {
-    "name": "reference",
-    "in": "path",
-    "required": True,
-    "description": "The screening's reference code (case-insensitive).",
-    "schema": {"type": "string"},
-}
+
+def string_parameter(name: str, where: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    """An OpenAPI parameter whose value is a string."""
+    return {"name": name, "in": where, "required": required, "description": description, "schema": {"type": "string"}}
+
+
+ACCEPT_LANGUAGE = string_parameter(
+    "Accept-Language", "header", "The language of texts (one of the rule file's languages; else the first)."
+)
+REFERENCE = string_parameter("reference", "path", "The screening's reference code (case-insensitive).", required=True)
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..core.engine import InvalidAnswers, screen
@@ -175,10 +175,11 @@ def list_screenings_view() -> ResponseReturnValue:
     )
 
 
-def _find(reference: str) -> ScreeningRecord | Response:
+def _find(reference: str) -> ScreeningRecord:
     screening = get_screening_by_reference(get_db(), reference)
     if screening is None:
-        return json_error(404, "There is no screening with this reference.")
+        # Rendered as the JSON error shape by web.errors (an /api/ path).
+        abort(404, description="There is no screening with this reference.")
     return screening
 
 
@@ -187,8 +188,6 @@ def _find(reference: str) -> ScreeningRecord | Response:
 def get_screening(reference: str) -> ResponseReturnValue:
     """One screening by its reference code."""
     screening = _find(reference)
-    if isinstance(screening, Response):
-        return screening
     audit("screening.view", screening_target(screening["reference"]), token=api_token())
     return jsonify(screening_json(screening, current_language()))
 
@@ -198,8 +197,6 @@ def get_screening(reference: str) -> ResponseReturnValue:
 def get_screening_fhir(reference: str) -> ResponseReturnValue:
     """One screening as a FHIR R4 Bundle: QuestionnaireResponse plus a DetectedIssue per fired rule."""
     screening = _find(reference)
-    if isinstance(screening, Response):
-        return screening
     audit("screening.view", screening_target(screening["reference"]), {"format": "fhir"}, token=api_token())
     bundle = screening_bundle(screening, get_ruleset(current_app), current_language(), fhir_urls(), now_instant())
     return fhir_json_response(bundle)

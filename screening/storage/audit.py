@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
-from .connection import utc_now
+from .connection import Where, utc_now
 from .records import AuditRecord
 
 
@@ -50,39 +50,30 @@ class AuditFilter:
     until: str | None = None  # at < until
 
 
+_AUDIT_SELECT = (
+    "SELECT audit_log.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+    " FROM audit_log LEFT JOIN practitioners ON practitioners.id = audit_log.practitioner_id"
+)
+
+
 def list_audit(
     db: Database, filters: AuditFilter = AuditFilter(), *, before: tuple[str, int] | None = None, limit: int = 100
 ) -> list[AuditRecord]:
     """One page of the audit log, newest first (keyset on (at, id)), with the
     practitioner's name."""
-    where: list[str] = []
-    params: list[Any] = []
-    if filters.action:
-        where.append("audit_log.action = ?")
-        params.append(filters.action)
-    if filters.practitioner_id is not None:
-        where.append("audit_log.practitioner_id = ?")
-        params.append(filters.practitioner_id)
-    if filters.targets:
-        where.append(f"audit_log.target IN ({', '.join('?' for _ in filters.targets)})")
-        params.extend(filters.targets)
-    if filters.since:
-        where.append("audit_log.at >= ?")
-        params.append(filters.since)
-    if filters.until:
-        where.append("audit_log.at < ?")
-        params.append(filters.until)
-    if before is not None:
-        where.append("(audit_log.at, audit_log.id) < (?, ?)")
-        params.extend(before)
-    sql = (
-        "SELECT audit_log.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
-        " FROM audit_log LEFT JOIN practitioners ON practitioners.id = audit_log.practitioner_id"
+    where = (
+        Where()
+        .when(filters.action, "audit_log.action = ?")
+        .when(filters.practitioner_id, "audit_log.practitioner_id = ?")
+        .when(filters.since, "audit_log.at >= ?")
+        .when(filters.until, "audit_log.at < ?")
     )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY audit_log.at DESC, audit_log.id DESC LIMIT ?"
-    params.append(limit)
+    if filters.targets:
+        where.add(f"audit_log.target IN ({', '.join('?' for _ in filters.targets)})", *filters.targets)
+    if before is not None:
+        where.add("(audit_log.at, audit_log.id) < (?, ?)", *before)
+    sql = f"{_AUDIT_SELECT}{where.sql()} ORDER BY audit_log.at DESC, audit_log.id DESC LIMIT ?"
+    params = [*where.params, limit]
     records = []
     for row in db.query(sql, params):
         row["details"] = json.loads(row["details"]) if row["details"] else {}

@@ -76,3 +76,25 @@ def hash_token(token: str) -> str:
 def utc_now() -> str:
     """The current time as a UTC ISO timestamp, as stored in created_at."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class Where:
+    """A WHERE clause built from optional filters: each ``add`` is ANDed, with its parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> Where:
+        """AND ``clause`` (with ``?`` placeholders for ``params``)."""
+        self.clauses.append(clause)
+        self.params.extend(params)
+        return self
+
+    def when(self, value: Any, clause: str) -> Where:
+        """AND ``clause`` with ``value`` as its one parameter, unless ``value`` is None or empty."""
+        return self.add(clause, value) if value not in (None, "") else self
+
+    def sql(self) -> str:
+        """`` WHERE ...`` or nothing."""
+        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlite_utils import Database
 
+from .connection import Where
 from .records import ScreeningRecord
 from .screenings import decode_screening
 
@@ -24,32 +24,28 @@ class ScreeningFilter:
     search: str | None = None  # a reference code or words of the patient's name
 
 
-def _filter_sql(filters: ScreeningFilter) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if filters.status:
-        where.append("status = ?")
-        params.append(filters.status)
-    if filters.reviewed is not None:
-        where.append("reviewed = ?")
-        params.append(1 if filters.reviewed else 0)
-    if filters.since:
-        where.append("created_at >= ?")
-        params.append(filters.since)
-    if filters.until:
-        where.append("created_at < ?")
-        params.append(filters.until)
+def _filter_where(filters: ScreeningFilter) -> Where:
+    reviewed = None if filters.reviewed is None else int(filters.reviewed)
+    where = (
+        Where()
+        .when(filters.status, "status = ?")
+        .when(reviewed, "reviewed = ?")
+        .when(filters.since, "created_at >= ?")
+        .when(filters.until, "created_at < ?")
+    )
     # Control characters (a NUL ends an FTS string early) and quotes are not part of a name.
     term = "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
     if term:
-        words = term.split()
         # Prefix match on each word of the name, or an exact reference code.
-        fts_query = " ".join(f'"{w}"*' for w in words)
-        where.append("(reference = ? OR id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?))")
-        params.extend([term.upper(), fts_query])
+        fts_query = " ".join(f'"{w}"*' for w in term.split())
+        where.add(
+            "(reference = ? OR id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?))",
+            term.upper(),
+            fts_query,
+        )
     elif filters.search:
-        where.append("0")  # nothing searchable was typed: nothing matches
-    return where, params
+        where.add("0")  # nothing searchable was typed: nothing matches
+    return where
 
 
 def list_screenings(
@@ -65,26 +61,19 @@ def list_screenings(
     Keyset pagination: ``before`` is the (created_at, id) of the last row of
     the previous page, so every page costs the same however deep it is.
     """
-    where, params = _filter_sql(filters)
+    where = _filter_where(filters)
     if before is not None:
-        where.append("(created_at, id) < (?, ?)")
-        params.extend(before)
-    sql = f"SELECT {columns} FROM screenings"  # noqa: S608 - columns come from code, not users
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-    params.append(limit)
-    return [decode_screening(row) for row in db.query(sql, params)]
+        where.add("(created_at, id) < (?, ?)", *before)
+    # Columns come from code, not users.
+    sql = f"SELECT {columns} FROM screenings{where.sql()} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
+    return [decode_screening(row) for row in db.query(sql, [*where.params, limit])]
 
 
 def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
     """How many screenings match, per status."""
-    where, params = _filter_sql(ScreeningFilter(**{**filters.__dict__, "status": None}))
-    sql = "SELECT status, count(*) AS n FROM screenings"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " GROUP BY status"
-    return {row["status"]: row["n"] for row in db.query(sql, params)}
+    where = _filter_where(ScreeningFilter(**{**filters.__dict__, "status": None}))
+    sql = f"SELECT status, count(*) AS n FROM screenings{where.sql()} GROUP BY status"  # noqa: S608 - placeholders only
+    return {row["status"]: row["n"] for row in db.query(sql, where.params)}
 
 
 def queue_counts(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
@@ -95,13 +84,9 @@ def queue_counts(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> 
     """
     if filters.since or filters.until or (filters.search and filters.search.strip()):
         return count_screenings_by_status(db, filters)
-    sql = "SELECT status, sum(n) AS n FROM screening_status_counts"
-    params: list[Any] = []
-    if filters.reviewed is not None:
-        sql += " WHERE reviewed = ?"
-        params.append(1 if filters.reviewed else 0)
-    sql += " GROUP BY status"
-    return {row["status"]: int(row["n"]) for row in db.query(sql, params) if row["n"]}
+    where = Where().when(None if filters.reviewed is None else int(filters.reviewed), "reviewed = ?")
+    sql = f"SELECT status, sum(n) AS n FROM screening_status_counts{where.sql()} GROUP BY status"  # noqa: S608
+    return {row["status"]: int(row["n"]) for row in db.query(sql, where.params) if row["n"]}
 
 
 def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
