@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlite_utils import Database
 from werkzeug.test import TestResponse
 
 from screening import ROOT, create_app, storage
 from screening.core.engine import screen
+from screening.core.model import RuleSet
 from screening.practitioner.auth import hash_password
 from screening.web.db import get_db
 from screening.web.ruleset import get_ruleset
@@ -98,20 +100,34 @@ def audit_rows(app: Flask, action: str | None = None) -> list[dict[str, Any]]:
     return query(app, "SELECT * FROM audit_log WHERE action = ? ORDER BY id", [action])
 
 
+def save_answers(
+    db: Database,
+    ruleset: RuleSet,
+    *,
+    name: str = "Anna Petrova",
+    email: str | None = "anna@example.com",
+    phone: str | None = "+7 912 345 67 89",
+    day: dt.date | None = None,
+    **changes: object,
+) -> storage.SavedScreening:
+    """Screen all-clear answers plus ``changes`` and store the verdict, as the form would."""
+    verdict = screen(ruleset, {**CLEAR_ANSWERS, **changes}, day or dt.date.today())
+    return storage.save_screening(
+        db,
+        verdict,
+        storage.Patient(name=name, email=email, phone=phone),
+        source="web",
+        language="en",
+        consent_version="2026-11",
+    )
+
+
 def add_screening(
     app: Flask, name: str = "Anna Petrova", day: dt.date | None = None, **changes: object
 ) -> dict[str, Any]:
     """A stored screening (answers: all clear, plus ``changes``), as stored."""
     with app.app_context():
-        verdict = screen(get_ruleset(app), {**CLEAR_ANSWERS, **changes}, day or dt.date.today())
-        saved = storage.save_screening(
-            get_db(),
-            verdict,
-            storage.Patient(name=name, email="anna@example.com", phone="+7 912 345 67 89"),
-            source="web",
-            language="en",
-            consent_version="2026-11",
-        )
+        saved = save_answers(get_db(), get_ruleset(app), name=name, day=day, **changes)
         screening = storage.get_screening_by_reference(get_db(), saved.reference)
     assert screening is not None
     return screening

@@ -10,21 +10,14 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from screening import storage
-from screening.core.engine import screen
-from tests.helpers import CLEAR_ANSWERS, TODAY
+from tests.helpers import TODAY, save_answers
 
 
 def add_screening(app: Flask, created_at: str, name: str = "Anna") -> storage.SavedScreening:
     db = storage.connect(app.config["DATABASE"])
     try:
-        verdict = screen(app.extensions["ruleset"], {**CLEAR_ANSWERS, "keloids": "yes"}, TODAY)
-        saved = storage.save_screening(
-            db,
-            verdict,
-            storage.Patient(name=name, phone="+7 900 000 00 00"),
-            source="web",
-            language="en",
-            consent_version="v1",
+        saved = save_answers(
+            db, app.extensions["ruleset"], name=name, email=None, phone="+7 900 000 00 00", day=TODAY, keloids="yes"
         )
         db.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [created_at, saved.id])
         pid = storage.get_practitioner_by_email(db, "doc@example.com")

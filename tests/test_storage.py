@@ -13,7 +13,7 @@ from screening import storage
 from screening.core.engine import screen
 from screening.core.model import RuleSet
 from screening.storage.schema import migration_set
-from tests.helpers import CLEAR_ANSWERS, TODAY
+from tests.helpers import CLEAR_ANSWERS, TODAY, save_answers
 
 
 @pytest.fixture
@@ -25,15 +25,7 @@ def db(tmp_path: Path) -> Database:
 
 
 def save(db: Database, ruleset: RuleSet, name: str = "Anna", **changes: object) -> storage.SavedScreening:
-    verdict = screen(ruleset, {**CLEAR_ANSWERS, **changes}, TODAY)
-    return storage.save_screening(
-        db,
-        verdict,
-        storage.Patient(name=name, email="a@example.com"),
-        source="web",
-        language="en",
-        consent_version="v1",
-    )
+    return save_answers(db, ruleset, name=name, email="a@example.com", phone=None, day=TODAY, **changes)
 
 
 def test_round_trip_keeps_everything(db: Database, ruleset: RuleSet) -> None:
