@@ -40,7 +40,7 @@ def test_round_trip_keeps_everything(db: Database, ruleset: RuleSet) -> None:
     assert [r["rule"] for r in row["reasons"]] == ["pregnancy"]
     assert row["reasons"][0]["patient"]["ru"]  # texts kept in every language, as shown on the day
     assert row["rules_version"] == ruleset.full_version
-    assert row["consent_version"] == "v1"
+    assert row["consent_version"] == "2026-11"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", row["created_at"])
     assert storage.get_screening_by_reference(db, saved.reference.lower())["id"] == row["id"]
 
