@@ -33,6 +33,9 @@ ROLES = {
 }
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
+# Answers by question id, in canonical form (dates as ``datetime.date``).
+Answers = dict[str, Any]
+
 
 class RuleFileError(Exception):
     """The rule file cannot be used; ``problems`` lists every reason."""
@@ -117,7 +120,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled group of questions."""
+    """A titled group of questions; the questionnaire shows sections in
+    file order, each question under the section it names."""
 
     id: str
     title: Mapping[str, str]

@@ -1,0 +1,172 @@
+"""The questionnaire part of the rule file: options, option sets, sections
+and questions (their ``show_if`` conditions built by ``build_rules``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .build_rules import build_condition
+from .checker import Checker
+from .model import QUESTION_TYPES, RESERVED_IDS, ROLES, UNSURE, Option, Question, Section
+from .yaml_lines import LineDict
+
+
+def _build_options(value: Any, line: int, check: Checker, what: str) -> tuple[Option, ...]:
+    entries = check.sequence(value, line, f"{what} options")
+    if entries is None:
+        return ()
+    options: list[Option] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        entry_line = check.line_of(entries, index)
+        if isinstance(entry, (str, int)):
+            entry_value, label = str(entry), {lang: str(entry) for lang in check.languages}
+        elif isinstance(entry, LineDict) and "value" in entry:
+            check.unknown_keys(entry, ("value", "label"), f"{what} option")
+            entry_value = str(entry["value"])
+            label = check.text(entry, "label", f"{what} option '{entry_value}'") or {}
+        else:
+            check.problem(entry_line, f"{what} option must be a value or {{value: ..., label: ...}}")
+            continue
+        if entry_value in seen:
+            check.problem(entry_line, f"{what} has the option '{entry_value}' twice")
+        seen.add(entry_value)
+        options.append(Option(value=entry_value, label=label))
+    return tuple(options)
+
+
+def build_option_sets(data: LineDict, check: Checker) -> dict[str, tuple[Option, ...]]:
+    """The named option lists questions may share (``options: yes_no_unsure``)."""
+    if "option_sets" not in data:
+        return {}
+    sets = check.mapping(data["option_sets"], check.line_of(data, "option_sets"), "option_sets")
+    if sets is None:
+        return {}
+    return {
+        name: _build_options(value, sets.key_lines[name], check, f"option set '{name}'") for name, value in sets.items()
+    }
+
+
+def build_sections(data: LineDict, check: Checker) -> list[Section]:
+    """The titled groups of questions, in file order."""
+    sections: list[Section] = []
+    seen: set[str] = set()
+    for item in check.entries(data, "sections", "section"):
+        check.unknown_keys(item, ("id", "title"), "section")
+        section_id = check.identifier(item, "a section")
+        title = check.text(item, "title", f"section '{section_id}'")
+        if not check.is_new(section_id, item, seen, "section"):
+            continue
+        sections.append(Section(id=section_id, title=title or {}))
+    return sections
+
+
+_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if", "role", "unsure_exempt")
+
+
+def build_questions(
+    data: LineDict, check: Checker, option_sets: dict[str, tuple[Option, ...]], section_ids: set[str]
+) -> list[Question]:
+    """Every question, with its options and ``show_if`` condition."""
+    # Conditions in show_if may name later questions, so build them after
+    # every question's id and options are known.
+    drafts: list[tuple[LineDict, Question]] = []
+    seen: set[str] = set()
+    for item in check.entries(data, "questions", "question"):
+        question_id, what = check.head(item, "question", _QUESTION_KEYS)
+        if question_id in RESERVED_IDS:
+            check.problem(check.line_of(item, "id"), f"{what}: '{question_id}' is a reserved name")
+            continue
+        qtype = item.get("type")
+        if qtype not in QUESTION_TYPES:
+            check.problem(
+                check.line_of(item, "type"),
+                f"{what} has type {qtype!r}; use one of: {', '.join(QUESTION_TYPES)}",
+            )
+        section = item.get("section")
+        if section not in section_ids:
+            check.problem(check.line_of(item, "section"), f"{what} names an unknown section {section!r}")
+        text = check.text(item, "text", what)
+        help_text = check.text(item, "help", what, required=False)
+        options: tuple[Option, ...] = ()
+        raw_options = item.get("options")
+        if qtype in ("choice", "multi"):
+            if raw_options is None:
+                check.problem(item.line, f"{what} of type {qtype} needs options")
+            elif isinstance(raw_options, str):
+                if raw_options not in option_sets:
+                    check.problem(check.line_of(item, "options"), f"{what} names an unknown option set '{raw_options}'")
+                options = option_sets.get(raw_options, ())
+            else:
+                options = _build_options(raw_options, check.line_of(item, "options"), check, what)
+                if not options:
+                    check.problem(check.line_of(item, "options"), f"{what} has no options")
+        elif raw_options is not None:
+            check.problem(check.line_of(item, "options"), f"{what} of type {qtype} cannot have options")
+        required = item.get("required", qtype != "multi")
+        if not isinstance(required, bool):
+            check.problem(check.line_of(item, "required"), f"{what}: required must be true or false")
+            required = True
+        role = item.get("role")
+        if role is not None and role not in ROLES:
+            check.problem(
+                check.line_of(item, "role"), f"{what} has an unknown role {role!r}; use one of: {', '.join(ROLES)}"
+            )
+            role = None
+        elif role is not None and qtype != ROLES[role]:
+            check.problem(
+                check.line_of(item, "role"), f"{what}: the role '{role}' needs a question of type {ROLES[role]}"
+            )
+            role = None
+        unsure_exempt = _build_unsure_exempt(item, check, what, qtype, options)
+        if not check.is_new(question_id, item, seen, "question"):
+            continue
+        drafts.append(
+            (
+                item,
+                Question(
+                    id=question_id,
+                    section=str(section),
+                    type=str(qtype),
+                    text=text or {},
+                    help=help_text,
+                    options=options,
+                    required=required,
+                    show_if=None,
+                    line=item.line,
+                    role=role,
+                    unsure_exempt=unsure_exempt,
+                ),
+            )
+        )
+    by_id = {q.id: q for _, q in drafts}
+    questions = []
+    for item, question in drafts:
+        if "show_if" in item:
+            show_if = build_condition(
+                item["show_if"], check.line_of(item, "show_if"), check, by_id, f"question '{question.id}' show_if"
+            )
+            question = replace(question, show_if=show_if)
+        questions.append(question)
+    return questions
+
+
+def _build_unsure_exempt(
+    item: LineDict, check: Checker, what: str, qtype: Any, options: tuple[Option, ...]
+) -> str | None:
+    """``unsure_exempt: "why"``: the reason a question that rules read offers no "unsure"."""
+    if "unsure_exempt" not in item:
+        return None
+    value = item["unsure_exempt"]
+    line = check.line_of(item, "unsure_exempt")
+    if not isinstance(value, str) or not value.strip():
+        check.problem(line, f'{what}: unsure_exempt must be a text saying why the question needs no "{UNSURE}" option')
+        return None
+    if qtype == "date":
+        check.problem(line, f"{what}: unsure_exempt is for choice and multi questions; a date question has no options")
+        return None
+    if any(o.value == UNSURE for o in options):
+        check.problem(line, f'{what} offers "{UNSURE}" and also declares unsure_exempt: keep one of them')
+        return None
+    return value.strip()
