@@ -283,3 +283,25 @@ def test_kill_9_with_queued_mail_delivers_it_after_the_restart(tmp_path: Path, m
 
 
 PATIENT_API = {"name": "Anna Example", "email": "anna@example.com"}
+
+
+def test_staff_digest_gathers_screenings_into_one_message(tmp_path: Path, mailbox: Inbox) -> None:
+    app = build_app(tmp_path, **{**outbox_config(mailbox), "STAFF_DIGEST_MINUTES": 10})
+    for _ in range(3):
+        submit(app, link=False, epilepsy="unsure")
+    send_mail(app)
+    assert mailbox.messages == []  # held for ten minutes after the first
+    with app.app_context():
+        get_db().execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = 1")
+        get_db().conn.commit()
+    assert "3 delivered" in send_mail(app)
+    (digest,) = mailbox.to(STAFF)
+    assert digest["Subject"] == "3 screenings wait for review"
+    references = [row["reference"] for row in app_rows(app)]
+    for reference in references:
+        assert f"{reference}: http://clinic.example.com/practitioner/screening/{reference}" in mail_text(digest)
+
+
+def app_rows(app: Flask) -> list[dict]:
+    with app.app_context():
+        return list(get_db().query("SELECT reference FROM screenings ORDER BY id"))

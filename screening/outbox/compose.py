@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlite_utils import Database
 
@@ -123,6 +123,55 @@ def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int |
         )
 
 
+DIGEST_EVENT = "staff.digest"
+
+
+def queue_digest_item(db: Database, screening_id: int, reference: str) -> int | None:
+    """Hold a screening for the staff's next digest, sent ``STAFF_DIGEST_MINUTES`` after its first item."""
+    clinic = get_clinic()
+    if not clinic.staff_emails:
+        return None
+    minutes = int(current_app.config["STAFF_DIGEST_MINUTES"])
+    return storage.enqueue_message(
+        db,
+        "mail",
+        DIGEST_EVENT,
+        ", ".join(clinic.staff_emails),
+        # The item's line, complete: the digest is composed outside any request.
+        f"{reference}: {external_url('practitioner.detail', reference=reference)}",
+        screening_id=screening_id,
+        delay=minutes * 60,
+    )
+
+
+def render_digest(items: list[str]) -> tuple[str, str, str]:
+    """The staff digest's subject, text and HTML for its item lines."""
+    clinic = get_clinic()
+    language = get_ruleset().languages[0]
+    with force_locale(language):
+        subject = ngettext("%(num)s screening waits for review", "%(num)s screenings wait for review", len(items))
+        context = {
+            "subject": subject,
+            "paragraphs": [
+                ngettext(
+                    "This screening needs a practitioner's decision. Patients were told to expect contact within "
+                    "%(days)s working days.",
+                    "These screenings need a practitioner's decision. Patients were told to expect contact within "
+                    "%(days)s working days.",
+                    len(items),
+                    days=clinic.reply_within_working_days,
+                ),
+                *items,
+            ],
+            "link": None,
+            "link_label": "",
+            "after": (),
+            "clinic": clinic,
+            "language": language,
+        }
+        return subject, render_template("mail/message.txt", **context), render_template("mail/message.html", **context)
+
+
 def queue_reviewed_notice(db: Database, screening: storage.ScreeningRecord) -> int | None:
     """Tell a patient who asked for e-mail that their screening was reviewed, with their link."""
     notice = storage.get_patient_notice(db, screening["id"])
@@ -220,8 +269,11 @@ def queue_screening_created(
     if mail_enabled():
         if send_link and email:
             queue_result_link(db, saved.id, saved.reference, saved.token, email, language)
-        if needs_review(status, reviewed=False) and int(current_app.config["STAFF_DIGEST_MINUTES"]) == 0:
-            queue_staff_notice(db, saved.id, saved.reference)
+        if needs_review(status, reviewed=False):
+            if int(current_app.config["STAFF_DIGEST_MINUTES"]) > 0:
+                queue_digest_item(db, saved.id, saved.reference)
+            else:
+                queue_staff_notice(db, saved.id, saved.reference)
     queue_webhook(db, "screening.created", saved.id)
 
 

@@ -35,6 +35,7 @@ from sqlite_utils import Database
 
 from .. import storage
 from ..web.clinic import get_clinic
+from .compose import DIGEST_EVENT, render_digest
 
 log = logging.getLogger(__name__)
 USER_AGENT = "screening-webhooks/1"
@@ -147,39 +148,60 @@ def deliver_due(db: Database, *, limit: int = 50) -> Round:
     if not messages:
         return result
     sender = config["MAIL_DEFAULT_SENDER"] or get_clinic().email
+    digest = [m for m in messages if m["event"] == DIGEST_EVENT]
+    if digest:
+        # The first item's time has come: every item held so far goes in one message.
+        held = storage.claim_messages(db, name, event=DIGEST_EVENT, limit=500)
+        digest = sorted({m["id"]: m for m in [*digest, *held]}.values(), key=lambda m: m["id"])
+    batches = [[m] for m in messages if m["event"] != DIGEST_EVENT] + ([digest] if digest else [])
     smtp = _Smtp(config)
     try:
-        for message in messages:
+        for batch in batches:
             try:
-                if message["channel"] == "mail":
-                    smtp.send(build_email(message, sender))
+                if batch is digest:
+                    smtp.send(build_digest(batch, sender))
+                elif batch[0]["channel"] == "mail":
+                    smtp.send(build_email(batch[0], sender))
                 else:
-                    post_webhook(message, str(config["WEBHOOK_SECRET"]), float(config["WEBHOOK_TIMEOUT"]))
+                    post_webhook(batch[0], str(config["WEBHOOK_SECRET"]), float(config["WEBHOOK_TIMEOUT"]))
             except (smtplib.SMTPException, OSError, ValueError) as error:
-                if isinstance(error, smtplib.SMTPException | OSError):
-                    smtp.close()  # a broken connection is opened afresh for the next e-mail
-                reason = f"{type(error).__name__}: {error}"
-                given_up = storage.mark_failed(
-                    db,
-                    message["id"],
-                    name,
-                    reason,
-                    retry_after=backoff_seconds(message["attempts"] + 1, config),
-                    max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
-                )
-                # The event and the id only: recipients and bodies are patient data.
-                log.warning("outbox message %s (%s) failed: %s", message["id"], message["event"], type(error).__name__)
-                result.errors.append(reason)
-                if given_up:
-                    result.abandoned += 1
-                else:
-                    result.retrying += 1
+                smtp.close()  # a broken connection is opened afresh for the next e-mail
+                _record_failure(db, batch, name, error, result)
             else:
-                if storage.mark_delivered(db, message["id"], name):
-                    result.delivered += 1
+                result.delivered += sum(storage.mark_delivered(db, m["id"], name) for m in batch)
     finally:
         smtp.close()
     return result
+
+
+def build_digest(items: list[storage.OutboxRecord], sender: str) -> EmailMessage:
+    """One staff e-mail for every held digest item."""
+    subject, text, html = render_digest([m["body"] for m in items])
+    first = items[0]
+    return build_email({**first, "subject": subject, "body": text, "html": html}, sender)
+
+
+def _record_failure(
+    db: Database, batch: list[storage.OutboxRecord], name: str, error: Exception, result: Round
+) -> None:
+    config = current_app.config
+    reason = f"{type(error).__name__}: {error}"
+    result.errors.append(reason)
+    for message in batch:
+        given_up = storage.mark_failed(
+            db,
+            message["id"],
+            name,
+            reason,
+            retry_after=backoff_seconds(message["attempts"] + 1, config),
+            max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
+        )
+        # The event and the id only: recipients and bodies are patient data.
+        log.warning("outbox message %s (%s) failed: %s", message["id"], message["event"], type(error).__name__)
+        if given_up:
+            result.abandoned += 1
+        else:
+            result.retrying += 1
 
 
 class BackgroundSender:

@@ -70,8 +70,9 @@ def enqueue_message(
     subject: str | None = None,
     html: str | None = None,
     resent_from: int | None = None,
+    delay: float = 0,
 ) -> int:
-    """Queue a message for delivery now; inside the caller's transaction, it commits with it."""
+    """Queue a message for delivery now (or in ``delay`` seconds); it commits with the caller's transaction."""
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
     now = utc_now()
@@ -79,24 +80,40 @@ def enqueue_message(
         cursor = db.execute(
             "INSERT INTO outbox (channel, event, screening_id, recipient, subject, body, html, delivery_id,"
             " created_at, attempts, next_attempt_at, resent_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            [channel, event, screening_id, recipient, subject, body, html, str(uuid.uuid4()), now, now, resent_from],
+            [
+                channel,
+                event,
+                screening_id,
+                recipient,
+                subject,
+                body,
+                html,
+                str(uuid.uuid4()),
+                now,
+                _at(delay),
+                resent_from,
+            ],
         )
     return int(cursor.lastrowid or 0)
 
 
-def claim_messages(db: Database, sender: str, *, limit: int = 20, lease: float = 120) -> list[OutboxRecord]:
+def claim_messages(
+    db: Database, sender: str, *, limit: int = 20, lease: float = 120, event: str | None = None
+) -> list[OutboxRecord]:
     """Claim up to ``limit`` messages due now for ``sender`` (a unique name) and return them.
 
     A message is due when it is neither delivered nor abandoned, its next
-    attempt has come, and no live claim holds it.
+    attempt has come, and no live claim holds it. With ``event``, every
+    pending message of that event is claimed, due or not (a digest's items).
     """
     now = utc_now()
+    due = "event = ?" if event is not None else "next_attempt_at <= ?"
     with write_transaction(db):
         db.execute(
-            "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN (SELECT id FROM outbox"
-            " WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?"
+            "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN (SELECT id FROM outbox"  # noqa: S608
+            f" WHERE delivered_at IS NULL AND failed_at IS NULL AND {due}"
             " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at, id LIMIT ?)",
-            [sender, _at(lease), now, now, limit],
+            [sender, _at(lease), event if event is not None else now, now, limit],
         )
         rows = db.query(
             "SELECT * FROM outbox WHERE claimed_by = ? AND claimed_until > ? AND delivered_at IS NULL ORDER BY id",
