@@ -132,7 +132,7 @@ def test_reminder_on_the_rescreen_date_once(mail_app: Flask, mailbox: Inbox) -> 
     client = mail_app.test_client()
     assert "E-mail me a reminder on" in page_text(client.get(result_path))
     assert client.post(result_path + "/notify", data={"what": "reminder"}).status_code == 303
-    assert "We will e-mail you a reminder on" in page_text(client.get(result_path))
+    assert "we will e-mail you a reminder" in page_text(client.get(result_path))
     rescreen = storage_row(mail_app)["rescreen_after"]
     runner = mail_app.test_cli_runner()
 
@@ -296,7 +296,7 @@ def test_staff_digest_gathers_screenings_into_one_message(tmp_path: Path, mailbo
         get_db().conn.commit()
     assert "3 delivered" in send_mail(app)
     (digest,) = mailbox.to(STAFF)
-    assert digest["Subject"] == "3 screenings wait for review"
+    assert digest["Subject"] == "Screenings waiting for review: 3"
     references = [row["reference"] for row in app_rows(app)]
     for reference in references:
         assert f"{reference}: http://clinic.example.com/practitioner/screening/{reference}" in mail_text(digest)
@@ -305,3 +305,14 @@ def test_staff_digest_gathers_screenings_into_one_message(tmp_path: Path, mailbo
 def app_rows(app: Flask) -> list[dict]:
     with app.app_context():
         return list(get_db().query("SELECT reference FROM screenings ORDER BY id"))
+
+
+def test_erasing_a_screening_erases_its_queued_mail(mail_app: Flask) -> None:
+    submit(mail_app, recent_tan="yes")
+    reference = storage_row(mail_app)["reference"]
+    assert outbox_rows(mail_app)
+    result = mail_app.test_cli_runner().invoke(args=["erase", reference])
+    assert result.exit_code == 0, result.output
+    assert outbox_rows(mail_app) == []
+    with mail_app.app_context():
+        assert list(get_db().query("SELECT * FROM patient_notices")) == []

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlite_utils import Database
 
@@ -149,16 +149,13 @@ def render_digest(items: list[str]) -> tuple[str, str, str]:
     clinic = get_clinic()
     language = get_ruleset().languages[0]
     with force_locale(language):
-        subject = ngettext("%(num)s screening waits for review", "%(num)s screenings wait for review", len(items))
+        subject = _("Screenings waiting for review: %(num)s", num=len(items))
         context = {
             "subject": subject,
             "paragraphs": [
-                ngettext(
-                    "This screening needs a practitioner's decision. Patients were told to expect contact within "
+                _(
+                    "Screenings that need a practitioner's decision. Patients were told to expect contact within "
                     "%(days)s working days.",
-                    "These screenings need a practitioner's decision. Patients were told to expect contact within "
-                    "%(days)s working days.",
-                    len(items),
                     days=clinic.reply_within_working_days,
                 ),
                 *items,

@@ -89,6 +89,8 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 def post_webhook(message: storage.OutboxRecord, secret: str, timeout: float) -> None:
     """POST one webhook; raise ``OSError`` (``urllib.error.URLError``, ``HTTPError``) unless it gets a 2xx."""
+    if not secret:
+        raise ValueError("SCREENING_WEBHOOK_SECRET is not set: deliveries are never sent unsigned")
     body = message["body"].encode("utf-8")
     request = urllib.request.Request(  # noqa: S310 - the URL is checked to be http(s) at start-up
         message["recipient"],
@@ -115,6 +117,8 @@ class _Smtp:
         self.connection: smtplib.SMTP | None = None
 
     def send(self, email: EmailMessage) -> None:
+        if not self.config["MAIL_SERVER"]:
+            raise smtplib.SMTPException("SCREENING_MAIL_SERVER is not set")
         if self.connection is None:
             connection = smtplib.SMTP(
                 self.config["MAIL_SERVER"], int(self.config["MAIL_PORT"]), timeout=float(self.config["MAIL_TIMEOUT"])
