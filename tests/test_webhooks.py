@@ -102,7 +102,7 @@ def test_deliveries_page_lists_status_and_resends(hook_app: Flask, webhooks: Web
     assert page.status_code == 200
     assert "screening.created" in page_text(page) and "Delivered" in page_text(page)
     (row,) = outbox_rows(hook_app, "webhook")
-    assert doctor.post(f"/practitioner/webhooks/{row['id']}/resend").status_code == 303
+    assert doctor.post(f"/practitioner/webhooks/{row['delivery_id']}/resend").status_code == 303
     send_mail(hook_app)
     first, second = webhooks.requests
     assert first["body"] == second["body"]
@@ -114,11 +114,11 @@ def test_deliveries_page_lists_status_and_resends(hook_app: Flask, webhooks: Web
 def test_deliveries_page_needs_sign_in(hook_app: Flask) -> None:
     client = hook_app.test_client()
     assert client.get("/practitioner/webhooks").status_code == 302
-    assert client.post("/practitioner/webhooks/1/resend").status_code == 302
+    assert client.post("/practitioner/webhooks/some-id/resend").status_code == 302
 
 
 def test_resending_an_unknown_delivery_is_404(hook_app: Flask) -> None:
-    assert signed_in(hook_app).post("/practitioner/webhooks/999/resend").status_code == 404
+    assert signed_in(hook_app).post("/practitioner/webhooks/no-such-delivery/resend").status_code == 404
 
 
 @pytest.mark.parametrize(

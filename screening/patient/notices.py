@@ -74,10 +74,12 @@ def _screening_or_404(token: str) -> storage.ScreeningRecord:
 @bp.post("/result/<token>/notify")
 def notify(token: str) -> ResponseReturnValue:
     """E-mail me my result link, or remind me on my re-screen date; back to the result (Post/Redirect/Get)."""
-    screening = _screening_or_404(token)
     form = NoticeForm()
+    if not form.validate():
+        abort(400)  # a missing CSRF token or an unknown request, before anything is looked up
+    screening = _screening_or_404(token)
     email = screening["contact_email"]
-    if not form.validate() or not email or not mail_enabled():
+    if not email or not mail_enabled():
         abort(400)
     db = get_db()
     notice = storage.get_patient_notice(db, screening["id"])

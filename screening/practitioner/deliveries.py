@@ -28,16 +28,16 @@ def deliveries() -> ResponseReturnValue:
     return render_template("practitioner/deliveries.html", rows=rows, resend_form=LogoutForm())
 
 
-@bp.post("/webhooks/<int:message_id>/resend")
-def resend_delivery(message_id: int) -> ResponseReturnValue:
+@bp.post("/webhooks/<delivery_id>/resend")
+def resend_delivery(delivery_id: str) -> ResponseReturnValue:
     """Queue a copy of a delivery with a new delivery id."""
     if not LogoutForm().validate():
         abort(400)
     db = get_db()
-    original = storage.get_outbox_message(db, message_id)
+    original = storage.get_outbox_message(db, delivery_id)
     if original is None or original["channel"] != "webhook":
         abort(404)
-    new_id = storage.resend_message(db, message_id)
+    new_id = storage.resend_message(db, original["id"])
     audit("webhook.resend", None, {"delivery": original["delivery_id"], "event": original["event"], "id": new_id})
     wake_sender()
     flash(_("The delivery is queued again."))

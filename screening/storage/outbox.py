@@ -180,9 +180,10 @@ def list_outbox(db: Database, channel: str, *, limit: int = 50) -> list[OutboxRe
     return [cast(OutboxRecord, row) for row in rows]
 
 
-def get_outbox_message(db: Database, message_id: int) -> OutboxRecord | None:
-    """One message, or None."""
-    return cast(OutboxRecord | None, query_one(db, "SELECT * FROM outbox WHERE id = ?", [message_id]))
+def get_outbox_message(db: Database, key: int | str) -> OutboxRecord | None:
+    """One message by its id or its delivery id, or None."""
+    column = "id" if isinstance(key, int) else "delivery_id"
+    return cast(OutboxRecord | None, query_one(db, f"SELECT * FROM outbox WHERE {column} = ?", [key]))  # noqa: S608
 
 
 def resend_message(db: Database, message_id: int) -> int | None:

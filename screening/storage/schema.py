@@ -341,6 +341,7 @@ def m016_outbox(db: Database) -> None:
     db.table("outbox").create_index(["delivered_at", "failed_at", "next_attempt_at"])
     db.table("outbox").create_index(["channel", "id"])
     db.table("outbox").create_index(["screening_id"])
+    db.table("outbox").create_index(["delivery_id"], unique=True)
 
 
 def m017_patient_notices(db: Database) -> None:
