@@ -89,7 +89,7 @@ def test_without_a_booking_url_the_result_gives_phone_and_email(tmp_path: Path) 
 def test_a_cleared_review_follows_the_decision_with_date_and_booking(clinic_app: Flask) -> None:
     client = clinic_app.test_client()
     path, before = result_of(client, epilepsy="unsure")
-    assert "A practitioner needs to look" in before
+    assert "A practitioner needs to look" in before and "Why this result" in before
     reference = client.get(path).get_data(as_text=True).split('id="reference-code">')[1][:8]
     doctor = signed_in(clinic_app)
     response = decide(
@@ -103,6 +103,7 @@ def test_a_cleared_review_follows_the_decision_with_date_and_booking(clinic_app:
     assert response.status_code == 303
     after = page_text(client.get(path, headers={"Accept-Language": "en"}))
     assert "Good news" in after and "A practitioner needs to look" not in after
+    assert "Why this result" not in after  # the verdict's reasons no longer explain the result
     assert "A practitioner reviewed your screening on" in after
     assert "Book your session" in after
     assert f"code={reference}&amp;result=eligible" in client.get(path).get_data(as_text=True)
