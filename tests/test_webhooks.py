@@ -10,7 +10,6 @@ import json
 import pytest
 from flask import Flask
 
-from screening import ROOT
 from screening.web.security import ConfigError
 from tests.helpers import (
     CLEAR_ANSWERS,
@@ -134,21 +133,3 @@ def test_resending_an_unknown_delivery_is_404(hook_app: Flask) -> None:
 def test_bad_webhook_settings_refuse_start_up(tmp_path, settings: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_app(tmp_path, **settings)
-
-
-def test_app_py_refuses_a_non_http_webhook_url(tmp_path) -> None:
-    import subprocess
-    import sys
-
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "SCREENING_DATABASE": str(tmp_path / "x.sqlite"),
-        "SCREENING_SECRET_KEY": "a-long-enough-secret-key-for-this-test",
-        "SCREENING_WEBHOOK_URL": "gopher://crm.example.com/",
-        "SCREENING_WEBHOOK_SECRET": "s",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", "import app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 2
-    assert "SCREENING_WEBHOOK_URL must be an http:// or https:// address" in done.stderr

@@ -20,6 +20,7 @@ def send_mail_command() -> None:
     """Deliver every queued e-mail and webhook that is due (run it from cron, e.g. every minute)."""
     db = get_db()
     delivered = retrying = abandoned = 0
+    errors: set[str] = set()
     while True:
         result = deliver_due(db)
         delivered, retrying, abandoned = (
@@ -27,9 +28,10 @@ def send_mail_command() -> None:
             retrying + result.retrying,
             abandoned + result.abandoned,
         )
+        errors.update(result.errors)
         if not result.delivered:
             break
-    for error in sorted(set(result.errors)):
+    for error in sorted(errors):
         click.echo(f"failed: {error}", err=True)
     click.echo(f"{delivered} delivered, {retrying} to retry later, {abandoned} given up.")
 
