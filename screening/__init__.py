@@ -8,10 +8,10 @@ from typing import Any
 from flask import Flask
 from flask_compress import Compress
 
-from . import api, cli, patient, practitioner
+from . import api, cli, outbox, patient, practitioner
 from .core.loader import load_rules
 from .settings import ROOT, default_settings
-from .web import db, errors, i18n, limits, security
+from .web import clinic, db, errors, i18n, limits, security
 
 __all__ = ["ROOT", "create_app"]
 
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
+    clinic.init_app(app)  # refuses a broken clinic.yaml (ClinicFileError)
 
     # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
     Compress(app)
@@ -43,4 +44,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     practitioner.init_app(app)  # sign-in (Flask-Login) and the /practitioner pages
     api.init_app(app)  # the JSON API and FHIR
     cli.init_app(app)
+    outbox.init_app(app)  # e-mail and webhooks: send-mail, send-reminders, the background sender
     return app

@@ -13,9 +13,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .core.clinic import ClinicFileError, load_clinic
 from .core.engine import InvalidAnswers, screen
 from .core.loader import load_rules
-from .core.model import RuleFileError, RuleSet
+from .core.model import RuleFileError, RuleSet, pick_text
 from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
 from .storage import (
@@ -53,17 +54,20 @@ def summarize_ruleset(ruleset: RuleSet) -> str:
 @click.command("check-rules")
 @with_appcontext
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-def check_rules_command(file: str | None) -> None:
-    """Validate a rule file (default: the one the app uses)."""
+@click.option("--clinic", "clinic_file", type=click.Path(dir_okay=False), help="The clinic file (default: the app's).")
+def check_rules_command(file: str | None, clinic_file: str | None) -> None:
+    """Validate a rule file (default: the one the app uses) and the clinic file."""
     path = file or current_app.config["RULES_FILE"]
     try:
         ruleset = load_rules(path)
-    except RuleFileError as error:
+        clinic = load_clinic(clinic_file or current_app.config["CLINIC_FILE"], ruleset.languages)
+    except (RuleFileError, ClinicFileError) as error:
         for problem in error.problems:
             click.echo(problem, err=True)
         click.echo(f"{len(error.problems)} problem(s) found.", err=True)
         sys.exit(2)
     click.echo(summarize_ruleset(ruleset))
+    click.echo(f"{clinic.path}: OK, {pick_text(clinic.name, ruleset.languages[0])}")
 
 
 def _read_answers(stream: IO[str]) -> dict[str, Any]:

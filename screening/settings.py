@@ -50,6 +50,31 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_LOCK_MINUTES": 15,
         # werkzeug's hash method for staff passwords; tests use a cheap one.
         "PASSWORD_HASH_METHOD": "scrypt",
+        # The clinic's name, contact details, booking link and working days (see clinic.yaml).
+        "CLINIC_FILE": str(ROOT / "clinic.yaml"),
+        # The public address links in e-mails and webhooks start with (https://screening.example.com/);
+        # empty: the address of the request that queued them. Required to serve with mail or webhooks on.
+        "PUBLIC_URL": "",
+        # Outgoing mail (Flask-Mail's names); no MAIL_SERVER: no e-mail is queued.
+        "MAIL_SERVER": "",
+        "MAIL_PORT": 25,
+        "MAIL_USE_TLS": False,
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_DEFAULT_SENDER": "",
+        "MAIL_TIMEOUT": 10,
+        # Staff told of screenings waiting for review: 0 one message each, N a digest every N minutes.
+        "STAFF_DIGEST_MINUTES": 0,
+        # The clinic's booking system or CRM: events POSTed as signed JSON (no URL: none are queued).
+        "WEBHOOK_URL": "",
+        "WEBHOOK_SECRET": "",
+        "WEBHOOK_TIMEOUT": 10,
+        # The outbox's sender: a thread in each served worker (false: run `flask send-mail` from cron).
+        "OUTBOX_BACKGROUND": True,
+        # Retries wait RETRY_SECONDS, doubling up to MAX_RETRY_SECONDS; given up after MAX_ATTEMPTS.
+        "OUTBOX_RETRY_SECONDS": 30,
+        "OUTBOX_MAX_RETRY_SECONDS": 3600,
+        "OUTBOX_MAX_ATTEMPTS": 15,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
     }

@@ -19,7 +19,16 @@ import screening
 from screening.core.loader import load_rules
 from screening.core.model import RuleSet
 from screening.settings import default_settings
-from tests.helpers import RULES_FILE, add_screening, build_app, signed_in
+from tests.helpers import (
+    RULES_FILE,
+    Inbox,
+    WebhookReceiver,
+    add_screening,
+    build_app,
+    free_port,
+    outbox_config,
+    signed_in,
+)
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +93,56 @@ def doctor(app: Flask) -> FlaskClient:
 def stored_screening(app: Flask) -> dict[str, Any]:
     """A stored screening of a clear patient (Anna Petrova, screened today), as stored."""
     return add_screening(app)
+
+
+# --- Outgoing mail and webhooks: a real SMTP server and a real HTTP receiver ------
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on a free port for the whole session, collecting what arrives."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: Inbox) -> Inbox:
+    """The session's SMTP server, emptied for this test."""
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
+def webhook_server() -> Iterator[WebhookReceiver]:
+    """A real HTTP server receiving webhooks for the whole session (tests may stop and restart it)."""
+    receiver = WebhookReceiver(free_port())
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def webhooks(webhook_server: WebhookReceiver) -> Iterator[WebhookReceiver]:
+    """The session's webhook receiver, emptied and running for this test."""
+    webhook_server.clear()
+    webhook_server.start()
+    yield webhook_server
+    webhook_server.start()  # a test that stopped it leaves it running for the next
+
+
+@pytest.fixture
+def mail_app(tmp_path: Path, mailbox: Inbox) -> Flask:
+    """The app sending e-mail to ``mailbox`` (no webhooks), retrying at once."""
+    return build_app(tmp_path, **outbox_config(mailbox))
+
+
+@pytest.fixture
+def hook_app(tmp_path: Path, mailbox: Inbox, webhooks: WebhookReceiver) -> Flask:
+    """The app sending webhooks to ``webhooks`` and e-mail to ``mailbox``, retrying at once."""
+    return build_app(tmp_path, **outbox_config(mailbox, webhooks))

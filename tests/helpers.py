@@ -6,7 +6,13 @@ Test modules import from here, never from one another nor from conftest.py.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import re
+import socket
+import threading
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +283,135 @@ rules:
     practitioner: Unsure answers.
     source: Policy
 """
+
+
+# --- Outgoing mail and webhooks ---------------------------------------------------
+
+WEBHOOK_SECRET = "webhook-test-secret"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message that arrives, parsed."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message (aiosmtpd's hook)."""
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def clear(self) -> None:
+        """Forget what arrived so far."""
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The messages addressed to ``address``."""
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+
+def mail_text(message: EmailMessage) -> str:
+    """The plain-text part of an e-mail."""
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def mail_html(message: EmailMessage) -> str:
+    """The HTML part of an e-mail."""
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def first_link(text: str) -> str:
+    """The first http(s) link in a text."""
+    match = re.search(r"https?://\S+", text)
+    assert match, text
+    return match.group(0)
+
+
+class WebhookReceiver:
+    """A real HTTP server on a fixed port that records every POST and answers ``status``."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/hooks/screening"
+        self.status = 204
+        self.requests: list[dict[str, Any]] = []
+        self.server: ThreadingHTTPServer | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.handler = Handler
+
+    def start(self) -> None:
+        """Listen (again) on the receiver's port."""
+        if self.server is None:
+            ThreadingHTTPServer.allow_reuse_address = True
+            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening: deliveries now meet a refused connection."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def clear(self) -> None:
+        """Forget what arrived so far, and answer 204 again."""
+        self.requests.clear()
+        self.status = 204
+
+
+def outbox_config(mailbox: Inbox, webhooks: WebhookReceiver | None = None) -> dict[str, object]:
+    """Settings that point the app's outbox at the test servers (no webhooks without a receiver)."""
+    config: dict[str, object] = {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": mailbox.port,
+        "MAIL_DEFAULT_SENDER": "screening@example.com",
+        "PUBLIC_URL": "http://clinic.example.com",
+        "OUTBOX_RETRY_SECONDS": 0,
+        "MAIL_TIMEOUT": 5,
+    }
+    if webhooks is not None:
+        config.update(WEBHOOK_URL=webhooks.url, WEBHOOK_SECRET=WEBHOOK_SECRET)
+    return config
+
+
+def send_mail(app: Flask) -> str:
+    """Run ``flask send-mail`` once; its output."""
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def outbox_rows(app: Flask, channel: str | None = None) -> list[dict[str, Any]]:
+    """The outbox, oldest first."""
+    if channel is None:
+        return query(app, "SELECT * FROM outbox ORDER BY id")
+    return query(app, "SELECT * FROM outbox WHERE channel = ? ORDER BY id", [channel])

@@ -66,6 +66,7 @@ def page_names() -> list[str]:
     for language in LANGUAGES:
         names += [f"landing-{language}", f"questionnaire-{language}", f"questionnaire-errors-{language}"]
         names += [f"result-{status}-{language}" for status in RESULTS]
+        names += [f"print-{language}"]
         names += [f"error-{code}-{language}" for code in ERRORS]
     return names
 
@@ -90,6 +91,7 @@ def render_pages(app: Flask) -> Iterator[tuple[str, str]]:
             sent = client.post("/screening", data={**CLEAR_ANSWERS, **PATIENT, **changes}, headers=headers)
             assert sent.status_code == 303
             yield f"result-{status}-{language}", get(urlsplit(sent.headers["Location"]).path)
+        yield f"print-{language}", get(urlsplit(sent.headers["Location"]).path + "/print")
         for code, error in ERRORS.items():
             yield f"error-{code}-{language}", error_page(app, error, language)
 

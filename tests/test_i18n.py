@@ -156,7 +156,7 @@ def test_odd_accept_language_headers_still_give_a_readable_date(client: FlaskCli
 def test_review_and_ineligible_results_in_russian(client: FlaskClient) -> None:
     review = submit(client, RU, keloids="yes")
     assert "специалисту нужно посмотреть некоторые ваши ответы" in review
-    assert "обычно в течение двух рабочих дней" in review
+    assert "в течение 2 рабочих дней" in review  # clinic.yaml's reply_within_working_days
     ineligible = submit(client, RU, cancer="active")
     assert "По вашим ответам мы не можем провести эту процедуру" in ineligible
 

@@ -15,7 +15,15 @@ from flask.typing import ResponseReturnValue
 
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import OUTCOMES
-from ..storage import ScreeningFilter, ScreeningRecord, get_screening_by_reference, list_screenings, save_screening
+from ..outbox import queue_screening_created, wake_sender
+from ..storage import (
+    ScreeningFilter,
+    ScreeningRecord,
+    get_screening_by_reference,
+    list_screenings,
+    save_screening,
+    write_transaction,
+)
 from ..web.audit import audit, screening_target
 from ..web.cursors import decode_cursor, encode_cursor
 from ..web.db import get_db, screening_day
@@ -83,14 +91,13 @@ def create_screening() -> ResponseReturnValue:
         return json_error(400, "The screening has invalid fields; see errors.", errors)
 
     language = current_language()
-    saved = save_screening(
-        get_db(),
-        verdict,
-        patient,
-        source="api",
-        language=language,
-        consent_version=current_app.config["CONSENT_VERSION"],
-    )
+    db = get_db()
+    with write_transaction(db):  # the screening and its staff notice and webhook commit together
+        saved = save_screening(
+            db, verdict, patient, source="api", language=language, consent_version=current_app.config["CONSENT_VERSION"]
+        )
+        queue_screening_created(db, saved, verdict.status, patient.email, language, send_link=False)
+    wake_sender()
     result = verdict.as_dict(language, include_notes=True)
     response = jsonify(
         {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import notices
 from .views import bp
 
 
 def init_app(app: Flask) -> None:
     """Register the patient pages."""
     app.register_blueprint(bp)
+    app.register_blueprint(notices.bp)  # the e-mailed link, the reminder, the print view

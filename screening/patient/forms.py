@@ -14,19 +14,20 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
+    HiddenField,
     RadioField,
     SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import AnyOf, DataRequired, Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from ..core.engine import AnswerError, InvalidAnswers
 from ..core.model import Question, RuleSet, pick_text
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX, InvalidPatient, Patient, check_patient
 
-PATIENT_FIELDS = ("patient_name", "email", "phone", "consent")
+PATIENT_FIELDS = ("patient_name", "email", "phone", "email_link", "consent")
 
 ANSWER_MESSAGES = {
     "required": _l("Please answer this question."),
@@ -63,6 +64,12 @@ DETAIL_MESSAGES = {
 DETAIL_FIELDS = {"name": "patient_name", "email": "email", "phone": "phone"}
 
 
+class NoticeForm(FlaskForm):
+    """On the result page: e-mail me the link, or remind me on my re-screen date."""
+
+    what = HiddenField(validators=[AnyOf(("link", "reminder"))])
+
+
 class ScreeningFormBase(FlaskForm):
     """Patient details and consent; question fields are added per rule set."""
 
@@ -73,6 +80,8 @@ class ScreeningFormBase(FlaskForm):
         _l("I agree that the clinic stores my answers to assess whether the treatment is safe for me."),
         validators=[DataRequired(_l("We need your consent to store your answers."))],
     )
+    # Offered only when e-mail is configured; the link goes to the address above.
+    email_link = BooleanField(_l("E-mail me a link to my result"))
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Field checks, then the patient's details as ``check_patient`` sees them."""
@@ -84,7 +93,17 @@ class ScreeningFormBase(FlaskForm):
                 field = getattr(self, DETAIL_FIELDS[problem.field])
                 field.errors = [*field.errors, DETAIL_MESSAGES[(problem.field, problem.code)]]
             valid = False
+        if self.email_link.data and not (self.email.data or "").strip():
+            self.email_link.errors = [
+                *self.email_link.errors,
+                _l("Please give your email address to receive the link."),
+            ]
+            valid = False
         return valid
+
+    def wants_link(self) -> bool:
+        """Whether the patient asked to be e-mailed the link to their result."""
+        return bool(self.email_link.data)
 
     def raw_answers(self, ruleset: RuleSet) -> dict[str, Any]:
         """The question answers as typed, blanks left out."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
@@ -13,12 +13,15 @@ from flask_wtf.csrf import generate_csrf
 from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import RuleSet
-from ..storage import get_screening_by_token, save_screening
+from ..outbox import queue_screening_created, wake_sender
+from ..storage import get_screening_by_token, save_screening, write_transaction
+from ..web.clinic import get_clinic
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
 from ..web.ruleset import get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
+from .notices import notice_context
 
 bp = Blueprint("patient", __name__)
 
@@ -98,14 +101,21 @@ def questionnaire() -> ResponseReturnValue:
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
-    saved = save_screening(
-        get_db(),
-        verdict,
-        form.patient(),
-        source="web",
-        language=current_language(),
-        consent_version=current_app.config["CONSENT_VERSION"],
-    )
+    db, patient = get_db(), form.patient()
+    # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
+    with write_transaction(db):
+        saved = save_screening(
+            db,
+            verdict,
+            patient,
+            source="web",
+            language=current_language(),
+            consent_version=current_app.config["CONSENT_VERSION"],
+        )
+        queue_screening_created(
+            db, saved, verdict.status, patient.email, current_language(), send_link=form.wants_link()
+        )
+    wake_sender()
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=saved.token), 303)
 
@@ -121,7 +131,17 @@ def result(token: str) -> ResponseReturnValue:
         screening=screening,
         ruleset=get_ruleset(current_app),
         rescreen_after=format_iso_date(screening["rescreen_after"]),
+        **notice_context(screening, token),
     )
+
+
+@bp.get("/clinic-logo")
+def clinic_logo() -> ResponseReturnValue:
+    """The clinic's logo named in clinic.yaml."""
+    logo = get_clinic().logo
+    if logo is None:
+        abort(404)
+    return send_file(logo, max_age=3600)
 
 
 @bp.get("/language/<code>")

@@ -14,6 +14,7 @@ from flask_login import current_user
 from .. import storage
 from ..core.engine import InvalidAnswers, Verdict, screen
 from ..core.model import pick_text
+from ..outbox import queue_screening_reviewed, wake_sender
 from ..web.audit import audit, screening_target
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
@@ -114,20 +115,25 @@ def review(reference: str) -> ResponseReturnValue:
         return render_detail(screening, review_form=form, status=400)
     decision = form.decision.data
     status = screening["status"] if decision == "confirm" else form.status.data
+    db = get_db()
     try:
-        storage.review_screening(
-            get_db(),
-            screening["id"],
-            current_user.id,
-            form.revision.data,
-            decision=decision,
-            status=status,
-            reason_code=form.reason_code.data or None,
-            comment=(form.comment.data or "").strip() or None,
-            notes=(form.notes.data or "").strip() or None,
-        )
+        # The decision and the messages it sets off (patient, webhook) commit together.
+        with storage.write_transaction(db):
+            storage.review_screening(
+                db,
+                screening["id"],
+                current_user.id,
+                form.revision.data,
+                decision=decision,
+                status=status,
+                reason_code=form.reason_code.data or None,
+                comment=(form.comment.data or "").strip() or None,
+                notes=(form.notes.data or "").strip() or None,
+            )
+            queue_screening_reviewed(db, screening["id"])
     except storage.StaleScreening:
         return _stale(screening)
+    wake_sender()
     details = {"verdict": screening["status"], "status": status}
     if decision == "override":
         details["reason"] = form.reason_code.data

@@ -184,6 +184,7 @@ class AnswersOnlyForm(ScreeningFormBase):
     email = None
     phone = None
     consent = None
+    email_link = None
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Only the CSRF token and field lengths: the engine checks the answers."""

@@ -35,6 +35,7 @@ ACTIONS = (
     "screening.erase",
     "data.purge",
     "data.backup",
+    "webhook.resend",
 )
 
 

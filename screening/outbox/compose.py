@@ -1,0 +1,283 @@
+"""What the app tells patients, staff and the clinic's systems, queued in the
+transaction of the change that causes it (``storage.enqueue_message``).
+
+E-mails carry a link and a reference code, never a condition or an answer;
+patients get them in the language they used, staff in the rule file's first.
+Webhook bodies carry the verdict's status and times and the API URL to fetch
+the rest with a token, never answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlite_utils import Database
+
+from .. import storage
+from ..core.facts import needs_review
+from ..core.model import pick_text
+from ..web.clinic import get_clinic
+from ..web.ruleset import get_ruleset
+from .links import base_url, external_url, seal_token, unseal_token
+
+
+def mail_enabled() -> bool:
+    """Whether e-mail is configured (``MAIL_SERVER``); without it nothing is queued or offered."""
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def webhooks_enabled() -> bool:
+    """Whether a webhook URL is configured."""
+    return bool(current_app.config.get("WEBHOOK_URL"))
+
+
+def _queue_mail(
+    db: Database,
+    event: str,
+    recipient: str,
+    language: str,
+    *,
+    screening_id: int | None,
+    subject: str,
+    paragraphs: list[str],
+    link: str | None = None,
+    link_label: str = "",
+    after: tuple[str, ...] = (),
+) -> int:
+    context = {
+        "subject": subject,
+        "paragraphs": paragraphs,
+        "link": link,
+        "link_label": link_label,
+        "after": after,
+        "clinic": get_clinic(),
+        "language": language,
+    }
+    return storage.enqueue_message(
+        db,
+        "mail",
+        event,
+        recipient,
+        render_template("mail/message.txt", **context),
+        screening_id=screening_id,
+        subject=subject,
+        html=render_template("mail/message.html", **context),
+    )
+
+
+def _keep_line(reference: str) -> tuple[str, ...]:
+    return (
+        _("Your reference code: %(reference)s.", reference=reference),
+        _("Keep this e-mail: the link is the only way back to your result. Please do not share it."),
+    )
+
+
+def queue_result_link(db: Database, screening_id: int, reference: str, token: str, email: str, language: str) -> int:
+    """E-mail the patient the link to their result, and keep it sealed for the review message."""
+    base = base_url()
+    storage.save_patient_notice(db, screening_id, sealed_token=seal_token(token), base_url=base, link=True)
+    clinic = get_clinic()
+    with force_locale(language):
+        return _queue_mail(
+            db,
+            "patient.link",
+            email,
+            language,
+            screening_id=screening_id,
+            subject=_("Your screening result at %(clinic)s", clinic=pick_text(clinic.name, language)),
+            paragraphs=[_("You asked us to e-mail you the link to your screening result.")],
+            link=external_url("patient.result", base, token=token),
+            link_label=_("Open your result"),
+            after=_keep_line(reference),
+        )
+
+
+def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int | None:
+    """Tell the clinic's staff addresses that a screening waits for review (None: no addresses)."""
+    clinic = get_clinic()
+    if not clinic.staff_emails:
+        return None
+    language = get_ruleset().languages[0]
+    with force_locale(language):
+        return _queue_mail(
+            db,
+            "staff.review",
+            ", ".join(clinic.staff_emails),
+            language,
+            screening_id=screening_id,
+            subject=_("A screening waits for review: %(reference)s", reference=reference),
+            paragraphs=[
+                _(
+                    "A screening needs a practitioner's decision (reference %(reference)s). The patient was told "
+                    "to expect contact within %(days)s working days.",
+                    reference=reference,
+                    days=clinic.reply_within_working_days,
+                )
+            ],
+            link=external_url("practitioner.detail", reference=reference),
+            link_label=_("Open the screening"),
+        )
+
+
+DIGEST_EVENT = "staff.digest"
+
+
+def queue_digest_item(db: Database, screening_id: int, reference: str) -> int | None:
+    """Hold a screening for the staff's next digest, sent ``STAFF_DIGEST_MINUTES`` after its first item."""
+    clinic = get_clinic()
+    if not clinic.staff_emails:
+        return None
+    minutes = int(current_app.config["STAFF_DIGEST_MINUTES"])
+    return storage.enqueue_message(
+        db,
+        "mail",
+        DIGEST_EVENT,
+        ", ".join(clinic.staff_emails),
+        # The item's line, complete: the digest is composed outside any request.
+        f"{reference}: {external_url('practitioner.detail', reference=reference)}",
+        screening_id=screening_id,
+        delay=minutes * 60,
+    )
+
+
+def render_digest(items: list[str]) -> tuple[str, str, str]:
+    """The staff digest's subject, text and HTML for its item lines."""
+    clinic = get_clinic()
+    language = get_ruleset().languages[0]
+    with force_locale(language):
+        subject = _("Screenings waiting for review: %(num)s", num=len(items))
+        context = {
+            "subject": subject,
+            "paragraphs": [
+                _(
+                    "Screenings that need a practitioner's decision. Patients were told to expect contact within "
+                    "%(days)s working days.",
+                    days=clinic.reply_within_working_days,
+                ),
+                *items,
+            ],
+            "link": None,
+            "link_label": "",
+            "after": (),
+            "clinic": clinic,
+            "language": language,
+        }
+        return subject, render_template("mail/message.txt", **context), render_template("mail/message.html", **context)
+
+
+def queue_reviewed_notice(db: Database, screening: storage.ScreeningRecord) -> int | None:
+    """Tell a patient who asked for e-mail that their screening was reviewed, with their link."""
+    notice = storage.get_patient_notice(db, screening["id"])
+    token = unseal_token(notice["sealed_token"]) if notice else None
+    if notice is None or token is None or not screening["contact_email"]:
+        return None
+    language = screening["language"] or get_ruleset().languages[0]
+    clinic = get_clinic()
+    with force_locale(language):
+        return _queue_mail(
+            db,
+            "patient.reviewed",
+            screening["contact_email"],
+            language,
+            screening_id=screening["id"],
+            subject=_("Your screening has been reviewed"),
+            paragraphs=[
+                _(
+                    "A practitioner at %(clinic)s has reviewed your screening. Your result page shows their "
+                    "decision and what to do next.",
+                    clinic=pick_text(clinic.name, language),
+                )
+            ],
+            link=external_url("patient.result", notice["base_url"], token=token),
+            link_label=_("See your result"),
+            after=_keep_line(screening["reference"]),
+        )
+
+
+def queue_reminder(db: Database, screening: storage.ScreeningRecord, base: str | None) -> int | None:
+    """Remind a deferred patient, on their re-screen date, that they may fill in the questionnaire again."""
+    if not screening["contact_email"]:
+        return None
+    language = screening["language"] or get_ruleset().languages[0]
+    clinic = get_clinic()
+    with force_locale(language):
+        return _queue_mail(
+            db,
+            "patient.reminder",
+            screening["contact_email"],
+            language,
+            screening_id=screening["id"],
+            subject=_("You can fill in the screening questionnaire again"),
+            paragraphs=[
+                _(
+                    "You asked us to remind you: from today you can fill in the questionnaire of %(clinic)s again "
+                    "and get a new result.",
+                    clinic=pick_text(clinic.name, language),
+                )
+            ],
+            link=external_url("patient.questionnaire", base),
+            link_label=_("Start the questionnaire"),
+            after=(_("Your earlier reference code: %(reference)s.", reference=screening["reference"]),),
+        )
+
+
+def webhook_body(event: str, screening: storage.ScreeningRecord) -> str:
+    """The JSON a webhook carries: what happened, never the answers."""
+    payload: dict[str, Any] = {
+        "event": event,
+        "reference": screening["reference"],
+        "status": screening["status"],
+        "decided_status": screening["decided_status"],
+        "reviewed": bool(screening["reviewed"]),
+        "rules_version": screening["rules_version"],
+        "rescreen_after": screening["rescreen_after"],
+        "created_at": screening["created_at"],
+        "reviewed_at": screening["reviewed_at"],
+        # Fetch the rest with an API token (flask create-api-token).
+        "api_url": external_url("api.get_screening", reference=screening["reference"]),
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def queue_webhook(db: Database, event: str, screening_id: int) -> int | None:
+    """Queue a webhook event about a screening (None: no webhook configured)."""
+    if not webhooks_enabled():
+        return None
+    screening = storage.get_screening(db, screening_id)
+    assert screening is not None, "queued in the transaction that stored the screening"
+    return storage.enqueue_message(
+        db,
+        "webhook",
+        event,
+        str(current_app.config["WEBHOOK_URL"]),
+        webhook_body(event, screening),
+        screening_id=screening_id,
+    )
+
+
+def queue_screening_created(
+    db: Database, saved: storage.SavedScreening, status: str, email: str, language: str, *, send_link: bool
+) -> None:
+    """Everything a new screening sets off: the patient's link, the staff notice, the webhook."""
+    if mail_enabled():
+        if send_link and email:
+            queue_result_link(db, saved.id, saved.reference, saved.token, email, language)
+        if needs_review(status, reviewed=False):
+            if int(current_app.config["STAFF_DIGEST_MINUTES"]) > 0:
+                queue_digest_item(db, saved.id, saved.reference)
+            else:
+                queue_staff_notice(db, saved.id, saved.reference)
+    queue_webhook(db, "screening.created", saved.id)
+
+
+def queue_screening_reviewed(db: Database, screening_id: int) -> None:
+    """Everything a decision sets off: the patient's message (if they asked for e-mail) and the webhook."""
+    screening = storage.get_screening(db, screening_id)
+    assert screening is not None, "queued in the transaction that recorded the decision"
+    if mail_enabled():
+        queue_reviewed_notice(db, screening)
+    queue_webhook(db, "screening.reviewed", screening_id)
