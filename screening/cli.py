@@ -14,10 +14,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .core.engine import InvalidAnswers, screen
-from .core.loader import load_rules
-from .core.model import RuleFileError, RuleSet
 from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
+from .rules_cli import check_rules_command, diff_rules_command
 from .storage import (
     PractitionerRecord,
     backup_database,
@@ -40,30 +39,6 @@ class CommandError(click.ClickException):
     """A user error: message on stderr, exit code 2."""
 
     exit_code = 2
-
-
-def summarize_ruleset(ruleset: RuleSet) -> str:
-    """One line saying what a rule file holds."""
-    return (
-        f"{ruleset.path}: OK, version {ruleset.full_version}, {len(ruleset.questions)} questions, "
-        f"{len(ruleset.rules)} rules, languages {', '.join(ruleset.languages)}"
-    )
-
-
-@click.command("check-rules")
-@with_appcontext
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
-def check_rules_command(file: str | None) -> None:
-    """Validate a rule file (default: the one the app uses)."""
-    path = file or current_app.config["RULES_FILE"]
-    try:
-        ruleset = load_rules(path)
-    except RuleFileError as error:
-        for problem in error.problems:
-            click.echo(problem, err=True)
-        click.echo(f"{len(error.problems)} problem(s) found.", err=True)
-        sys.exit(2)
-    click.echo(summarize_ruleset(ruleset))
 
 
 def _read_answers(stream: IO[str]) -> dict[str, Any]:
@@ -256,6 +231,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (
         check_rules_command,
+        diff_rules_command,
         screen_command,
         init_db_command,
         create_practitioner_command,

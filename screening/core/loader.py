@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from .build_questions import build_option_sets, build_questions, build_sections
 from .build_rules import build_rules
 from .checker import Checker
+from .examples import build_examples, run_examples
 from .model import Procedure, Question, RuleFileError, RuleSet
 from .safety import check_follow_up_loops, check_rule_inputs_offer_unsure, check_unsure_is_never_cleared
 from .yaml_lines import LineDict, LineList, read_yaml
@@ -45,13 +47,23 @@ def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
     ruleset = _build(data, check, hashlib.sha256(raw).hexdigest())
     if check.problems or ruleset is None:
         raise RuleFileError(check.problems)
+    if "examples" not in data:
+        return ruleset
+    # Examples are checked against a valid rule set only: they name its questions and rules.
+    examples, review = build_examples(data["examples"], check.line_of(data, "examples"), check, ruleset)
+    if check.problems:
+        raise RuleFileError(check.problems)
+    ruleset = replace(ruleset, examples=examples, examples_review=review, examples_line=check.line_of(data, "examples"))
+    failures = run_examples(ruleset)
+    if failures:
+        raise RuleFileError(failures)
     return ruleset
 
 
 def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     check.unknown_keys(
         data,
-        ("version", "languages", "procedure", "option_sets", "sections", "questions", "rules"),
+        ("version", "languages", "procedure", "option_sets", "sections", "questions", "rules", "examples"),
         "the rule file",
     )
     version = data.get("version")
