@@ -76,10 +76,10 @@ def _question_changes(old: Question, new: Question) -> list[Change]:
     ]
     if old.type != new.type:
         changes.append(Change("question_type", new.id, new.line, f"{what}: type changed from {old.type} to {new.type}"))
-    old_shown = describe_condition(old.show_if) if old.show_if else "always"
-    new_shown = describe_condition(new.show_if) if new.show_if else "always"
+    old_shown = f"when {describe_condition(old.show_if)}" if old.show_if else "always"
+    new_shown = f"when {describe_condition(new.show_if)}" if new.show_if else "always"
     if old_shown != new_shown:
-        changes.append(Change("show_if", new.id, new.line, f"{what}: shown {old_shown} before, now {new_shown}"))
+        changes.append(Change("show_if", new.id, new.line, f"{what}: was asked {old_shown}, now {new_shown}"))
     if old.required != new.required:
         changes.append(
             Change("required", new.id, new.line, f"{what}: {'now required' if new.required else 'now optional'}")
