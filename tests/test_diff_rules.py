@@ -17,7 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from screening import storage
 from screening.core.engine import screen
-from screening.core.loader import load_rules
+from screening.core.loader import load_rules, parse_rules
 from screening.core.model import Example, Rule, RuleSet
 from screening.web.db import get_db
 from tests.helpers import (
@@ -34,10 +34,16 @@ from tests.helpers import (
 
 RULES_TEXT = RULES_FILE.read_text(encoding="utf-8")
 
+# The small rule file the cases change, and its ids (read from it, not named here).
+BASE_SET = parse_rules(MINIMAL.encode(), "base.yaml")
+Q, FOLLOW_UP = BASE_SET.questions[0].id, BASE_SET.questions[2].id
+TRIGGER = BASE_SET.questions[1].id
+R, CATCH_ALL = BASE_SET.rules[0].id, BASE_SET.rules[1].id
+
 
 @pytest.fixture(scope="module")
 def tan_rule() -> Rule:
-    """The deferral the copy turns into a review (recent_tan in the shipped file)."""
+    """The deferral the copy turns into a review (in the shipped file: the recent tan)."""
     return longest_weekly_deferral(load_rules(RULES_FILE))
 
 
@@ -78,14 +84,19 @@ def store_examples(app: Flask, ruleset: RuleSet, examples: list[Example]) -> lis
 def _rule_added(text: str) -> str:
     return (
         text
-        + "  - id: extra\n    when: {pregnant: unsure}\n    outcome: review\n"
+        + f"  - id: extra\n    when: {{{Q}: unsure}}\n    outcome: review\n"
         + "    patient: P.\n    practitioner: P.\n    source: S\n"
     )
 
 
 def _rule_removed(text: str) -> str:
-    start = text.index("  - id: pregnancy\n")
-    return text[:start] + text[text.index("  - id: unsure_answer\n") :]
+    start = text.index(f"  - id: {R}\n")
+    return text[:start] + text[text.index(f"  - id: {CATCH_ALL}\n") :]
+
+
+def _question_removed(text: str) -> str:
+    start = text.index(f"  - id: {FOLLOW_UP}\n")
+    return text[:start] + text[text.index("rules:\n") :]
 
 
 QUESTION = "  - id: extra\n    section: main\n    type: choice\n    text: Extra?\n    options: [yes, no]\n"
@@ -94,31 +105,31 @@ QUESTION = "  - id: extra\n    section: main\n    type: choice\n    text: Extra?
 @pytest.mark.parametrize(
     ("change", "kind", "line_in", "words"),
     [
-        (_rule_added, "rule_added", "  - id: extra", "rule 'extra' added (review): when pregnant is \"unsure\""),
-        (_rule_removed, "rule_removed", None, "rule 'pregnancy' removed (was deferred)"),
+        (_rule_added, "rule_added", "  - id: extra", f"rule 'extra' added (review): when {Q} is \"unsure\""),
+        (_rule_removed, "rule_removed", None, f"rule '{R}' removed (was deferred)"),
         (
-            lambda t: t.replace("when: {pregnant: yes}", "when: {pregnant: [yes, unsure]}"),
+            lambda t: t.replace(f"when: {{{Q}: yes}}", f"when: {{{Q}: [yes, unsure]}}"),
             "condition",
-            "  - id: pregnancy",
-            'rule \'pregnancy\': condition changed from pregnant is "yes" to pregnant is one of "unsure", "yes"',
+            f"  - id: {R}",
+            f'rule \'{R}\': condition changed from {Q} is "yes" to {Q} is one of "unsure", "yes"',
         ),
         (
             lambda t: t.replace("outcome: deferred", "outcome: review"),
             "outcome",
-            "  - id: pregnancy",
-            "rule 'pregnancy': outcome changed from deferred to review",
+            f"  - id: {R}",
+            f"rule '{R}': outcome changed from deferred to review",
         ),
         (
             lambda t: t.replace("outcome: deferred\n", "outcome: deferred\n    rescreen: {weeks: 2}\n"),
             "rescreen",
-            "  - id: pregnancy",
-            "rule 'pregnancy': waiting period changed from none to 2 weeks after screening",
+            f"  - id: {R}",
+            f"rule '{R}': waiting period changed from none to 2 weeks after screening",
         ),
         (
             lambda t: t.replace("patient: Come back later.", "patient: Please come back later."),
             "texts",
-            "  - id: pregnancy",
-            "rule 'pregnancy': texts changed (patient)",
+            f"  - id: {R}",
+            f"rule '{R}': texts changed (patient)",
         ),
         (
             lambda t: t.replace("rules:\n", QUESTION + "rules:\n"),
@@ -126,33 +137,24 @@ QUESTION = "  - id: extra\n    section: main\n    type: choice\n    text: Extra?
             "  - id: extra",
             "question 'extra' added",
         ),
-        (
-            lambda t: t.replace(
-                "  - id: stopped_on\n    section: main\n    type: date\n    text: When?\n"
-                "    show_if: {stopped: stopped}\n",
-                "",
-            ),
-            "question_removed",
-            None,
-            "question 'stopped_on' removed",
-        ),
+        (_question_removed, "question_removed", None, f"question '{FOLLOW_UP}' removed"),
         (
             lambda t: t.replace("options: [never, stopped]", "options: [never, stopped, current]"),
             "option_added",
-            "  - id: stopped\n",
-            "question 'stopped': option 'current' added",
+            f"  - id: {TRIGGER}\n",
+            f"question '{TRIGGER}': option 'current' added",
         ),
         (
             lambda t: t.replace("options: [yes, no, unsure]", "options: [yes, no, unsure, maybe]"),
             "option_added",
-            "  - id: pregnant\n",
-            "question 'pregnant': option 'maybe' added",
+            f"  - id: {Q}\n",
+            f"question '{Q}': option 'maybe' added",
         ),
         (
-            lambda t: t.replace("show_if: {stopped: stopped}", "show_if: {stopped: never}"),
+            lambda t: t.replace(f"show_if: {{{TRIGGER}: stopped}}", f"show_if: {{{TRIGGER}: never}}"),
             "show_if",
-            "  - id: stopped_on",
-            'question \'stopped_on\': was asked when stopped is "stopped", now when stopped is "never"',
+            f"  - id: {FOLLOW_UP}",
+            f'question \'{FOLLOW_UP}\': was asked when {TRIGGER} is "stopped", now when {TRIGGER} is "never"',
         ),
     ],
     ids=[
@@ -205,7 +207,7 @@ def test_the_same_file_has_no_changes(runner: FlaskCliRunner) -> None:
 def test_replay_reports_each_changed_verdict_with_its_reference(
     app: Flask, runner: FlaskCliRunner, ruleset: RuleSet, tan_rule: Rule, tan_copy: Path
 ) -> None:
-    """recent_tan deferred → review over a year of screenings: only those it alone deferred change."""
+    """The recent tan deferred → review over a year of screenings: only those it alone deferred change."""
     changing = changed_examples(ruleset, tan_rule)
     staying = [e for e in ruleset.examples if tan_rule.id in e.fired and e not in changing]
     assert changing and staying

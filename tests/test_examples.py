@@ -50,7 +50,7 @@ rules:
     patient: We will check.
     practitioner: Minor.
     source: Clinic
-  - id: unsure_answer
+  - id: unsure_catch_all
     when: {any_answer: unsure}
     outcome: review
     patient: We will check.
@@ -72,7 +72,7 @@ examples:
     - {name: pill first day after, base: clear, answers: {pill: stopped, pill_on: "2025-12-15"}, expect: eligible}
     - {name: turns 18 tomorrow, base: clear, answers: {dob: "2008-06-16"}, expect: review, fired: [minor]}
     - {name: turns 18 today, base: clear, age: 18, expect: eligible}
-    - {name: unsure, base: clear, answers: {sore: unsure}, expect: review, fired: [unsure_answer]}
+    - {name: unsure, base: clear, answers: {sore: unsure}, expect: review, fired: [unsure_catch_all]}
 """
 
 
@@ -116,7 +116,7 @@ def test_shipped_rules_pass_every_example_without_warnings(runner: FlaskCliRunne
 def test_a_changed_outcome_fails_the_examples_that_expect_it(
     runner: FlaskCliRunner, ruleset: RuleSet, tmp_path: Path
 ) -> None:
-    """In the shipped file, recent_tan's outcome deferred → review."""
+    """In the shipped file: the recent tan's outcome deferred → review."""
     rule = longest_weekly_deferral(ruleset)
     path = tmp_path / "copy.yaml"
     text = deferral_to_review(RULES_TEXT, rule)
@@ -153,7 +153,7 @@ def test_the_app_refuses_to_start_when_an_example_fails(ruleset: RuleSet, tmp_pa
 def test_a_rule_needing_a_hidden_follow_up_is_a_warning(
     runner: FlaskCliRunner, ruleset: RuleSet, tmp_path: Path
 ) -> None:
-    """In the shipped file: isotretinoin: never with isotretinoin_stopped_on: {within_months: 6}."""
+    """In the shipped file: "never took the acne tablets" with "stopped them less than 6 months ago"."""
     follow_up = next(q for q in ruleset.questions if q.type == "date" and q.show_if is not None)
     assert follow_up.show_if is not None
     (test,) = follow_up.show_if.tests
@@ -297,7 +297,7 @@ def test_the_small_file_has_no_warnings_but_its_missing_review() -> None:
             "example 'clear' names an unknown base 'plain'",
         ),
         (
-            lambda t: t.replace("fired: [unsure_answer]}", "fired: [unsure]}"),
+            lambda t: t.replace("fired: [unsure_catch_all]}", "fired: [unsure]}"),
             "fired: [unsure]",
             "example 'unsure' names an unknown rule 'unsure'",
         ),
