@@ -289,9 +289,9 @@ def longest_weekly_deferral(ruleset: RuleSet) -> Rule:
     return max(candidates, key=lambda rule: rule.rescreen.amount if rule.rescreen else 0)
 
 
-def deferral_to_review(text: str, rule: Rule) -> str:
+def deferral_to_review(text: str, rule: Rule, *, keep_waiting_period: bool = False) -> str:
     """``text`` with ``rule``'s outcome changed from deferred to review (and its
-    waiting period dropped: only a deferral may have one)."""
+    waiting period dropped, unless kept: only a deferral may have one)."""
     lines = text.splitlines(keepends=True)
     end = rule.line
     while end < len(lines) and lines[end].startswith("    "):
@@ -299,6 +299,6 @@ def deferral_to_review(text: str, rule: Rule) -> str:
     block = [
         line.replace("outcome: deferred", "outcome: review")
         for line in lines[rule.line - 1 : end]
-        if not line.startswith("    rescreen:")
+        if keep_waiting_period or not line.startswith("    rescreen:")
     ]
     return "".join([*lines[: rule.line - 1], *block, *lines[end:]])

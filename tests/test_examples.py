@@ -113,29 +113,34 @@ def test_shipped_rules_pass_every_example_without_warnings(runner: FlaskCliRunne
     assert {rule.id for rule in ruleset.rules} <= set().union(*(e.fired for e in ruleset.examples))
 
 
+@pytest.mark.parametrize("keep_waiting_period", [False, True], ids=["waiting-period-dropped", "waiting-period-left"])
 def test_a_changed_outcome_fails_the_examples_that_expect_it(
-    runner: FlaskCliRunner, ruleset: RuleSet, tmp_path: Path
+    runner: FlaskCliRunner, ruleset: RuleSet, tmp_path: Path, keep_waiting_period: bool
 ) -> None:
-    """In the shipped file: the recent tan's outcome deferred → review."""
+    """In the shipped file: the recent tan's outcome deferred → review. A waiting period
+    left on the rule is a problem of its own, reported with the examples' failures."""
     rule = longest_weekly_deferral(ruleset)
     path = tmp_path / "copy.yaml"
-    text = deferral_to_review(RULES_TEXT, rule)
+    text = deferral_to_review(RULES_TEXT, rule, keep_waiting_period=keep_waiting_period)
     path.write_text(text, encoding="utf-8")
     other_deferrals = {r.id for r in ruleset.rules if r.outcome in ("deferred", "ineligible") and r.id != rule.id}
     expected = [e for e in ruleset.examples if rule.id in e.fired and e.status == "deferred"]
     expected = [e for e in expected if not e.fired & other_deferrals]
     assert expected  # the file has examples of this deferral on its own
-
-    result = runner.invoke(args=["check-rules", str(path)])
-
-    assert result.exit_code == 2
-    failures = [line for line in result.stderr.splitlines() if ": example '" in line]
-    assert failures == [
+    problems = [
         f"{path}:{line_number(text, f'    - name: {e.name}')}: example '{e.name}' expected deferred, got review "
         f"(fired: {', '.join(sorted(e.fired))})"
         for e in expected
     ]
-    assert f"{len(expected)} problem(s) found." in result.stderr
+    if keep_waiting_period:
+        lines = text.splitlines()
+        line = next(i for i in range(rule.line, len(lines)) if lines[i].startswith("    rescreen:")) + 1
+        problems.insert(0, f"{path}:{line}: rule '{rule.id}': only a deferred rule can have a rescreen period")
+
+    result = runner.invoke(args=["check-rules", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [*problems, f"{len(problems)} problem(s) found."]
 
 
 def test_the_app_refuses_to_start_when_an_example_fails(ruleset: RuleSet, tmp_path: Path) -> None:
