@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from .core.engine import InvalidAnswers, screen
 from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
-from .rules_cli import check_rules_command, diff_rules_command
+from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
     PractitionerRecord,
     backup_database,
@@ -33,12 +33,6 @@ from .storage import (
 from .web.audit import audit, practitioner_target, screening_target
 from .web.db import get_db, init_db, screening_day
 from .web.ruleset import get_ruleset
-
-
-class CommandError(click.ClickException):
-    """A user error: message on stderr, exit code 2."""
-
-    exit_code = 2
 
 
 def _read_answers(stream: IO[str]) -> dict[str, Any]:

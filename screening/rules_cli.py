@@ -19,8 +19,8 @@ from .practitioner.rules_page import stored_screenings
 from .web.audit import audit
 
 
-class RulesCommandError(click.ClickException):
-    """A user error: message on stderr, exit code 2."""
+class CommandError(click.ClickException):
+    """A user error of any command (cli.py raises it too): message on stderr, exit code 2."""
 
     exit_code = 2
 
@@ -70,7 +70,7 @@ def _load_for_diff(path: str) -> RuleSet:
     try:
         return load_rules(path)
     except RuleFileError as error:
-        raise RulesCommandError("\n".join(error.problems)) from error
+        raise CommandError("\n".join(error.problems)) from error
 
 
 @click.command("diff-rules")
