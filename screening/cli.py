@@ -13,12 +13,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from .core.clinic import ClinicFileError, load_clinic
 from .core.engine import InvalidAnswers, screen
-from .core.loader import load_rules
-from .core.model import RuleFileError, RuleSet, pick_text
 from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
+from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
     PractitionerRecord,
     backup_database,
@@ -35,39 +33,6 @@ from .storage import (
 from .web.audit import audit, practitioner_target, screening_target
 from .web.db import get_db, init_db, screening_day
 from .web.ruleset import get_ruleset
-
-
-class CommandError(click.ClickException):
-    """A user error: message on stderr, exit code 2."""
-
-    exit_code = 2
-
-
-def summarize_ruleset(ruleset: RuleSet) -> str:
-    """One line saying what a rule file holds."""
-    return (
-        f"{ruleset.path}: OK, version {ruleset.full_version}, {len(ruleset.questions)} questions, "
-        f"{len(ruleset.rules)} rules, languages {', '.join(ruleset.languages)}"
-    )
-
-
-@click.command("check-rules")
-@with_appcontext
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("--clinic", "clinic_file", type=click.Path(dir_okay=False), help="The clinic file (default: the app's).")
-def check_rules_command(file: str | None, clinic_file: str | None) -> None:
-    """Validate a rule file (default: the one the app uses) and the clinic file."""
-    path = file or current_app.config["RULES_FILE"]
-    try:
-        ruleset = load_rules(path)
-        clinic = load_clinic(clinic_file or current_app.config["CLINIC_FILE"], ruleset.languages)
-    except (RuleFileError, ClinicFileError) as error:
-        for problem in error.problems:
-            click.echo(problem, err=True)
-        click.echo(f"{len(error.problems)} problem(s) found.", err=True)
-        sys.exit(2)
-    click.echo(summarize_ruleset(ruleset))
-    click.echo(f"{clinic.path}: OK, {pick_text(clinic.name, ruleset.languages[0])}")
 
 
 def _read_answers(stream: IO[str]) -> dict[str, Any]:
@@ -260,6 +225,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (
         check_rules_command,
+        diff_rules_command,
         screen_command,
         init_db_command,
         create_practitioner_command,

@@ -27,6 +27,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # The rules page accepts a candidate rule file this large (the shipped one is ~100 KB).
+        "RULES_UPLOAD_MAX_BYTES": 1024 * 1024,
         # A patient may take their time over the questionnaire: the CSRF token
         # lives as long as the session rather than one hour.
         "WTF_CSRF_TIME_LIMIT": None,

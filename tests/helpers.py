@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 
 from screening import ROOT, create_app, storage
 from screening.core.engine import screen
-from screening.core.model import RuleSet
+from screening.core.model import Rule, RuleSet
 from screening.practitioner.auth import hash_password
 from screening.web.db import get_db
 from screening.web.ruleset import get_ruleset
@@ -415,3 +415,43 @@ def outbox_rows(app: Flask, channel: str | None = None) -> list[dict[str, Any]]:
     if channel is None:
         return query(app, "SELECT * FROM outbox ORDER BY id")
     return query(app, "SELECT * FROM outbox WHERE channel = ? ORDER BY id", [channel])
+
+
+# --- Copies of the shipped rule file ---------------------------------------------------
+# Found from the rule set's own data, so no test names an id of the shipped file.
+
+
+def line_number(text: str, fragment: str) -> int:
+    """The line (1-based) on which ``fragment`` first starts in ``text``."""
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def longest_weekly_deferral(ruleset: RuleSet) -> Rule:
+    """The single-answer deferral with the longest wait in weeks from the screening day
+    (in the shipped file: the recent tan, 8 weeks)."""
+    candidates = [
+        rule
+        for rule in ruleset.rules
+        if rule.outcome == "deferred"
+        and rule.rescreen is not None
+        and rule.rescreen.unit == "weeks"
+        and rule.rescreen.after is None
+        and len(rule.condition.tests) == 1
+        and not rule.condition.any_of
+    ]
+    return max(candidates, key=lambda rule: rule.rescreen.amount if rule.rescreen else 0)
+
+
+def deferral_to_review(text: str, rule: Rule, *, keep_waiting_period: bool = False) -> str:
+    """``text`` with ``rule``'s outcome changed from deferred to review (and its
+    waiting period dropped, unless kept: only a deferral may have one)."""
+    lines = text.splitlines(keepends=True)
+    end = rule.line
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    block = [
+        line.replace("outcome: deferred", "outcome: review")
+        for line in lines[rule.line - 1 : end]
+        if keep_waiting_period or not line.startswith("    rescreen:")
+    ]
+    return "".join([*lines[: rule.line - 1], *block, *lines[end:]])

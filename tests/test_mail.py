@@ -274,7 +274,7 @@ def test_kill_9_with_queued_mail_delivers_it_after_the_restart(tmp_path: Path, m
     server = Server(tmp_path / "live.sqlite", port, workers=1, env={**env, "SCREENING_MAIL_PORT": str(mailbox.port)})
     server.start()  # its first request (the readiness check) starts the background sender
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 40
         while not mailbox.to(STAFF) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from .build_questions import build_option_sets, build_questions, build_sections
 from .build_rules import build_rules
 from .checker import Checker
+from .examples import build_examples, run_examples
 from .model import Procedure, Question, RuleFileError, RuleSet
 from .safety import check_follow_up_loops, check_rule_inputs_offer_unsure, check_unsure_is_never_cleared
 from .yaml_lines import LineDict, LineList, read_yaml
@@ -43,15 +45,43 @@ def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
     if not isinstance(data, LineDict):
         raise RuleFileError([f"{path}:1: the rule file must be a mapping with version, procedure, questions and rules"])
     ruleset = _build(data, check, hashlib.sha256(raw).hexdigest())
-    if check.problems or ruleset is None:
+    if ruleset is None or (check.problems and not _is_whole(data, ruleset)):
         raise RuleFileError(check.problems)
+    if "examples" not in data:
+        if check.problems:
+            raise RuleFileError(check.problems)
+        return ruleset
+    # Examples run on a rule set in which every question and rule was built, even
+    # one with other problems (a waiting period left on a rule that is no longer a
+    # deferral, say), so that one run also shows what the edit decides differently.
+    structural = len(check.problems)
+    examples, review = build_examples(data["examples"], check.line_of(data, "examples"), check, ruleset)
+    if len(check.problems) > structural:
+        raise RuleFileError(check.problems)
+    ruleset = replace(ruleset, examples=examples, examples_review=review, examples_line=check.line_of(data, "examples"))
+    problems = [*check.problems, *run_examples(ruleset)]
+    if problems:
+        raise RuleFileError(problems)
     return ruleset
+
+
+def _is_whole(data: LineDict, ruleset: RuleSet) -> bool:
+    """Every question and rule of the file made it into ``ruleset``, each follow-up with its condition."""
+    questions, rules = data.get("questions"), data.get("rules")
+    if not isinstance(questions, LineList) or not isinstance(rules, LineList):
+        return False
+    if len(questions) != len(ruleset.questions) or len(rules) != len(ruleset.rules):
+        return False
+    return all(
+        isinstance(item, LineDict) and ("show_if" in item) == (question.show_if is not None)
+        for item, question in zip(questions, ruleset.questions, strict=True)
+    )
 
 
 def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     check.unknown_keys(
         data,
-        ("version", "languages", "procedure", "option_sets", "sections", "questions", "rules"),
+        ("version", "languages", "procedure", "option_sets", "sections", "questions", "rules", "examples"),
         "the rule file",
     )
     version = data.get("version")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -184,6 +185,30 @@ class Procedure:
 
 
 @dataclass(frozen=True)
+class Example:
+    """An answer set kept beside the rules with the verdict it must get
+    (``examples:`` in the rule file); the loader runs every one."""
+
+    name: str
+    line: int
+    answers: Mapping[str, Any]  # raw answers: the base set with the example's changes
+    today: dt.date
+    status: str
+    fired: frozenset[str]  # every rule that fires, notes included
+    rescreen_after: dt.date | None
+
+
+@dataclass(frozen=True)
+class ExamplesReview:
+    """``examples: reviewed:``: the fingerprints of the rules and of the
+    examples when someone last checked the examples against the rules."""
+
+    rules: str
+    examples: str
+    line: int
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """A validated rule file."""
 
@@ -197,6 +222,10 @@ class RuleSet:
     rules: tuple[Rule, ...]
     question_by_id: Mapping[str, Question] = field(repr=False)
     roles: Mapping[str, str] = field(default_factory=dict)
+    examples: tuple[Example, ...] = ()
+    examples_review: ExamplesReview | None = None
+    # The line of the ``examples:`` section (0 when the file has none).
+    examples_line: int = 0
 
     def role_question(self, role: str) -> str | None:
         """The id of the question that plays ``role`` (see ``ROLES``), if any."""

@@ -13,7 +13,8 @@ from flask_login import current_user
 
 from .. import storage
 from ..core.engine import InvalidAnswers, Verdict, screen
-from ..core.model import pick_text
+from ..core.model import RuleSet, pick_text
+from ..core.rules_diff import differing_rules, fired_rules
 from ..outbox import queue_screening_reviewed, wake_sender
 from ..web.audit import audit, screening_target
 from ..web.db import get_db, screening_day
@@ -75,6 +76,7 @@ def render_detail(
             age=age(dob, today),
             age_at_screening=age(dob, to_local(screening["created_at"]).date()),
             version_differs=screening["rules_version"] != ruleset.full_version,
+            current_rules=current_rules_verdict(screening, ruleset),
             expired=is_expired(screening, today),
             valid_until=valid_until(screening),
             current_review=reviews[0] if reviews and screening["reviewed"] else None,
@@ -85,6 +87,23 @@ def render_detail(
         ),
         status,
     )
+
+
+def current_rules_verdict(screening: storage.ScreeningRecord, ruleset: RuleSet) -> dict[str, Any] | None:
+    """For a screening decided under another rule version: the verdict the rules in
+    force give on its answers and its own day, and the rules that decide differently."""
+    if screening["rules_version"] == ruleset.full_version:
+        return None
+    try:
+        verdict = screen(ruleset, screening["answers"], to_local(screening["created_at"]).date())
+    except InvalidAnswers:
+        return {"status": None, "same": False, "rules": []}
+    stored = {r["rule"]: r["outcome"] for r in (*screening["reasons"], *(screening["notes"] or []))}
+    return {
+        "status": verdict.status,
+        "same": verdict.status == screening["status"],
+        "rules": differing_rules(stored, fired_rules(verdict)),
+    }
 
 
 @bp.get("/screening/<reference>")

@@ -7,11 +7,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
     Field,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -19,7 +21,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..core.decisions import decision_problems
 from ..core.model import RuleSet
@@ -79,6 +81,16 @@ class LoginForm(FlaskForm):
     email = StringField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=EMAIL_MAX)])
     password = PasswordField(
         _l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=PASSWORD_MAX)]
+    )
+
+
+class CandidateRulesForm(FlaskForm):
+    """A candidate rule file to compare with the rules in force, and how many days of screenings to replay."""
+
+    rules_file = FileField(_l("Candidate rule file"), validators=[FileRequired(_l("Choose a rule file (YAML)."))])
+    days = IntegerField(
+        _l("Replay the screenings of the last ... days"),
+        validators=[Optional(), NumberRange(min=1, max=3650, message=_l("Enter a number of days from 1 to 3650."))],
     )
 
 

@@ -1,23 +1,31 @@
-"""The rules page: the rule set in words, and a form to try any answer set
-on it (nothing is stored)."""
+"""The rules page: the rule set in words, a form to try any answer set on it
+(nothing is stored), and the report on an uploaded candidate rule file (what
+it changes, its warnings, and which past verdicts it would change)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from .. import storage
 from ..core.conditions import describe_condition
 from ..core.engine import InvalidAnswers, clean_answers, evaluate, visible_questions
-from ..core.model import RuleSet, pick_text
-from ..web.db import screening_day
+from ..core.lint import lint_rules
+from ..core.loader import parse_rules
+from ..core.model import RuleFileError, RuleSet, pick_text
+from ..core.rules_diff import StoredScreening, diff_rulesets, replay_screenings
+from ..web.audit import audit
+from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
 from ..web.ruleset import get_ruleset
 from .answer_rows import answer_label
 from .blueprint import bp
-from .forms import try_rules_form_class
+from .clock import day_start, to_local
+from .forms import CandidateRulesForm, try_rules_form_class
 
 
 @bp.route("/rules", methods=["GET", "POST"])
@@ -72,3 +80,55 @@ def try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, language
         pick_text(q.text, language) for q in ruleset.questions if q.required and q.id not in answers and q.id in shown
     ]
     return {"verdict": verdict, "reasons": reasons, "unanswered": unanswered, "day": day}
+
+
+def stored_screenings(days: int) -> Iterator[StoredScreening]:
+    """The screenings of the last ``days`` clinic days, each with its own screening day."""
+    since = day_start(screening_day() - dt.timedelta(days=days))
+    rows = storage.iter_screenings(
+        get_db(), storage.ScreeningFilter(since=since), columns="id, reference, created_at, answers"
+    )
+    for row in rows:
+        yield StoredScreening(row["reference"], to_local(row["created_at"]).date(), row["answers"])
+
+
+@bp.route("/rules/candidate", methods=["GET", "POST"])
+def candidate_rules() -> ResponseReturnValue:
+    """Compare an uploaded rule file with the rules in force; replay past screenings (nothing is stored)."""
+    # A rule file is larger than any other form the app takes.
+    request.max_content_length = int(current_app.config["RULES_UPLOAD_MAX_BYTES"])
+    ruleset = get_ruleset(current_app)
+    form = CandidateRulesForm(formdata=None) if request.method == "GET" else CandidateRulesForm()
+    report: dict[str, Any] | None = None
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate():
+            upload = form.rules_file.data
+            try:
+                candidate = parse_rules(upload.read(), upload.filename or "candidate.yaml")
+            except RuleFileError as error:
+                problems = error.problems
+            else:
+                status = 200
+                report = candidate_report(ruleset, candidate, form.days.data)
+    return render_template(
+        "practitioner/rules_candidate.html", ruleset=ruleset, form=form, report=report, problems=problems
+    ), status
+
+
+def candidate_report(ruleset: RuleSet, candidate: RuleSet, days: int | None) -> dict[str, Any]:
+    """What the candidate changes, its warnings, and (with ``days``) the verdicts it would change."""
+    replay = None
+    if days:
+        replay = replay_screenings(ruleset, candidate, stored_screenings(days))
+        audit("rules.replay", details={"days": days, "screenings": replay.screenings})
+    return {
+        "candidate": candidate,
+        "changes": diff_rulesets(ruleset, candidate),
+        "warnings": lint_rules(candidate),
+        "examples": len(candidate.examples),
+        "replay": replay,
+        "days": days,
+    }

@@ -1,0 +1,216 @@
+"""What changes between two rule sets, in words, and what the change would do
+to past screenings (re-evaluated under both, nothing stored).
+
+Used by ``diff-rules`` on the command line and by the rules page for an
+uploaded candidate file; both print the same report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .answers import InvalidAnswers
+from .conditions import describe_condition
+from .engine import Verdict, screen
+from .model import Question, Rescreen, Rule, RuleSet
+
+# Changes whose line is in the old file.
+_REMOVED = ("rule_removed", "question_removed")
+# The replay's "status" of answers that no longer fit a rule set's questionnaire.
+INVALID = "invalid answers"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the old and the new rule set."""
+
+    kind: str  # rule_added, rule_removed, condition, outcome, rescreen, texts, question_added, ...
+    subject: str  # the rule or question id
+    line: int  # its line in the new file (in the old one when it was removed)
+    text: str  # the change in words
+
+
+def _period(rescreen: Rescreen | None) -> str:
+    return rescreen.describe() if rescreen else "none"
+
+
+def _rule_changes(old: Rule, new: Rule) -> list[Change]:
+    changes = []
+    what = f"rule '{new.id}'"
+    old_words, new_words = describe_condition(old.condition), describe_condition(new.condition)
+    if old_words != new_words:
+        changes.append(
+            Change("condition", new.id, new.line, f"{what}: condition changed from {old_words} to {new_words}")
+        )
+    if old.outcome != new.outcome:
+        changes.append(
+            Change("outcome", new.id, new.line, f"{what}: outcome changed from {old.outcome} to {new.outcome}")
+        )
+    if old.rescreen != new.rescreen:
+        changes.append(
+            Change(
+                "rescreen",
+                new.id,
+                new.line,
+                f"{what}: waiting period changed from {_period(old.rescreen)} to {_period(new.rescreen)}",
+            )
+        )
+    texts = [name for name in ("patient", "practitioner", "source") if getattr(old, name) != getattr(new, name)]
+    if texts:
+        changes.append(Change("texts", new.id, new.line, f"{what}: texts changed ({', '.join(texts)})"))
+    return changes
+
+
+def _question_changes(old: Question, new: Question) -> list[Change]:
+    what = f"question '{new.id}'"
+    changes = [
+        Change("option_added", new.id, new.line, f"{what}: option '{value}' added")
+        for value in sorted(new.option_values - old.option_values)
+    ]
+    changes += [
+        Change("option_removed", new.id, new.line, f"{what}: option '{value}' removed")
+        for value in sorted(old.option_values - new.option_values)
+    ]
+    if old.type != new.type:
+        changes.append(Change("question_type", new.id, new.line, f"{what}: type changed from {old.type} to {new.type}"))
+    old_shown = f"when {describe_condition(old.show_if)}" if old.show_if else "always"
+    new_shown = f"when {describe_condition(new.show_if)}" if new.show_if else "always"
+    if old_shown != new_shown:
+        changes.append(Change("show_if", new.id, new.line, f"{what}: was asked {old_shown}, now {new_shown}"))
+    if old.required != new.required:
+        changes.append(
+            Change("required", new.id, new.line, f"{what}: {'now required' if new.required else 'now optional'}")
+        )
+    return changes
+
+
+def diff_rulesets(old: RuleSet, new: RuleSet) -> list[Change]:
+    """Every difference that matters to a verdict or a reader, questions first, in file order."""
+    changes: list[Change] = []
+    for question in new.questions:
+        before = old.question_by_id.get(question.id)
+        if before is None:
+            changes.append(Change("question_added", question.id, question.line, f"question '{question.id}' added"))
+        else:
+            changes += _question_changes(before, question)
+    changes += [
+        Change("question_removed", q.id, q.line, f"question '{q.id}' removed")
+        for q in old.questions
+        if q.id not in new.question_by_id
+    ]
+    old_rules = {rule.id: rule for rule in old.rules}
+    new_ids = {rule.id for rule in new.rules}
+    for rule in new.rules:
+        if rule.id not in old_rules:
+            text = f"rule '{rule.id}' added ({rule.outcome}): when {describe_condition(rule.condition)}"
+            changes.append(Change("rule_added", rule.id, rule.line, text))
+        else:
+            changes += _rule_changes(old_rules[rule.id], rule)
+    changes += [
+        Change("rule_removed", r.id, r.line, f"rule '{r.id}' removed (was {r.outcome})")
+        for r in old.rules
+        if r.id not in new_ids
+    ]
+    return changes
+
+
+@dataclass(frozen=True)
+class StoredScreening:
+    """What the replay needs of a stored screening."""
+
+    reference: str
+    day: dt.date  # the screening day: waiting periods and ages count from it
+    answers: Mapping[str, Any]
+
+
+@dataclass
+class Replay:
+    """How the verdicts of past screenings differ between two rule sets."""
+
+    screenings: int = 0
+    # (old status, new status) -> the references whose verdict changes that way, oldest first.
+    transitions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # reference -> the rule ids that fire under only one of the two rule sets.
+    rules: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        """How many verdicts would change."""
+        return sum(len(refs) for refs in self.transitions.values())
+
+
+def _verdict(ruleset: RuleSet, screening: StoredScreening) -> Verdict | None:
+    try:
+        return screen(ruleset, screening.answers, screening.day)
+    except InvalidAnswers:
+        return None
+
+
+def fired_rules(verdict: Verdict) -> dict[str, str]:
+    """Rule id -> outcome of every rule that fired, notes included."""
+    return {reason.rule: reason.outcome for reason in (*verdict.reasons, *verdict.notes)}
+
+
+def differing_rules(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The rules (id -> outcome) that fire under one rule set only, or with another outcome."""
+    return sorted(rule for rule in before.keys() | after.keys() if before.get(rule) != after.get(rule))
+
+
+def replay_screenings(old: RuleSet, new: RuleSet, screenings: Iterable[StoredScreening]) -> Replay:
+    """Re-evaluate each screening on its own day under both rule sets; nothing is stored."""
+    replay = Replay()
+    for screening in sorted(screenings, key=lambda s: (s.day, s.reference)):
+        replay.screenings += 1
+        before, after = _verdict(old, screening), _verdict(new, screening)
+        old_status = before.status if before else INVALID
+        new_status = after.status if after else INVALID
+        if old_status == new_status:
+            continue
+        replay.transitions.setdefault((old_status, new_status), []).append(screening.reference)
+        replay.rules[screening.reference] = differing_rules(
+            fired_rules(before) if before else {}, fired_rules(after) if after else {}
+        )
+    return replay
+
+
+def report_lines(
+    old: RuleSet, new: RuleSet, changes: list[Change], replay: Replay | None, days: int | None
+) -> list[str]:
+    """The report in words, as ``diff-rules`` prints it and the rules page shows it."""
+    lines = [f"Rules: {old.path} ({old.full_version}) → {new.path} ({new.full_version})"]
+    lines += [f"{old.path if c.kind in _REMOVED else new.path}:{c.line}: {c.text}" for c in changes]
+    lines.append(f"{len(changes)} change(s).")
+    if replay is not None:
+        lines.append(
+            f"Replay of {replay.screenings} screening(s) from the last {days} day(s): "
+            f"{replay.changed} verdict(s) would change."
+        )
+        for (before, after), references in sorted(replay.transitions.items()):
+            lines.append(f"  {before} → {after}: {len(references)}")
+            lines.append(f"    {', '.join(references)}")
+    return lines
+
+
+def report_json(
+    old: RuleSet, new: RuleSet, changes: list[Change], replay: Replay | None, days: int | None
+) -> dict[str, Any]:
+    """The report for tools (``diff-rules --format json``)."""
+    data: dict[str, Any] = {
+        "old": {"path": old.path, "version": old.full_version},
+        "new": {"path": new.path, "version": new.full_version},
+        "changes": [{"kind": c.kind, "subject": c.subject, "line": c.line, "text": c.text} for c in changes],
+    }
+    if replay is not None:
+        data["replay"] = {
+            "days": days,
+            "screenings": replay.screenings,
+            "changed": replay.changed,
+            "transitions": [
+                {"from": before, "to": after, "count": len(refs), "references": refs}
+                for (before, after), refs in sorted(replay.transitions.items())
+            ],
+        }
+    return data
