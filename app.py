@@ -3,6 +3,7 @@
 import sys
 
 from screening import create_app
+from screening.core.consent import ConsentFileError
 from screening.core.model import RuleFileError
 from screening.web.security import ConfigError
 
@@ -11,6 +12,11 @@ try:
 except RuleFileError as error:
     # Refuse to run on a broken rule file, saying exactly what to fix.
     print("The rule file has problems; the app will not start until they are fixed:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    sys.exit(2)
+except ConsentFileError as error:
+    print("The consent texts have problems; the app will not start until they are fixed:", file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)

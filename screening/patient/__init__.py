@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import documents  # noqa: F401 - adds the privacy notice and the result PDF to the blueprint
 from .views import bp
 
 

@@ -22,11 +22,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from ..core.consent import signature_matches
 from ..core.engine import AnswerError, InvalidAnswers
 from ..core.model import Question, RuleSet, pick_text
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX, InvalidPatient, Patient, check_patient
 
-PATIENT_FIELDS = ("patient_name", "email", "phone", "consent")
+PATIENT_FIELDS = ("patient_name", "email", "phone", "signature", "consent")
 
 ANSWER_MESSAGES = {
     "required": _l("Please answer this question."),
@@ -70,12 +71,20 @@ class ScreeningFormBase(FlaskForm):
     email = StringField(_l("Email"))
     phone = StringField(_l("Phone"))
     consent = BooleanField(
-        _l("I agree that the clinic stores my answers to assess whether the treatment is safe for me."),
+        _l(
+            "I have read the consent and the privacy notice. "
+            "I agree that the clinic stores my answers to assess whether the treatment is safe for me."
+        ),
         validators=[DataRequired(_l("We need your consent to store your answers."))],
+    )
+    signature = StringField(
+        _l("Your signature: type your full name"),
+        description=_l("The name you gave under “Your full name”; capitals and spaces do not matter."),
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """Field checks, then the patient's details as ``check_patient`` sees them."""
+        """Field checks, then the patient's details as ``check_patient`` sees them,
+        then the typed signature against the name."""
         valid = bool(super().validate(extra_validators))
         try:
             self._patient = check_patient(self.patient_name.data or "", self.email.data or "", self.phone.data or "")
@@ -84,7 +93,20 @@ class ScreeningFormBase(FlaskForm):
                 field = getattr(self, DETAIL_FIELDS[problem.field])
                 field.errors = [*field.errors, DETAIL_MESSAGES[(problem.field, problem.code)]]
             valid = False
-        return valid
+        return self._check_signature() and valid
+
+    def _check_signature(self) -> bool:
+        typed = self.signature.data or ""
+        if not typed.strip():
+            message = _l("Please sign: type your full name.")
+        elif len(typed) > NAME_MAX:
+            message = _l("Field cannot be longer than %(max)s characters.", max=NAME_MAX)
+        elif self.patient_name.data and not signature_matches(typed, self.patient_name.data):
+            message = _l("Your signature must be the name you gave under “Your full name”.")
+        else:
+            return True
+        self.signature.errors = [*self.signature.errors, message]
+        return False
 
     def raw_answers(self, ruleset: RuleSet) -> dict[str, Any]:
         """The question answers as typed, blanks left out."""

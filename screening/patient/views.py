@@ -14,6 +14,7 @@ from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import RuleSet
 from ..storage import get_screening_by_token, save_screening
+from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
@@ -98,13 +99,15 @@ def questionnaire() -> ResponseReturnValue:
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
+    consent = signed_consent(current_language(), form.signature.data)
     saved = save_screening(
         get_db(),
         verdict,
         form.patient(),
         source="web",
         language=current_language(),
-        consent_version=current_app.config["CONSENT_VERSION"],
+        consent_version=consent.consent.version,
+        consent=consent,
     )
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=saved.token), 303)
@@ -119,6 +122,7 @@ def result(token: str) -> ResponseReturnValue:
     return render_template(
         "patient/result.html",
         screening=screening,
+        token=token,
         ruleset=get_ruleset(current_app),
         rescreen_after=format_iso_date(screening["rescreen_after"]),
     )

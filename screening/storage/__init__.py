@@ -12,6 +12,8 @@ from here, never from its modules, which group the tables:
 - ``audit``: the audit log
 - ``queue``: the queue's filters, pages, counts and chart
 - ``lifecycle``: purge, erase and backup
+- ``consent``: the consent and privacy texts patients signed, by hash
+- ``integrity``: each screening's SHA-256 over answers, verdict, consent and signatures
 
 Each function takes the connection ``connect`` returned as its first
 argument and returns plain values, dataclasses or the dicts typed in
@@ -45,6 +47,8 @@ from .accounts import (
 )
 from .audit import AuditFilter, list_audit, record_audit
 from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .consent import ConsentTextRecord, get_consent_text, store_consent_text
+from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
     SCREENING_CHILDREN,
     backup_database,
@@ -103,6 +107,7 @@ __all__ = [
     "ApiTokenRecord",
     "AuditFilter",
     "AuditRecord",
+    "ConsentTextRecord",
     "Patient",
     "PractitionerRecord",
     "PractitionerSummary",
@@ -121,9 +126,11 @@ __all__ = [
     "count_screenings_by_status",
     "create_api_token",
     "create_practitioner",
+    "current_integrity",
     "daily_status_counts",
     "erase_screening",
     "get_api_token",
+    "get_consent_text",
     "get_practitioner",
     "get_practitioner_by_email",
     "get_screening",
@@ -131,6 +138,8 @@ __all__ = [
     "get_screening_by_token",
     "has_live_api_token",
     "hash_token",
+    "integrity_digest",
+    "integrity_matches",
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",
@@ -151,6 +160,8 @@ __all__ = [
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "store_consent_text",
+    "store_integrity",
     "touch_api_token",
     "utc_now",
     "verdict_columns",

@@ -1,0 +1,115 @@
+"""PDF documents made from HTML templates (``templates/documents/``) with WeasyPrint.
+
+The documents embed the DejaVu font the project ships in
+``screening/static/fonts`` (Cyrillic included) and fetch nothing else: the
+URL fetcher refuses every address outside that folder, so a document can
+never reach the network or read another file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Response, current_app, render_template
+from markupsafe import Markup
+
+from .. import storage
+from ..core.consent import ConsentText, text_identity
+from ..web.db import get_db
+from ..web.i18n import date_locale
+
+FONT_FOLDER = Path(__file__).resolve().parent.parent / "static" / "fonts"
+FONTS = {"regular": FONT_FOLDER / "DejaVuSans.ttf", "bold": FONT_FOLDER / "DejaVuSans-Bold.ttf"}
+PDF_MIMETYPE = "application/pdf"
+
+
+class RefusedResource(ValueError):
+    """A document asked for something other than the shipped fonts."""
+
+
+def shipped_font(url: str) -> Path:
+    """The shipped font file ``url`` names; ``RefusedResource`` for any other address."""
+    parts = urlsplit(url)
+    path = Path(unquote(parts.path)).resolve() if parts.scheme == "file" and not parts.netloc else None
+    if path is None or not path.is_relative_to(FONT_FOLDER):
+        raise RefusedResource(f"documents load only the shipped fonts, not {url[:200]}")
+    return path
+
+
+@functools.cache
+def _fetcher_class() -> Any:
+    from weasyprint.urls import URLFetcher  # WeasyPrint takes ~0.5 s to import: only when a PDF is made
+
+    class ShippedFontsOnly(URLFetcher):
+        """Fetches the shipped fonts; refuses every other address."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            return super().fetch(shipped_font(url).as_uri(), headers)
+
+    return ShippedFontsOnly
+
+
+def url_fetcher() -> Any:
+    """WeasyPrint's URL fetcher for one document (it keeps per-request state): the shipped fonts only."""
+    return _fetcher_class()(allowed_protocols=("file",), fail_on_errors=False)
+
+
+def css_string(value: Any) -> Markup:
+    """``value`` as a quoted CSS string, safe inside a <style> element (footer texts)."""
+    text = str(value)
+    escaped = "".join(c if c.isalnum() or c in " .,:;-–·()/+#" else f"\\{ord(c):x} " for c in text)
+    return Markup(f'"{escaped}"')  # noqa: S704 - every character outside a safe set is a CSS escape
+
+
+def document_time(timestamp: str | None) -> str:
+    """A stored UTC timestamp in the clinic's time zone, as the reader's locale writes it."""
+    if not timestamp:
+        return ""
+    moment = dt.datetime.fromisoformat(timestamp)
+    return format_datetime(moment, "medium", tzinfo=ZoneInfo(current_app.config["TIMEZONE"]), locale=date_locale())
+
+
+def consent_context(screening: Mapping[str, Any]) -> dict[str, Any]:
+    """What the documents show of the consent a screening's patient signed: the
+    stored text (by its hash, whatever the files say today) and both identities."""
+    db = get_db()
+    signed = storage.get_consent_text(db, screening["consent_sha256"]) if screening.get("consent_sha256") else None
+    privacy = storage.get_consent_text(db, screening["privacy_sha256"]) if screening.get("privacy_sha256") else None
+    return {
+        "signed_text": ConsentText(signed["kind"], signed["language"], signed["version"], signed["body"])
+        if signed
+        else None,
+        "consent_identity": text_identity(screening.get("consent_version"), screening.get("consent_sha256")),
+        "privacy_identity": text_identity(privacy["version"] if privacy else None, screening.get("privacy_sha256")),
+    }
+
+
+def render_pdf(template: str, **context: Any) -> bytes:
+    """The template rendered to an A4 PDF (the template sets the page)."""
+    html = render_template(
+        template,
+        font_urls={name: path.as_uri() for name, path in FONTS.items()},
+        css_string=css_string,
+        document_time=document_time,
+        clinic_name=current_app.config["CLINIC_NAME"],
+        clinic_contact=current_app.config["CLINIC_CONTACT"],
+        **context,
+    )
+    from weasyprint import HTML
+
+    pdf: bytes = HTML(string=html, url_fetcher=url_fetcher()).write_pdf()
+    return pdf
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    """A PDF download (never cached: it holds patient data)."""
+    response = Response(pdf, mimetype=PDF_MIMETYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
