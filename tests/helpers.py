@@ -262,3 +262,13 @@ rules:
     practitioner: Unsure answers.
     source: Policy
 """
+
+
+# --- The questionnaire as a patient sends it ------------------------------------------
+
+
+def questionnaire_form(name: str = "Anna Petrova", **changes: object) -> dict[str, object]:
+    """A complete questionnaire post, signed with the patient's name; a change to None leaves that field out."""
+    data = {**CLEAR_ANSWERS, "patient_name": name, "email": "anna@example.com", "consent": "y", "signature": name}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}

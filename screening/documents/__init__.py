@@ -76,6 +76,10 @@ def document_time(timestamp: str | None) -> str:
     return format_datetime(moment, "medium", tzinfo=ZoneInfo(current_app.config["TIMEZONE"]), locale=date_locale())
 
 
+def _text(record: storage.ConsentTextRecord | None) -> ConsentText | None:
+    return ConsentText(record["kind"], record["language"], record["version"], record["body"]) if record else None
+
+
 def consent_context(screening: Mapping[str, Any]) -> dict[str, Any]:
     """What the documents show of the consent a screening's patient signed: the
     stored text (by its hash, whatever the files say today) and both identities."""
@@ -83,9 +87,8 @@ def consent_context(screening: Mapping[str, Any]) -> dict[str, Any]:
     signed = storage.get_consent_text(db, screening["consent_sha256"]) if screening.get("consent_sha256") else None
     privacy = storage.get_consent_text(db, screening["privacy_sha256"]) if screening.get("privacy_sha256") else None
     return {
-        "signed_text": ConsentText(signed["kind"], signed["language"], signed["version"], signed["body"])
-        if signed
-        else None,
+        "signed_text": _text(signed),
+        "signed_privacy": _text(privacy),
         "consent_identity": text_identity(screening.get("consent_version"), screening.get("consent_sha256")),
         "privacy_identity": text_identity(privacy["version"] if privacy else None, screening.get("privacy_sha256")),
     }

@@ -78,7 +78,7 @@ class ScreeningFormBase(FlaskForm):
         validators=[DataRequired(_l("We need your consent to store your answers."))],
     )
     signature = StringField(
-        _l("Your signature: type your full name"),
+        _l("Signature: type your first name and surname"),
         description=_l("The name you gave under “Your full name”; capitals and spaces do not matter."),
     )
 
