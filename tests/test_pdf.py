@@ -14,7 +14,7 @@ from flask import Flask
 from pypdf import PdfReader
 
 from screening.core.model import RuleSet
-from screening.documents import FONT_FOLDER, RefusedResource, shipped_font
+from screening.documents import FONT_FOLDER, RefusedResource, shipped_font, url_fetcher
 from tests.helpers import (
     NAME,
     audit_rows,
@@ -238,6 +238,8 @@ def test_the_documents_are_only_for_their_readers(rendered: Rendered) -> None:
 def test_documents_load_only_the_shipped_fonts(url: str) -> None:
     with pytest.raises(RefusedResource):
         shipped_font(url)
+    with pytest.raises(RefusedResource):
+        url_fetcher()(url)  # the fetcher WeasyPrint is given
 
 
 def test_the_shipped_fonts_load_with_their_licence() -> None:

@@ -1,15 +1,18 @@
 """PDF documents made from HTML templates (``templates/documents/``) with WeasyPrint.
 
 The documents embed the DejaVu font the project ships in
-``screening/static/fonts`` (Cyrillic included) and fetch nothing else: the
-URL fetcher refuses every address outside that folder, so a document can
-never reach the network or read another file.
+``screening/static/fonts`` (Cyrillic included), styled by ``document.css``
+beside this file, and fetch nothing else: the URL fetcher refuses every
+address outside the fonts' folder, so a document can never reach the
+network or read another file.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from ..web.db import get_db
 from ..web.i18n import date_locale
 
 FONT_FOLDER = Path(__file__).resolve().parent.parent / "static" / "fonts"
-FONTS = {"regular": FONT_FOLDER / "DejaVuSans.ttf", "bold": FONT_FOLDER / "DejaVuSans-Bold.ttf"}
+STYLESHEET = Path(__file__).resolve().parent / "document.css"
 PDF_MIMETYPE = "application/pdf"
 
 
@@ -59,6 +62,41 @@ def _fetcher_class() -> Any:
 def url_fetcher() -> Any:
     """WeasyPrint's URL fetcher for one document (it keeps per-request state): the shipped fonts only."""
     return _fetcher_class()(allowed_protocols=("file",), fail_on_errors=False)
+
+
+class _Styles(threading.local):
+    """The parsed stylesheet and its loaded fonts, once per thread: parsing them
+    and registering the fonts is a sixth of a document's time, and WeasyPrint's
+    font configuration is not meant to be shared between threads."""
+
+    loaded: tuple[Any, Any] | None = None
+
+
+_styles = _Styles()
+
+
+@atexit.register
+def _forget_styles() -> None:
+    # WeasyPrint's font configuration deletes its temporary copy of the fonts when
+    # collected: let that happen before the interpreter tears its modules down.
+    _styles.loaded = None
+
+
+def _stylesheet() -> tuple[Any, Any]:
+    """(stylesheet, font configuration) of this thread, parsed on first use."""
+    if _styles.loaded is None:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        fonts = FontConfiguration()
+        css = CSS(
+            string=STYLESHEET.read_text(encoding="utf-8"),
+            base_url=FONT_FOLDER.as_uri() + "/",
+            url_fetcher=url_fetcher(),
+            font_config=fonts,
+        )
+        _styles.loaded = (css, fonts)
+    return _styles.loaded
 
 
 def css_string(value: Any) -> Markup:
@@ -98,7 +136,6 @@ def render_pdf(template: str, **context: Any) -> bytes:
     """The template rendered to an A4 PDF (the template sets the page)."""
     html = render_template(
         template,
-        font_urls={name: path.as_uri() for name, path in FONTS.items()},
         css_string=css_string,
         document_time=document_time,
         clinic_name=current_app.config["CLINIC_NAME"],
@@ -107,7 +144,8 @@ def render_pdf(template: str, **context: Any) -> bytes:
     )
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=html, url_fetcher=url_fetcher()).write_pdf()
+    css, fonts = _stylesheet()
+    pdf: bytes = HTML(string=html, url_fetcher=url_fetcher()).write_pdf(stylesheets=[css], font_config=fonts)
     return pdf
 
 
