@@ -47,6 +47,7 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "API_RATE_LIMIT": "30 per minute",
         "FORM_RATE_LIMIT": "20 per minute",
+        "PDF_RATE_LIMIT": "10 per minute",
         "LOGIN_RATE_LIMIT": "10 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
         # Failed sign-ins that lock an account, and for how long.

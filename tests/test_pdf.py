@@ -224,6 +224,15 @@ def test_the_documents_are_only_for_their_readers(rendered: Rendered) -> None:
     assert chart.status_code == 302 and chart.headers["Location"].startswith("/practitioner/login")
 
 
+def test_patient_pdfs_are_limited_per_client_address(tmp_path: Any) -> None:
+    app = build_app(tmp_path, RATELIMIT_ENABLED=True, PDF_RATE_LIMIT="1 per minute")
+    client = app.test_client()
+    result = client.post("/screening", data=questionnaire_form()).headers["Location"]
+    assert client.get(result + "/record.pdf").status_code == 200
+    assert client.get(result + "/record.pdf").status_code == 429
+    assert client.get(result).status_code == 200  # the page itself is not limited
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -12,6 +12,7 @@ from ..web.audit import audit, screening_target
 from ..web.consent import consent_text
 from ..web.db import get_db
 from ..web.i18n import format_iso_date
+from ..web.limits import limiter, pdf_rate_limit
 from ..web.ruleset import get_ruleset
 from .views import bp
 
@@ -29,6 +30,7 @@ def consent() -> ResponseReturnValue:
 
 
 @bp.get("/result/<token>/record.pdf")
+@limiter.limit(pdf_rate_limit)
 def result_pdf(token: str) -> ResponseReturnValue:
     """The patient's copy of their screening, as a PDF in the language they answered in."""
     screening = get_screening_by_token(get_db(), token)
