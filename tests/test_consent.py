@@ -13,7 +13,10 @@ from flask.testing import FlaskClient
 
 from screening import ROOT, create_app
 from screening.core.consent import ConsentFileError, load_consent, signature_matches, text_digest
+from screening.core.loader import parse_rules
+from screening.core.model import RuleFileError
 from tests.helpers import (
+    MINIMAL,
     NAME,
     TEST_CONFIG,
     add_screening,
@@ -171,6 +174,12 @@ def test_a_broken_consent_folder_stops_the_start_up_naming_every_problem(tmp_pat
         f"{folder / 'privacy.ru.md'}: cannot be read (FileNotFoundError)",
     ]
     assert load_consent(CONSENT_FOLDER, ["en", "ru"]).text("privacy", "ru").version == "2026.12.1"
+
+
+@pytest.mark.parametrize("field", ["signature", "patient_signature"])
+def test_a_question_cannot_take_a_signature_fields_name(field: str) -> None:
+    with pytest.raises(RuleFileError, match=f"'{field}' is a reserved name"):
+        parse_rules(MINIMAL.replace("id: stopped_on", f"id: {field}").encode(), "test.yaml")
 
 
 def test_the_api_stores_the_texts_the_patient_agreed_to_without_a_typed_signature(

@@ -110,6 +110,7 @@ def test_the_patient_pdf_has_what_the_patient_needs(rendered: Rendered, ruleset:
     assert (
         doc.response.headers["Content-Disposition"] == f'attachment; filename="screening-{screening["reference"]}.pdf"'
     )
+    assert doc.response.headers["Cache-Control"] == "no-store"  # it holds patient data
     text = doc.text
     for expected in (
         "Clinic Lumen",

@@ -19,7 +19,7 @@ QUESTION_TYPES = ("choice", "date", "multi")
 RESCREEN_UNITS = ("days", "weeks", "months")
 DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
 RESERVED_KEYS = ("any", "any_answer")
-# Names the questionnaire form uses for the patient's details.
+# Names the questionnaire form uses for the patient's details and signature.
 RESERVED_IDS = (
     *RESERVED_KEYS,
     "patient_name",
@@ -27,6 +27,7 @@ RESERVED_IDS = (
     "phone",
     "consent",
     "signature",
+    "patient_signature",  # the day-of-session forms' field
     "csrf_token",
     "answers",
     "patient",
