@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast lint install install-test translations browser-deps bench-deps serve bench clean
+.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps bench-deps serve bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-install: $(VENV)/.installed translations
+install: $(VENV)/.installed translations pdf-deps
 
-install-test: $(VENV)/.installed-test translations browser-deps
+install-test: $(VENV)/.installed-test translations browser-deps pdf-deps
 
 # Compiled catalogs are build output: made from the .po files, not committed.
 translations: $(VENV)/.installed
@@ -51,6 +51,16 @@ browser-deps:
 		echo "Installing Java with apt-get (for the Nu HTML Checker)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
 
+# WeasyPrint (the PDFs) needs Debian's Pango; the tests read PDFs back with pdftotext.
+# The font is the project's own (screening/static/fonts), so no font package is needed.
+pdf-deps:
+	@ldconfig -p | grep -q libpango-1.0.so.0 && ldconfig -p | grep -q libpangoft2-1.0.so.0 || { \
+		echo "Installing Pango with apt-get (for WeasyPrint)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
+	@command -v pdftotext >/dev/null 2>&1 || { \
+		echo "Installing poppler-utils with apt-get (pdftotext, for the PDF tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+
 # wrk drives the HTTP benchmark.
 bench-deps:
 	@command -v wrk >/dev/null 2>&1 || { \
@@ -63,6 +73,7 @@ bench: install-test bench-deps
 	$(PY) -m bench.http_load
 	$(PY) -m bench.queue_scale
 	$(PY) -m bench.page_weight
+	$(PY) -m bench.pdf
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -75,7 +86,7 @@ test: install-test lint
 # The quick loop while working: no browser, no Nu checker, fuzzing or gunicorn
 # durability runs (markers in pyproject.toml), so no chromium or Java needed;
 # `make test` still runs them all.
-test-fast: $(VENV)/.installed-test translations
+test-fast: $(VENV)/.installed-test translations pdf-deps
 	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
 
 clean:

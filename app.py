@@ -4,6 +4,7 @@ import sys
 
 from screening import create_app
 from screening.core.clinic import ClinicFileError
+from screening.core.consent import ConsentFileError
 from screening.core.model import RuleFileError
 from screening.web.security import ConfigError
 
@@ -15,8 +16,9 @@ except RuleFileError as error:
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)
-except ClinicFileError as error:
-    print("The clinic file has problems; the app will not start until they are fixed:", file=sys.stderr)
+except (ClinicFileError, ConsentFileError) as error:
+    what = "The clinic file has" if isinstance(error, ClinicFileError) else "The consent texts have"
+    print(f"{what} problems; the app will not start until they are fixed:", file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)

@@ -199,6 +199,7 @@ def _post_form(base: str, i: int, tally: Tally) -> None:
                 "patient_name": f"Form Test {i}",
                 "email": f"form{i}@example.com",
                 "consent": "y",
+                "signature": f"Form Test {i}",
                 "csrf_token": token.group(1),
             },
             doseq=True,  # a multi answer (["none"]) is one field per value, as a browser sends it

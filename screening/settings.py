@@ -22,7 +22,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SQLITE_SYNCHRONOUS": "FULL",
         # The screening day (ages, re-screen dates) is the clinic's calendar day.
         "TIMEZONE": "UTC",
-        "CONSENT_VERSION": "2026-11",
+        # The consent and privacy texts patients sign (<kind>.<language>.md, see core.consent).
+        "CONSENT_FOLDER": str(ROOT / "consent"),
+        # Printed at the top of the patient's and the chart's PDF.
         "VALID_DAYS": 30,
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
@@ -45,6 +47,7 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "API_RATE_LIMIT": "30 per minute",
         "FORM_RATE_LIMIT": "20 per minute",
+        "PDF_RATE_LIMIT": "10 per minute",
         "LOGIN_RATE_LIMIT": "10 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
         # Failed sign-ins that lock an account, and for how long.

@@ -188,8 +188,9 @@ def decide(client: FlaskClient, reference: str, **form: str) -> TestResponse:
 
 
 def reconfirm(client: FlaskClient, reference: str, **form: str) -> TestResponse:
-    """POST the day-of-session check on the screening as its page stands now."""
-    data = {"revision": revision_of(client, reference), **form}
+    """POST the day-of-session check on the screening as its page stands now, signed by
+    add_screening's patient unless ``patient_signature`` says otherwise."""
+    data = {"revision": revision_of(client, reference), "patient_signature": "Anna Petrova", **form}
     return client.post(f"/practitioner/screening/{reference}/reconfirm", data=data)
 
 
@@ -455,3 +456,23 @@ def deferral_to_review(text: str, rule: Rule, *, keep_waiting_period: bool = Fal
         if keep_waiting_period or not line.startswith("    rescreen:")
     ]
     return "".join([*lines[: rule.line - 1], *block, *lines[end:]])
+
+
+# --- The questionnaire as a patient sends it ------------------------------------------
+
+
+# The patient's part of a questionnaire post, signed.
+PATIENT_FORM = {
+    "patient_name": "Anna Petrova",
+    "email": "anna@example.com",
+    "phone": "",
+    "consent": "y",
+    "signature": "Anna Petrova",
+}
+
+
+def questionnaire_form(name: str = "Anna Petrova", **changes: object) -> dict[str, object]:
+    """A complete questionnaire post, signed with the patient's name; a change to None leaves that field out."""
+    data = {**CLEAR_ANSWERS, "patient_name": name, "email": "anna@example.com", "consent": "y", "signature": name}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}

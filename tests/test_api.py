@@ -126,7 +126,7 @@ def test_post_screening_stores_and_returns_verdict(app: Flask, client: FlaskClie
     assert row["contact_phone"] is None
     assert row["status"] == "eligible"
     assert row["answers"] == CLEAR_ANSWERS
-    assert row["consent_version"] == app.config["CONSENT_VERSION"]
+    assert row["consent_version"] == app.extensions["consent"].text("consent", "en").version
 
     # The patient's link works.
     page = client.get(data["result_url"].removeprefix("http://localhost"))
@@ -170,7 +170,13 @@ VERDICT_CASES = {
 @pytest.mark.parametrize("changes", VERDICT_CASES.values(), ids=VERDICT_CASES.keys())
 def test_same_verdict_as_web_form(app: Flask, client: FlaskClient, changes: dict[str, Any]) -> None:
     answers = {**CLEAR_ANSWERS, **changes}
-    form = {**answers, "patient_name": "Anna Example", "email": "anna@example.com", "consent": "y"}
+    form = {
+        **answers,
+        "patient_name": "Anna Example",
+        "email": "anna@example.com",
+        "consent": "y",
+        "signature": "Anna Example",
+    }
     web = client.post("/screening", data=form)
     assert web.status_code == 303
     api = client.post("/api/v1/screenings", json=body(answers))

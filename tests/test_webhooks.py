@@ -13,6 +13,7 @@ from flask import Flask
 from screening.web.security import ConfigError
 from tests.helpers import (
     CLEAR_ANSWERS,
+    PATIENT_FORM,
     WEBHOOK_SECRET,
     WebhookReceiver,
     audit_rows,
@@ -24,7 +25,7 @@ from tests.helpers import (
     signed_in,
 )
 
-PATIENT = {"patient_name": "Anna Petrova", "email": "anna@example.com", "phone": "", "consent": "y"}
+PATIENT = PATIENT_FORM
 
 
 def submit(app: Flask, **answers: object) -> None:

@@ -111,7 +111,11 @@ def _build(ruleset: RuleSet) -> dict[str, Any]:
             "patient": ref("Patient"),
             "consent": {
                 "const": True,
-                "description": "The patient agrees that the clinic stores their answers; must be true.",
+                "description": (
+                    "The patient read and agrees to the consent and privacy texts in the request's language"
+                    " (GET /consent and /privacy with Accept-Language); must be true. The screening stores"
+                    " their version and SHA-256; the API takes no typed signature."
+                ),
             },
         },
         "required": ["answers", "patient", "consent"],

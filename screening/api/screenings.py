@@ -25,6 +25,7 @@ from ..storage import (
     write_transaction,
 )
 from ..web.audit import audit, screening_target
+from ..web.consent import signed_consent
 from ..web.cursors import decode_cursor, encode_cursor
 from ..web.db import get_db, screening_day
 from ..web.errors import json_error
@@ -91,10 +92,18 @@ def create_screening() -> ResponseReturnValue:
         return json_error(400, "The screening has invalid fields; see errors.", errors)
 
     language = current_language()
+    # The API's client shows the patient the texts and sends "consent": true; nothing is typed.
+    consent = signed_consent(language, None)
     db = get_db()
     with write_transaction(db):  # the screening and its staff notice and webhook commit together
         saved = save_screening(
-            db, verdict, patient, source="api", language=language, consent_version=current_app.config["CONSENT_VERSION"]
+            db,
+            verdict,
+            patient,
+            source="api",
+            language=language,
+            consent_version=consent.consent.version,
+            consent=consent,
         )
         queue_screening_created(db, saved, verdict.status, patient.email, language, send_link=False)
     wake_sender()

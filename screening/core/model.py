@@ -20,8 +20,19 @@ QUESTION_TYPES = ("choice", "date", "multi")
 RESCREEN_UNITS = ("days", "weeks", "months")
 DATE_TESTS = ("age_under", "within_days", "within_weeks", "within_months")
 RESERVED_KEYS = ("any", "any_answer")
-# Names the questionnaire form uses for the patient's details.
-RESERVED_IDS = (*RESERVED_KEYS, "patient_name", "email", "phone", "consent", "csrf_token", "answers", "patient")
+# Names the questionnaire form uses for the patient's details and signature.
+RESERVED_IDS = (
+    *RESERVED_KEYS,
+    "patient_name",
+    "email",
+    "phone",
+    "consent",
+    "signature",
+    "patient_signature",  # the day-of-session forms' field
+    "csrf_token",
+    "answers",
+    "patient",
+)
 UNSURE = "unsure"
 # In a multi question that rules read, the option that says "none of these
 # apply"; it cannot be ticked together with another option.

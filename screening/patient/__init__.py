@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import notices
+from . import (
+    documents,  # noqa: F401 - adds the privacy notice and the result PDF to the blueprint
+    notices,
+)
 from .views import bp
 
 

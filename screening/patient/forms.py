@@ -23,11 +23,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from ..core.consent import signature_matches
 from ..core.engine import AnswerError, InvalidAnswers
 from ..core.model import Question, RuleSet, pick_text
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX, InvalidPatient, Patient, check_patient
 
-PATIENT_FIELDS = ("patient_name", "email", "phone", "email_link", "consent")
+PATIENT_FIELDS = ("patient_name", "email", "phone", "email_link", "signature", "consent")
 
 ANSWER_MESSAGES = {
     "required": _l("Please answer this question."),
@@ -77,14 +78,22 @@ class ScreeningFormBase(FlaskForm):
     email = StringField(_l("Email"))
     phone = StringField(_l("Phone"))
     consent = BooleanField(
-        _l("I agree that the clinic stores my answers to assess whether the treatment is safe for me."),
+        _l(
+            "I have read the consent and the privacy notice. "
+            "I agree that the clinic stores my answers to assess whether the treatment is safe for me."
+        ),
         validators=[DataRequired(_l("We need your consent to store your answers."))],
     )
     # Offered only when e-mail is configured; the link goes to the address above.
     email_link = BooleanField(_l("E-mail me a link to my result"))
+    signature = StringField(
+        _l("Signature: type your first name and surname"),
+        description=_l("The name you gave under “Your full name”; capitals and spaces do not matter."),
+    )
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """Field checks, then the patient's details as ``check_patient`` sees them."""
+        """Field checks, then the patient's details as ``check_patient`` sees them,
+        then the typed signature against the name."""
         valid = bool(super().validate(extra_validators))
         try:
             self._patient = check_patient(self.patient_name.data or "", self.email.data or "", self.phone.data or "")
@@ -99,7 +108,20 @@ class ScreeningFormBase(FlaskForm):
                 _l("Please give your email address to receive the link."),
             ]
             valid = False
-        return valid
+        return self._check_signature() and valid
+
+    def _check_signature(self) -> bool:
+        typed = self.signature.data or ""
+        if not typed.strip():
+            message = _l("Please sign: type your full name.")
+        elif len(typed) > NAME_MAX:
+            message = _l("Field cannot be longer than %(max)s characters.", max=NAME_MAX)
+        elif self.patient_name.data and not signature_matches(typed, self.patient_name.data):
+            message = _l("Your signature must be the name you gave under “Your full name”.")
+        else:
+            return True
+        self.signature.errors = [*self.signature.errors, message]
+        return False
 
     def wants_link(self) -> bool:
         """Whether the patient asked to be e-mailed the link to their result."""

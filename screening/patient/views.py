@@ -16,6 +16,7 @@ from ..core.model import RuleSet
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import get_screening_by_token, save_screening, write_transaction
 from ..web.clinic import get_clinic
+from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
@@ -101,6 +102,7 @@ def questionnaire() -> ResponseReturnValue:
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
+    consent = signed_consent(current_language(), form.signature.data)
     db, patient = get_db(), form.patient()
     # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
     with write_transaction(db):
@@ -110,7 +112,8 @@ def questionnaire() -> ResponseReturnValue:
             patient,
             source="web",
             language=current_language(),
-            consent_version=current_app.config["CONSENT_VERSION"],
+            consent_version=consent.consent.version,
+            consent=consent,
         )
         queue_screening_created(
             db, saved, verdict.status, patient.email, current_language(), send_link=form.wants_link()
@@ -131,7 +134,7 @@ def result(token: str) -> ResponseReturnValue:
         screening=screening,
         ruleset=get_ruleset(current_app),
         rescreen_after=format_iso_date(screening["rescreen_after"]),
-        **notice_context(screening, token),
+        **notice_context(screening, token),  # the token too: the page links its PDF and notices
     )
 
 

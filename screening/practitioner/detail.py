@@ -17,13 +17,20 @@ from ..core.model import RuleSet, pick_text
 from ..core.rules_diff import differing_rules, fired_rules
 from ..outbox import queue_screening_reviewed, wake_sender
 from ..web.audit import audit, screening_target
+from ..web.consent import request_signature
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
 from ..web.ruleset import get_ruleset
 from .answer_rows import answer_label, answer_rows, history
 from .blueprint import bp
 from .clock import age, is_expired, to_local, valid_until
-from .forms import OUTCOME_LABELS, ReconfirmForm, ReviewForm, changed_answers_form_class
+from .forms import (
+    OUTCOME_LABELS,
+    ReconfirmForm,
+    ReviewForm,
+    changed_answers_form_class,
+    check_patient_signature,
+)
 
 
 def screening_or_404(reference: str) -> storage.ScreeningRecord:
@@ -36,6 +43,20 @@ def screening_or_404(reference: str) -> storage.ScreeningRecord:
 
 def _to_detail(screening: Mapping[str, Any]) -> ResponseReturnValue:
     return redirect(url_for("practitioner.detail", reference=screening["reference"]), 303)
+
+
+def answer_context(screening: storage.ScreeningRecord, language: str) -> dict[str, Any]:
+    """The answers as the detail page and the chart PDF show them."""
+    ruleset = get_ruleset(current_app)
+    return {
+        "answers": answer_rows(screening, ruleset, language),
+        "question_text": {q.id: pick_text(q.text, language) for q in ruleset.questions},
+        "answer_labels": {
+            q.id: answer_label(q, screening["answers"][q.id], language)
+            for q in ruleset.questions
+            if q.id in screening["answers"]
+        },
+    }
 
 
 def render_detail(
@@ -65,13 +86,8 @@ def render_detail(
             "practitioner/detail.html",
             screening=screening,
             ruleset=ruleset,
-            answers=answer_rows(screening, ruleset, language),
-            question_text={q.id: pick_text(q.text, language) for q in ruleset.questions},
-            answer_labels={
-                q.id: answer_label(q, screening["answers"][q.id], language)
-                for q in ruleset.questions
-                if q.id in screening["answers"]
-            },
+            **answer_context(screening, language),
+            integrity=storage.integrity_matches(db, screening),
             goals=answer_label(goals_question, goals, language) if goals_question and goals else "",
             age=age(dob, today),
             age_at_screening=age(dob, to_local(screening["created_at"]).date()),
@@ -161,9 +177,19 @@ def review(reference: str) -> ResponseReturnValue:
     return _to_detail(screening)
 
 
-def _record_reconfirmation(screening: Mapping[str, Any], revision: str, verdict: Verdict) -> ResponseReturnValue:
+def _record_reconfirmation(
+    screening: Mapping[str, Any], revision: str, verdict: Verdict, typed_signature: str
+) -> ResponseReturnValue:
     try:
-        result = storage.reconfirm_screening(get_db(), screening["id"], current_user.id, revision, verdict)
+        result = storage.reconfirm_screening(
+            get_db(),
+            screening["id"],
+            current_user.id,
+            revision,
+            verdict,
+            patient_signature=request_signature(typed_signature),
+            practitioner_name=current_user.name,
+        )
     except storage.StaleScreening:
         return _stale(screening)
     audit(
@@ -206,7 +232,8 @@ def reconfirm(reference: str) -> ResponseReturnValue:
     stored answers today, with the rule file in force today."""
     screening = screening_or_404(reference)
     form = ReconfirmForm()
-    if not form.validate():
+    valid = form.validate()  # first: validate() starts every field's errors afresh
+    if not check_patient_signature(form.patient_signature, screening["patient_name"] or "") or not valid:
         return render_detail(screening, reconfirm_form=form, status=400)
     try:
         verdict = screen(get_ruleset(current_app), screening["answers"], screening_day())
@@ -219,7 +246,7 @@ def reconfirm(reference: str) -> ResponseReturnValue:
             "warning",
         )
         return redirect(url_for("practitioner.answers", reference=screening["reference"]), 303)
-    return _record_reconfirmation(screening, form.revision.data, verdict)
+    return _record_reconfirmation(screening, form.revision.data, verdict, form.patient_signature.data)
 
 
 @bp.route("/screening/<reference>/answers", methods=["GET", "POST"])
@@ -235,11 +262,16 @@ def answers(reference: str) -> ResponseReturnValue:
     else:
         form = form_class()
         status = 400
-        if form.validate():
+        valid = form.validate()
+        signed = check_patient_signature(form.patient_signature, screening["patient_name"] or "")
+        if valid:
             try:
                 verdict = screen(ruleset, form.raw_answers(ruleset), screening_day())
             except InvalidAnswers as error:
                 form.add_answer_errors(error)
             else:
-                return _record_reconfirmation(screening, form.revision.data or "", verdict)
+                if signed:
+                    return _record_reconfirmation(
+                        screening, form.revision.data or "", verdict, form.patient_signature.data
+                    )
     return render_template("practitioner/answers.html", screening=screening, form=form, ruleset=ruleset), status

@@ -23,9 +23,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from ..core.consent import signature_matches
 from ..core.decisions import decision_problems
 from ..core.model import RuleSet
-from ..core.people import COMMENT_MAX, EMAIL_MAX, PASSWORD_MAX
+from ..core.people import COMMENT_MAX, EMAIL_MAX, NAME_MAX, PASSWORD_MAX
 from ..patient.forms import ScreeningFormBase, screening_form_class
 
 # --- Practitioner workspace ----------------------------------------------------
@@ -179,13 +180,33 @@ class ReviewForm(FlaskForm):
         return valid and not problems
 
 
+def patient_signature_field() -> StringField:
+    """The day-of-session signature: the patient types their name at the clinic's tablet."""
+    return StringField(_l("The patient's signature: they type their full name"), validators=[Length(max=NAME_MAX)])
+
+
+def check_patient_signature(field: Field, patient_name: str) -> bool:
+    """Whether the typed signature is the screening's patient name (case and spaces aside);
+    if not, the error goes beside the field."""
+    typed = field.data or ""
+    if not typed.strip():
+        message = _l("The patient must sign: ask them to type their full name.")
+    elif not signature_matches(typed, patient_name):
+        message = _l("The signature does not match the patient's name on this screening.")
+    else:
+        return True
+    field.errors = [*field.errors, message]
+    return False
+
+
 class ReconfirmForm(FlaskForm):
-    """Day-of-session check: the patient says nothing has changed."""
+    """Day-of-session check: the patient says nothing has changed, and signs."""
 
     unchanged = BooleanField(
         _l("The patient confirmed today that none of their answers has changed"),
         validators=[DataRequired(_l("Tick the box once the patient has confirmed that nothing has changed."))],
     )
+    patient_signature = patient_signature_field()
     revision = HiddenField(validators=[DataRequired()])
 
 
@@ -197,6 +218,7 @@ class AnswersOnlyForm(ScreeningFormBase):
     phone = None
     consent = None
     email_link = None
+    signature = None
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Only the CSRF token and field lengths: the engine checks the answers."""
@@ -220,7 +242,10 @@ def _answers_form_class(ruleset: RuleSet, language: str, kind: str, fields: dict
 def changed_answers_form_class(ruleset: RuleSet, language: str) -> type[AnswersOnlyForm]:
     """Re-entering a patient's changed answers on the day of the session."""
     return _answers_form_class(
-        ruleset, language, "ChangedAnswers", {"revision": HiddenField(validators=[DataRequired()])}
+        ruleset,
+        language,
+        "ChangedAnswers",
+        {"revision": HiddenField(validators=[DataRequired()]), "patient_signature": patient_signature_field()},
     )
 
 

@@ -13,6 +13,8 @@ from here, never from its modules, which group the tables:
 - ``queue``: the queue's filters, pages, counts and chart
 - ``lifecycle``: purge, erase and backup
 - ``outbox``: queued e-mails and webhooks, and what patients asked to be e-mailed
+- ``consent``: the consent and privacy texts patients signed, by hash
+- ``integrity``: each screening's SHA-256 over answers, verdict, consent and signatures
 
 Each function takes the connection ``connect`` returned as its first
 argument and returns plain values, dataclasses or the dicts typed in
@@ -46,6 +48,8 @@ from .accounts import (
 )
 from .audit import AuditFilter, list_audit, record_audit
 from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .consent import ConsentTextRecord, get_consent_text, store_consent_text
+from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
     SCREENING_CHILDREN,
     backup_database,
@@ -120,6 +124,7 @@ __all__ = [
     "ApiTokenRecord",
     "AuditFilter",
     "AuditRecord",
+    "ConsentTextRecord",
     "OutboxRecord",
     "Patient",
     "PatientNoticeRecord",
@@ -141,11 +146,13 @@ __all__ = [
     "count_screenings_by_status",
     "create_api_token",
     "create_practitioner",
+    "current_integrity",
     "daily_status_counts",
     "due_reminders",
     "enqueue_message",
     "erase_screening",
     "get_api_token",
+    "get_consent_text",
     "get_outbox_message",
     "get_patient_notice",
     "get_practitioner",
@@ -155,6 +162,8 @@ __all__ = [
     "get_screening_by_token",
     "has_live_api_token",
     "hash_token",
+    "integrity_digest",
+    "integrity_matches",
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",
@@ -182,6 +191,8 @@ __all__ = [
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "store_consent_text",
+    "store_integrity",
     "touch_api_token",
     "utc_now",
     "verdict_columns",

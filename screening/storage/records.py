@@ -36,6 +36,13 @@ class ScreeningRecord(TypedDict):
     rescreen_after: str | None
     rules_version: str
     consent_version: str | None
+    consent_sha256: str | None  # the consent text signed (storage.consent), None before m021
+    privacy_sha256: str | None
+    signature_name: str | None  # the typed signature, when and from where
+    signed_at: str | None
+    signature_address: str | None
+    signature_user_agent: str | None
+    integrity_sha256: str | None  # storage.integrity, None before m023
     reviewed: int  # 1 once a decision is recorded, 0 again when a re-confirmation changed things
     decided_status: str | None
     reviewed_at: str | None
@@ -97,6 +104,11 @@ class ReconfirmationRecord(TypedDict):
     previous_rules_version: str
     status: str
     rules_version: str
+    patient_signature_name: str | None  # the patient's typed signature (None before m022)
+    patient_signed_at: str | None
+    patient_signature_address: str | None
+    patient_signature_user_agent: str | None
+    practitioner_signature_name: str | None  # the signing account's name at the time
     practitioner_name: str
     practitioner_email: str
 

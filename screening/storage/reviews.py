@@ -8,9 +8,11 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
+from ..core.consent import Signature
 from ..core.decisions import decision_problems
 from ..core.engine import Verdict
 from .connection import utc_now, write_transaction
+from .integrity import store_integrity
 from .records import ReconfirmationRecord, ReviewRecord
 from .screenings import StaleScreening, get_screening, screening_revision, to_json, verdict_columns
 
@@ -113,7 +115,14 @@ class Reconfirmation:
 
 
 def reconfirm_screening(
-    db: Database, screening_id: int, practitioner_id: int, revision: str, verdict: Verdict
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    revision: str,
+    verdict: Verdict,
+    *,
+    patient_signature: Signature | None = None,
+    practitioner_name: str | None = None,
 ) -> Reconfirmation:
     """Store the verdict of today's re-run of the engine on the screening.
 
@@ -121,7 +130,10 @@ def reconfirm_screening(
     If the answers or the verdict changed (status, dates, or which rules fired
     on which answers), the earlier decision no longer applies: the screening
     goes back to "not reviewed". Raises ``StaleScreening`` as
-    ``review_screening`` does.
+    ``review_screening`` does. The patient signs by their typed name
+    (``patient_signature``), the practitioner by their account
+    (``practitioner_id``, and the name it has now); the screening's integrity
+    digest then covers the new signatures.
     """
     columns = verdict_columns(verdict)
     with write_transaction(db):
@@ -137,7 +149,9 @@ def reconfirm_screening(
         cursor = db.execute(
             "INSERT INTO reconfirmations (screening_id, practitioner_id, created_at, answers_changed, verdict_changed,"
             " previous_answers, previous_status, previous_reasons, previous_rescreen_after, previous_rules_version,"
-            " status, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, rules_version, patient_signature_name, patient_signed_at, patient_signature_address,"
+            " patient_signature_user_agent, practitioner_signature_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 screening_id,
                 practitioner_id,
@@ -151,6 +165,11 @@ def reconfirm_screening(
                 current["rules_version"],
                 verdict.status,
                 verdict.rules_version,
+                patient_signature.typed_name if patient_signature else None,
+                patient_signature.signed_at if patient_signature else None,
+                patient_signature.client_address if patient_signature else None,
+                patient_signature.user_agent if patient_signature else None,
+                practitioner_name,
             ],
         )
         # A decision was taken on the answers and verdict the practitioner saw:
@@ -164,6 +183,9 @@ def reconfirm_screening(
             " reviewed_at = CASE WHEN :reset THEN NULL ELSE reviewed_at END WHERE id = :id",
             {**columns, "now": now, "reset": int(answers_changed or verdict_changed), "id": screening_id},
         )
+        updated = get_screening(db, screening_id)
+        assert updated is not None  # read inside the same write transaction
+        store_integrity(db, updated)
     return Reconfirmation(int(cursor.lastrowid or 0), answers_changed, verdict_changed)
 
 

@@ -361,6 +361,50 @@ def m017_patient_notices(db: Database) -> None:
     db.table("patient_notices").create_index(["reminder_requested_at", "reminded_at"])
 
 
+def m020_consent_texts(db: Database) -> None:
+    """Every consent and privacy text a patient signed, by its SHA-256: a
+    screening names the text by hash, so an edited file never changes what
+    an earlier patient agreed to."""
+    db.table("consent_texts").create(
+        {"sha256": str, "kind": str, "language": str, "version": str, "body": str, "stored_at": str},
+        pk="sha256",
+        not_null={"kind", "language", "version", "body", "stored_at"},
+    )
+
+
+def m021_consent_signature(db: Database) -> None:
+    """The texts a screening's patient signed and their typed signature."""
+    table = db.table("screenings")
+    for column in (
+        "consent_sha256",
+        "privacy_sha256",
+        "signature_name",
+        "signed_at",
+        "signature_address",
+        "signature_user_agent",
+    ):
+        table.add_column(column, str)
+
+
+def m022_reconfirmation_signatures(db: Database) -> None:
+    """A re-confirmation is signed by the patient (typed) and the practitioner
+    (their account; the name it had then, since accounts can be renamed)."""
+    table = db.table("reconfirmations")
+    for column in (
+        "patient_signature_name",
+        "patient_signed_at",
+        "patient_signature_address",
+        "patient_signature_user_agent",
+        "practitioner_signature_name",
+    ):
+        table.add_column(column, str)
+
+
+def m023_integrity(db: Database) -> None:
+    """A SHA-256 over a screening's answers, verdict, consent and signatures."""
+    db.table("screenings").add_column("integrity_sha256", str)
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -387,8 +431,17 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         rename_role_columns(db, renames)
 
     migrations = Migrations("screening")
-    # New migrations go at the end.
-    for step in (*_UP_TO_M013, m014_role_columns, m015_notes, m016_outbox, m017_patient_notices):
+    for step in (
+        *_UP_TO_M013,
+        m014_role_columns,
+        m015_notes,
+        m016_outbox,
+        m017_patient_notices,
+        m020_consent_texts,
+        m021_consent_signature,
+        m022_reconfirmation_signatures,
+        m023_integrity,
+    ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
 

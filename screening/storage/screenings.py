@@ -12,9 +12,12 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
+from ..core.consent import SignedConsent
 from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
 from .connection import hash_token, query_one, utc_now, write_transaction
+from .consent import store_consent_text
+from .integrity import store_integrity
 from .records import ScreeningRecord
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
@@ -59,6 +62,24 @@ def verdict_columns(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def _consent_columns(consent: SignedConsent | None) -> dict[str, Any]:
+    if consent is None:
+        return {}
+    columns: dict[str, Any] = {
+        "consent_version": consent.consent.version,
+        "consent_sha256": consent.consent.sha256,
+        "privacy_sha256": consent.privacy.sha256,
+    }
+    if consent.signature is not None:
+        columns |= {
+            "signature_name": consent.signature.typed_name,
+            "signed_at": consent.signature.signed_at,
+            "signature_address": consent.signature.client_address,
+            "signature_user_agent": consent.signature.user_agent,
+        }
+    return columns
+
+
 def new_reference() -> str:
     """A short random code for patients to quote at the clinic."""
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
@@ -72,8 +93,14 @@ def save_screening(
     source: str,
     language: str,
     consent_version: str,
+    consent: SignedConsent | None = None,
 ) -> SavedScreening:
-    """Store a screening with its verdict; return its reference and token."""
+    """Store a screening with its verdict; return its reference and token.
+
+    With ``consent``, the texts the patient signed are kept by their hash (see
+    ``storage.consent``), the screening names them and keeps the signature; its
+    integrity digest is stored with it either way.
+    """
     row = {
         "created_at": utc_now(),
         "source": source,
@@ -83,6 +110,7 @@ def save_screening(
         "contact_phone": patient.phone or None,
         "consent_version": consent_version,
         **verdict_columns(verdict),
+        **_consent_columns(consent),
     }
     for _ in range(20):
         token = secrets.token_urlsafe(32)
@@ -93,7 +121,11 @@ def save_screening(
         )
         try:
             with write_transaction(db):
+                if consent is not None:
+                    store_consent_text(db, consent.consent)
+                    store_consent_text(db, consent.privacy)
                 cursor = db.execute(sql, values)
+                store_integrity(db, {**decode_screening(values), "id": cursor.lastrowid})
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue

@@ -27,6 +27,8 @@ ACTIONS = (
     "review.confirm",
     "review.override",
     "screening.reconfirm",
+    "document.patient_pdf",
+    "document.chart_pdf",
     "export.csv",
     "practitioner.create",
     "practitioner.deactivate",

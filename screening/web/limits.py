@@ -11,6 +11,8 @@ Settings (``SCREENING_`` environment variables in production):
   address may submit through ``POST /api/v1/screenings``.
 - ``FORM_RATE_LIMIT`` (default ``20 per minute``): questionnaire submissions
   (valid or not) one client address may send.
+- ``PDF_RATE_LIMIT`` (default ``10 per minute``): patient PDFs one client
+  address may download (each takes the server a good part of a second).
 - ``LOGIN_RATE_LIMIT`` (default ``10 per minute``) per client address and
   ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email,
   on practitioner sign-in attempts; repeated failures also lock the account
@@ -45,6 +47,11 @@ def api_rate_limit() -> str:
 def form_rate_limit() -> str:
     """Questionnaire submissions per client address."""
     return configured_limit("FORM_RATE_LIMIT")
+
+
+def pdf_rate_limit() -> str:
+    """Patient PDF downloads per client address."""
+    return configured_limit("PDF_RATE_LIMIT")
 
 
 def login_rate_limit() -> str:

@@ -20,6 +20,7 @@ WORDS = {
         "email": "Email",
         "phone": "Phone",
         "consent": "I agree that the clinic stores my answers",
+        "signature": "Signature: type your first name and surname",
         "submit": "See my result",
         "errors": "Please check these answers",
     },
@@ -29,6 +30,7 @@ WORDS = {
         "email": "Электронная почта",
         "phone": "Телефон",
         "consent": "Я согласен(на), чтобы клиника хранила мои ответы",
+        "signature": "Подпись: введите имя и фамилию",
         "submit": "Узнать результат",
         "errors": "Пожалуйста, проверьте эти ответы",
     },
@@ -92,6 +94,7 @@ def fill_details(page: Page, language: str = "en", name: str = "Anna Petrova", c
     page.get_by_label(words["name"]).fill(name)
     page.get_by_label(words["email"], exact=True).fill("anna@example.com")
     if consent:
+        page.get_by_label(words["signature"]).fill(name)
         page.get_by_label(words["consent"]).check()
 
 

@@ -261,7 +261,7 @@ def test_keyboard_alone_is_enough(page: Page) -> None:
     expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
     page.keyboard.press("Enter")
 
-    typed = {"patient_name": "Olga Smirnova", "email": "olga@example.com"}
+    typed = {"patient_name": "Olga Smirnova", "email": "olga@example.com", "signature": "Olga Smirnova"}
     done: set[str] = set()
     for _ in range(200):
         page.keyboard.press("Tab")

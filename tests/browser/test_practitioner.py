@@ -47,7 +47,7 @@ def test_practitioner_signs_in_and_reviews_the_screening(
     row.get_by_role("link", name=reference).click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
-    expect(page.get_by_text("Maria Sokolova")).to_be_visible()
+    expect(page.get_by_text("Maria Sokolova", exact=True)).to_be_visible()  # the name, not the signature
     reasons = page.get_by_role("region", name="Reasons")
     expect(reasons).to_contain_text("Pregnancy: elective laser resurfacing is conventionally deferred")
     expect(page.get_by_text("Not reviewed yet")).to_be_visible()

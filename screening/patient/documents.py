@@ -1,0 +1,53 @@
+"""The patient's documents: the privacy notice and consent pages, and the PDF of their result."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+
+from ..documents import consent_context, pdf_response, render_pdf
+from ..storage import get_screening_by_token
+from ..web.audit import audit, screening_target
+from ..web.clinic import get_clinic
+from ..web.consent import consent_text
+from ..web.db import get_db
+from ..web.i18n import format_iso_date, translate_text
+from ..web.limits import limiter, pdf_rate_limit
+from ..web.ruleset import get_ruleset
+from .notices import notice_context
+from .views import bp
+
+
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    """The privacy notice in force, in the patient's language."""
+    return render_template("patient/text.html", text=consent_text("privacy"))
+
+
+@bp.get("/consent")
+def consent() -> ResponseReturnValue:
+    """The consent text in force, in the patient's language."""
+    return render_template("patient/text.html", text=consent_text("consent"))
+
+
+@bp.get("/result/<token>/record.pdf")
+@limiter.limit(pdf_rate_limit)
+def result_pdf(token: str) -> ResponseReturnValue:
+    """The patient's copy of their screening, as a PDF in the language they answered in."""
+    screening = get_screening_by_token(get_db(), token)
+    if screening is None:
+        abort(404)
+    with force_locale(screening["language"] or get_ruleset(current_app).languages[0]):
+        pdf = render_pdf(
+            "documents/patient.html",
+            screening=screening,
+            ruleset=get_ruleset(current_app),
+            rescreen_after=format_iso_date(screening["rescreen_after"]),
+            footer_text=f"{translate_text(get_clinic().name)} · {screening['reference']}",
+            **consent_context(screening),
+            **notice_context(screening, token),
+            pdf=True,
+        )
+    audit("document.patient_pdf", screening_target(screening["reference"]), actor="patient")
+    return pdf_response(pdf, f"screening-{screening['reference']}.pdf")

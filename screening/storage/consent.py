@@ -1,0 +1,41 @@
+"""The consent and privacy texts patients signed, kept by their SHA-256.
+
+A text is stored the first time a screening names it and never changed:
+the files beside the rule file may be edited, but every screening can
+still show the exact words its patient agreed to.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict, cast
+
+from sqlite_utils import Database
+
+from ..core.consent import ConsentText
+from .connection import query_one, utc_now
+
+
+class ConsentTextRecord(TypedDict):
+    """A stored text: what a patient read, under its hash."""
+
+    sha256: str
+    kind: str
+    language: str
+    version: str
+    body: str
+    stored_at: str
+
+
+def store_consent_text(db: Database, text: ConsentText) -> None:
+    """Keep ``text`` under its hash (once: a hash always names the same words)."""
+    db.execute(
+        "INSERT INTO consent_texts (sha256, kind, language, version, body, stored_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+        [text.sha256, text.kind, text.language, text.version, text.body, utc_now()],
+    )
+
+
+def get_consent_text(db: Database, sha256: str) -> ConsentTextRecord | None:
+    """The stored text with this hash, or None."""
+    row = query_one(db, "SELECT * FROM consent_texts WHERE sha256 = ?", [sha256.strip().lower()])
+    return None if row is None else cast(ConsentTextRecord, row)
