@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from .connection import write_transaction
 
 # Tables whose rows belong to one screening and go with it.
-SCREENING_CHILDREN = ("reviews", "reconfirmations")
+SCREENING_CHILDREN = ("reviews", "reconfirmations", "course_sessions")
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
@@ -20,6 +20,11 @@ def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
     for table in SCREENING_CHILDREN:
         counts[table] = db.execute(f"DELETE FROM {table} WHERE screening_id IN ({marks})", ids).rowcount  # noqa: S608
     counts["screenings"] = db.execute(f"DELETE FROM screenings WHERE id IN ({marks})", ids).rowcount  # noqa: S608
+    # A patient with no screening left keeps no key: nothing of its contacts stays.
+    db.execute(
+        "DELETE FROM patient_keys WHERE patient_id NOT IN"
+        " (SELECT patient_id FROM screenings WHERE patient_id IS NOT NULL)"
+    )
     return counts
 
 

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
 from .connection import hash_token, query_one, utc_now, write_transaction
+from .patients import link_new_screening
 from .records import ScreeningRecord
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
@@ -94,6 +95,10 @@ def save_screening(
         try:
             with write_transaction(db):
                 cursor = db.execute(sql, values)
+                # In the same transaction: a screening is never stored without its patient.
+                link_new_screening(
+                    db, int(cursor.lastrowid or 0), row["contact_email"], row["contact_phone"], row["birth_date"]
+                )
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue
