@@ -99,15 +99,21 @@ def audit_rows(app: Flask, action: str | None = None) -> list[dict[str, Any]]:
 
 
 def add_screening(
-    app: Flask, name: str = "Anna Petrova", day: dt.date | None = None, **changes: object
+    app: Flask,
+    name: str = "Anna Petrova",
+    day: dt.date | None = None,
+    *,
+    email: str = "anna@example.com",
+    phone: str = "+7 912 345 67 89",
+    **changes: object,
 ) -> dict[str, Any]:
-    """A stored screening (answers: all clear, plus ``changes``), as stored."""
+    """A stored screening (answers: all clear, plus ``changes``; contacts ``email`` and ``phone``), as stored."""
     with app.app_context():
         verdict = screen(get_ruleset(app), {**CLEAR_ANSWERS, **changes}, day or dt.date.today())
         saved = storage.save_screening(
             get_db(),
             verdict,
-            storage.Patient(name=name, email="anna@example.com", phone="+7 912 345 67 89"),
+            storage.Patient(name=name, email=email, phone=phone),
             source="web",
             language="en",
             consent_version="2026-11",

@@ -12,6 +12,8 @@ from here, never from its modules, which group the tables:
 - ``audit``: the audit log
 - ``queue``: the queue's filters, pages, counts and chart
 - ``lifecycle``: purge, erase and backup
+- ``patients``: the patient record linking one person's screenings
+- ``courses``: courses of sessions and the sessions given
 
 Each function takes the connection ``connect`` returned as its first
 argument and returns plain values, dataclasses or the dicts typed in
@@ -45,6 +47,16 @@ from .accounts import (
 )
 from .audit import AuditFilter, list_audit, record_audit
 from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .courses import (
+    CourseRecord,
+    DuplicateSession,
+    SessionRecord,
+    get_current_course,
+    list_course_sessions,
+    list_open_courses,
+    record_session,
+    start_course,
+)
 from .lifecycle import (
     SCREENING_CHILDREN,
     backup_database,
@@ -52,6 +64,7 @@ from .lifecycle import (
     erase_screening,
     purge_screenings,
 )
+from .patients import UnknownPatient, list_patient_screenings, match_keys, move_screening, patient_summary
 from .queue import (
     ScreeningFilter,
     count_screenings_by_status,
@@ -103,6 +116,8 @@ __all__ = [
     "ApiTokenRecord",
     "AuditFilter",
     "AuditRecord",
+    "CourseRecord",
+    "DuplicateSession",
     "Patient",
     "PractitionerRecord",
     "PractitionerSummary",
@@ -112,7 +127,9 @@ __all__ = [
     "SavedScreening",
     "ScreeningFilter",
     "ScreeningRecord",
+    "SessionRecord",
     "StaleScreening",
+    "UnknownPatient",
     "add_review",
     "backup_database",
     "connect",
@@ -124,6 +141,7 @@ __all__ = [
     "daily_status_counts",
     "erase_screening",
     "get_api_token",
+    "get_current_course",
     "get_practitioner",
     "get_practitioner_by_email",
     "get_screening",
@@ -134,23 +152,31 @@ __all__ = [
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",
+    "list_course_sessions",
+    "list_open_courses",
+    "list_patient_screenings",
     "list_practitioners",
     "list_reconfirmations",
     "list_reviews",
     "list_screenings",
+    "match_keys",
     "migrate",
+    "move_screening",
     "new_reference",
+    "patient_summary",
     "purge_screenings",
     "queue_counts",
     "reconfirm_screening",
     "record_audit",
     "record_login_failure",
     "record_login_success",
+    "record_session",
     "review_screening",
     "revoke_api_tokens",
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "start_course",
     "touch_api_token",
     "utc_now",
     "verdict_columns",

@@ -35,6 +35,11 @@ ACTIONS = (
     "screening.erase",
     "data.purge",
     "data.backup",
+    "patient.link",
+    "patient.unlink",
+    "course.start",
+    "course.session",
+    "course.due",
 )
 
 
