@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import add_screening, audit_rows, decide, execute, page_text, query, today
+from tests.helpers import CLEAR_ANSWERS, add_screening, audit_rows, decide, execute, page_text, query, today
 
 
 def screened_on(app: Flask, day: dt.date, **changes: Any) -> dict[str, Any]:
@@ -182,3 +182,18 @@ def test_due_lists_patients_whose_next_session_falls_after_their_screenings_expi
     assert fine["reference"] not in page and "Bea Fine" not in page
     # Beyond the window it is not listed yet.
     assert due["reference"] not in page_text(doctor.get("/practitioner/due?days=5"))
+
+
+def test_the_patients_result_page_shows_the_course_and_aftercare(app: Flask, doctor: FlaskClient) -> None:
+    patient = app.test_client()
+    form = {**CLEAR_ANSWERS, "patient_name": "Anna Example", "email": "anna@example.com", "consent": "y"}
+    result = patient.post("/screening", data=form).headers["Location"]
+    assert "Your course of" not in page_text(patient.get(result))
+    (row,) = query(app, "SELECT reference FROM screenings")
+    start_course(doctor, row["reference"])
+    decide(doctor, row["reference"], decision="confirm")
+    assert record(doctor, row["reference"], today(), 1).status_code == 303
+    page = page_text(patient.get(result))
+    assert "Session 1 of 6 done." in page and "Next session about" in page
+    assert "saunas" in page and "Between sessions, follow the aftercare advice above." in page
+    assert "Start my next screening" in page

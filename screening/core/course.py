@@ -41,6 +41,16 @@ def next_session_on(started_on: dt.date, last_given_on: dt.date | None, interval
     return started_on if last_given_on is None else last_given_on + dt.timedelta(days=interval_days)
 
 
+def next_due(started_on: str, planned_sessions: int, interval_days: int, given_on: list[str]) -> dt.date | None:
+    """When a course's next session is due (stored ISO days in, a day out); None once every session is given."""
+    if len(given_on) >= planned_sessions:
+        return None
+    last = max(given_on, default=None)
+    return next_session_on(
+        dt.date.fromisoformat(started_on), dt.date.fromisoformat(last) if last else None, interval_days
+    )
+
+
 def session_problems(
     check: SessionCheck, given_on: dt.date, number: int, *, today: dt.date, valid_days: int, zone: dt.tzinfo
 ) -> list[str]:

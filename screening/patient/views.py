@@ -33,8 +33,8 @@ def _new_form() -> ScreeningFormBase:
     return screening_form_class(get_ruleset(current_app), current_language())()
 
 
-def questionnaire_html(form: ScreeningFormBase, notice: str | None = None) -> str:
-    """The questionnaire page, with any errors listed at the top."""
+def questionnaire_html(form: ScreeningFormBase, notice: str | None = None, **context: Any) -> str:
+    """The questionnaire page, with any errors listed at the top (``context``: more for the template)."""
     ruleset = get_ruleset(current_app)
     return render_template(
         "patient/questionnaire.html",
@@ -44,6 +44,7 @@ def questionnaire_html(form: ScreeningFormBase, notice: str | None = None) -> st
         notice=notice,
         follow_up_triggers=_follow_up_triggers(ruleset),
         today_iso=screening_day().isoformat(),
+        **context,
     )
 
 
