@@ -4,13 +4,25 @@ linking by hand, recording sessions only on a valid screening, the "due" view.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import CLEAR_ANSWERS, add_screening, audit_rows, decide, execute, page_text, query, today
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    add_screening,
+    audit_rows,
+    bearer,
+    decide,
+    execute,
+    make_token,
+    page_text,
+    query,
+    today,
+)
 
 
 def screened_on(app: Flask, day: dt.date, **changes: Any) -> dict[str, Any]:
@@ -197,3 +209,58 @@ def test_the_patients_result_page_shows_the_course_and_aftercare(app: Flask, doc
     assert "Session 1 of 6 done." in page and "Next session about" in page
     assert "saunas" in page and "Between sessions, follow the aftercare advice above." in page
     assert "Start my next screening" in page
+
+
+# --- API and FHIR -------------------------------------------------------------------
+
+
+def test_the_api_and_fhir_give_the_patient_record_and_the_sessions(app: Flask, doctor: FlaskClient) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.procedure import Procedure
+
+    first = screened_on(app, today() - dt.timedelta(days=28))
+    second = screened_on(app, today())
+    stranger = add_screening(app, email="someone@example.com", phone="")
+    start_course(doctor, second["reference"], started_on=first["created_at"][:10])
+    decide(doctor, second["reference"], decision="confirm")
+    assert record(doctor, second["reference"], today(), 1).status_code == 303
+    token, _ = make_token(app)
+    api = app.test_client()
+    assert api.get(f"/api/v1/screenings/{second['reference']}/patient").status_code == 401
+    assert api.get("/api/v1/screenings/NOSUCHCD/patient", headers=bearer(token)).status_code == 404
+
+    body = api.get(f"/api/v1/screenings/{first['reference']}/patient", headers=bearer(token)).get_json()
+    assert [s["reference"] for s in body["screenings"]] == [first["reference"], second["reference"]]
+    assert body["course"]["planned_sessions"] == 6 and body["course"]["interval_days"] == 28
+    (session,) = body["course"]["sessions"]
+    assert session == {
+        "number": 1,
+        "given_on": today().isoformat(),
+        "practitioner": "Dr Ada Lovelace",
+        "screening": second["reference"],
+        "note": "Tolerated well",
+        "settings": "1550 nm, 10 mJ",
+    }
+    assert body["course"]["next_session_on"] == (today() + dt.timedelta(days=28)).isoformat()
+    assert audit_rows(app, "screening.view")[-1]["actor"].startswith("api-token:")
+
+    def bundle(reference: str) -> dict[str, Any]:
+        response = api.get(f"/api/v1/screenings/{reference}/fhir", headers=bearer(token))
+        data: dict[str, Any] = json.loads(response.get_data(as_text=True))
+        Bundle.model_validate(data)
+        return data
+
+    def patient_url(data: dict[str, Any]) -> str:
+        return next(e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+
+    first_bundle, second_bundle = bundle(first["reference"]), bundle(second["reference"])
+    assert patient_url(first_bundle) == patient_url(second_bundle) != patient_url(bundle(stranger["reference"]))
+    assert not [e for e in first_bundle["entry"] if e["resource"]["resourceType"] == "Procedure"]
+    (procedure,) = [e["resource"] for e in second_bundle["entry"] if e["resource"]["resourceType"] == "Procedure"]
+    Procedure.model_validate(procedure)
+    response_url = next(
+        e["fullUrl"] for e in second_bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    )
+    assert {"reference": response_url} in [x.get("valueReference") for x in procedure["extension"]]
+    assert procedure["status"] == "completed" and procedure["performedDateTime"] == today().isoformat()
+    assert procedure["subject"] == {"reference": patient_url(second_bundle)}

@@ -18,16 +18,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..core.carry_over import carried_answers
-from ..core.course import next_due
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import RuleSet
-from ..storage import (
-    ScreeningRecord,
-    get_current_course,
-    get_screening_by_token,
-    list_course_sessions,
-    save_screening,
-)
+from ..storage import ScreeningRecord, get_screening_by_token, save_screening
+from ..web.course import course_progress
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
 from ..web.limits import form_rate_limit, limiter
@@ -136,10 +130,7 @@ def again(token: str) -> ResponseReturnValue:
 @bp.app_template_global()
 def course_for_patient(screening: ScreeningRecord) -> dict[str, Any] | None:
     """The course of the screening's patient as the result page shows it: sessions given, planned, next due."""
-    patient_id = screening.get("patient_id")
-    course = get_current_course(get_db(), patient_id) if patient_id else None
-    if course is None:
+    progress = course_progress(get_db(), screening.get("patient_id"))
+    if progress["course"] is None:
         return None
-    given_on = [s["given_on"] for s in list_course_sessions(get_db(), course["id"])]
-    next_on = next_due(course["started_on"], course["planned_sessions"], course["interval_days"], given_on)
-    return {"given": len(given_on), "planned": course["planned_sessions"], "next_on": next_on}
+    return {"given": len(progress["sessions"]), "planned": progress["course"]["planned_sessions"], **progress}

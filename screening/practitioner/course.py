@@ -15,6 +15,7 @@ from flask_login import current_user
 from .. import storage
 from ..core.course import SessionCheck, next_session_on, session_problems
 from ..web.audit import audit, screening_target
+from ..web.course import course_progress
 from ..web.db import get_db, screening_day
 from ..web.ruleset import get_ruleset
 from .blueprint import bp
@@ -39,22 +40,6 @@ _FIELD_OF = {"future": "given_on", "before_start": "given_on", "number": "number
 
 def _day(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
-
-
-def course_progress(db: Any, patient_id: int | None) -> dict[str, Any]:
-    """The patient's current course, its sessions and when the next is due (all None without a course)."""
-    course = storage.get_current_course(db, patient_id) if patient_id else None
-    if course is None:
-        return {"course": None, "sessions": [], "next_on": None}
-    sessions = storage.list_course_sessions(db, course["id"])
-    last = max((s["given_on"] for s in sessions), default=None)
-    done = len(sessions) >= course["planned_sessions"]
-    next_on = (
-        None
-        if done
-        else next_session_on(_day(course["started_on"]) or dt.date.min, _day(last), course["interval_days"])
-    )
-    return {"course": course, "sessions": sessions, "next_on": next_on}
 
 
 def course_block(screening: storage.ScreeningRecord, forms: dict[str, Any], today: dt.date) -> dict[str, Any]:

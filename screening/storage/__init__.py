@@ -54,6 +54,7 @@ from .courses import (
     get_current_course,
     list_course_sessions,
     list_open_courses,
+    list_screening_sessions,
     record_session,
     start_course,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "list_practitioners",
     "list_reconfirmations",
     "list_reviews",
+    "list_screening_sessions",
     "list_screenings",
     "match_keys",
     "migrate",

@@ -112,3 +112,15 @@ def list_open_courses(db: Database) -> list[dict[str, Any]]:
             " ORDER BY c.id"
         )
     )
+
+
+def list_screening_sessions(db: Database, screening_id: int) -> list[dict[str, Any]]:
+    """The sessions given on this screening, with their course's plan (``planned_sessions``)."""
+    return list(
+        db.query(
+            "SELECT cs.*, p.name AS practitioner_name, c.planned_sessions FROM course_sessions cs"
+            " JOIN practitioners p ON p.id = cs.practitioner_id JOIN courses c ON c.id = cs.course_id"
+            " WHERE cs.screening_id = ? ORDER BY cs.number",
+            [screening_id],
+        )
+    )
