@@ -69,9 +69,8 @@ def list_patient_screenings(db: Database, patient_id: int) -> list[ScreeningReco
     """Every screening of the patient, oldest first, with its JSON columns decoded."""
     from .screenings import decode_screening  # screenings imports this module to link on save
 
-    rows = db.execute("SELECT * FROM screenings WHERE patient_id = ? ORDER BY created_at, id", [patient_id]).fetchall()
-    columns = [c[0] for c in db.execute("SELECT * FROM screenings LIMIT 0").description]
-    return [decode_screening(dict(zip(columns, row, strict=True))) for row in rows]
+    rows = db.query("SELECT * FROM screenings WHERE patient_id = ? ORDER BY created_at, id", [patient_id])
+    return [decode_screening(row) for row in rows]
 
 
 def move_screening(db: Database, screening_id: int, patient_id: int | None) -> int:
