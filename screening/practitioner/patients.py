@@ -103,7 +103,7 @@ def unlink_patient(reference: str) -> ResponseReturnValue:
     screening = screening_or_404(reference)
     if not UnlinkForm().validate():
         flash(_("This form expired. Please try again."))
-        return _to_detail(screening["reference"])
+        return render_detail(screening, status=400)
     patient_id = storage.move_screening(get_db(), screening["id"], None)
     audit(
         "patient.unlink",
