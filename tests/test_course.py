@@ -264,3 +264,22 @@ def test_the_api_and_fhir_give_the_patient_record_and_the_sessions(app: Flask, d
     assert {"reference": response_url} in [x.get("valueReference") for x in procedure["extension"]]
     assert procedure["status"] == "completed" and procedure["performedDateTime"] == today().isoformat()
     assert procedure["subject"] == {"reference": patient_url(second_bundle)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("started_on", "2999-01-01", "Enter a date within a year of today."),
+        ("started_on", "not a date", "Not a valid date value."),
+        ("planned_sessions", "0", "Enter a number from 1 to 20."),
+        ("interval_weeks", "", "Enter a number."),
+    ],
+)
+def test_a_bad_course_plan_is_refused_beside_its_field(
+    app: Flask, doctor: FlaskClient, field: str, value: str, message: str
+) -> None:
+    reference = add_screening(app)["reference"]
+    response = start_course(doctor, reference, **{field: value})
+    assert response.status_code == 400
+    assert message in page_text(response)
+    assert not query(app, "SELECT * FROM courses")

@@ -48,6 +48,7 @@ def course_block(screening: storage.ScreeningRecord, forms: dict[str, Any], toda
     procedure = get_ruleset(current_app).procedure
     course_form = forms.get("course") or CourseForm(
         formdata=None,
+        today=today,
         started_on=today,
         planned_sessions=procedure.planned_sessions,
         interval_weeks=procedure.interval_weeks,
@@ -62,7 +63,7 @@ def course_block(screening: storage.ScreeningRecord, forms: dict[str, Any], toda
 def start_course(reference: str) -> ResponseReturnValue:
     """Start a course on the screening's patient record."""
     screening = screening_or_404(reference)
-    form = CourseForm()
+    form = CourseForm(today=screening_day())
     if not form.validate() or screening.get("patient_id") is None:
         g.setdefault("patient_forms", {})["course"] = form
         return render_detail(screening, status=400)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DateField, Field, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 NOTE_MAX = 500
 
@@ -24,8 +27,21 @@ class UnlinkForm(FlaskForm):
     """Give this screening a patient record of its own."""
 
 
+# How far from today a course may start: a typo in the year would plan sessions decades away.
+START_WINDOW = dt.timedelta(days=366)
+
+
 class CourseForm(FlaskForm):
     """Start a course on the patient record."""
+
+    def __init__(self, *args: Any, today: dt.date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today or dt.date.today()
+
+    def validate_started_on(self, field: Field) -> None:
+        """Within a year of today, either way."""
+        if field.data and abs(field.data - self.today) > START_WINDOW:
+            raise ValidationError(_l("Enter a date within a year of today."))
 
     started_on = DateField(_l("First session on"), validators=[InputRequired(_l("Enter a date."))])
     planned_sessions = IntegerField(
