@@ -283,3 +283,19 @@ def test_a_bad_course_plan_is_refused_beside_its_field(
     assert response.status_code == 400
     assert message in page_text(response)
     assert not query(app, "SELECT * FROM courses")
+
+
+def test_erasing_a_patients_last_screening_erases_its_match_keys(app: Flask) -> None:
+    from screening import storage
+
+    first, second = add_screening(app), add_screening(app)
+    keys = query(app, "SELECT key FROM patient_keys")
+    assert len(keys) == 2  # e-mail and phone, each with the date of birth
+    db = storage.connect(app.config["DATABASE"])
+    try:
+        storage.erase_screening(db, first["reference"])
+        assert query(app, "SELECT key FROM patient_keys") == keys  # the other screening still uses them
+        storage.erase_screening(db, second["reference"])
+    finally:
+        db.close()
+    assert query(app, "SELECT key FROM patient_keys") == []

@@ -155,7 +155,7 @@ def confirm_all(ruleset: RuleSet) -> dict[str, str]:
 
 
 def test_a_returning_patient_gets_stable_answers_to_confirm_and_stale_ones_empty(
-    client: FlaskClient, app: Flask, ruleset: RuleSet
+    client: FlaskClient, app: Flask, ruleset: RuleSet, doctor: FlaskClient
 ) -> None:
     result = first_visit(client, app, skin_type="II", implants="yes")
     page = client.get(result)
@@ -181,8 +181,11 @@ def test_a_returning_patient_gets_stable_answers_to_confirm_and_stale_ones_empty
     answers = {**CLEAR_ANSWERS, "skin_type": "II", "implants": "yes"}
     sent = client.post(again.group(1), data={**answers, **PATIENT_FORM, **confirm_all(ruleset)})
     assert sent.status_code == 303
-    first, second = query(app, "SELECT patient_id, answers, status FROM screenings ORDER BY id")
+    first, second = query(app, "SELECT reference, patient_id, answers, status FROM screenings ORDER BY id")
     assert first["patient_id"] == second["patient_id"]
+    # The practitioner sees both on one patient record.
+    record = page_text(doctor.get(f"/practitioner/screening/{second['reference']}"))
+    assert "Other screenings of this patient" in record and first["reference"] in record
     assert json.loads(second["answers"])["skin_type"] == "II"
     assert second["status"] == "review"  # implants: the carried answer reached the engine once confirmed
 

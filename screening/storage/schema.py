@@ -320,6 +320,7 @@ def m032_patients(db: Database) -> None:
         not_null={"patient_id"},
         foreign_keys=[("patient_id", "patients", "id")],
     )
+    db.table("patient_keys").create_index(["patient_id"])
     db.table("screenings").add_column("patient_id", int)
     db.table("screenings").create_index(["patient_id", "created_at"])
     # Screenings stored before this release join their patients in the order they came.
