@@ -4,7 +4,7 @@ Views never hold SQL. This package is the storage API: callers import names
 from here, never from its modules, which group the tables:
 
 - ``connection``: opening the database, transactions, timestamps, token hashes
-- ``schema``: every migration, in order, and ``migrate``
+- ``schema``: every migration, in order, and ``migrate`` (``schema_course``: those of the patient record and courses)
 - ``records``: the typed rows the reads return
 - ``screenings``: storing a screening and its verdict, reading it back
 - ``reviews``: decisions on verdicts and day-of-session re-confirmations
