@@ -26,6 +26,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "CONSENT_FOLDER": str(ROOT / "consent"),
         # Printed at the top of the patient's and the chart's PDF.
         "VALID_DAYS": 30,
+        # The queue's "due" view: courses whose next session falls within this many days.
+        "COURSE_DUE_DAYS": 14,
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024,

@@ -129,11 +129,17 @@ def save_answers(
 
 
 def add_screening(
-    app: Flask, name: str = "Anna Petrova", day: dt.date | None = None, **changes: object
+    app: Flask,
+    name: str = "Anna Petrova",
+    day: dt.date | None = None,
+    *,
+    email: str = "anna@example.com",
+    phone: str = "+7 912 345 67 89",
+    **changes: object,
 ) -> dict[str, Any]:
-    """A stored screening (answers: all clear, plus ``changes``), as stored."""
+    """A stored screening (answers: all clear, plus ``changes``; contacts ``email`` and ``phone``), as stored."""
     with app.app_context():
-        saved = save_answers(get_db(), get_ruleset(app), name=name, day=day, **changes)
+        saved = save_answers(get_db(), get_ruleset(app), name=name, email=email, phone=phone, day=day, **changes)
         screening = storage.get_screening_by_reference(get_db(), saved.reference)
     assert screening is not None
     return screening

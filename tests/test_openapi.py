@@ -123,7 +123,10 @@ def test_api_matches_its_openapi_document(case: schemathesis.Case, api_app: Flas
     case.call_and_validate(headers=headers_for(case, api_token), excluded_checks=[positive_data_acceptance])
 
 
-@pytest.mark.parametrize("path", ["/api/v1/screenings/{reference}", "/api/v1/screenings/{reference}/fhir"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/screenings/{reference}", "/api/v1/screenings/{reference}/fhir", "/api/v1/screenings/{reference}/patient"],
+)
 def test_found_screenings_match_the_document(api_app: Flask, api_token: str, references: list[str], path: str) -> None:
     operation = schema[path]["GET"]
     for reference in references:

@@ -70,9 +70,10 @@ def reference_of(app: Flask) -> str:
         conn.close()
 
 
-def fill(rule: str, reference: str) -> str:
-    """A concrete URL for a URL rule: every variable gets the test screening's reference."""
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: reference if m.group(1) == "reference" else "x", rule)
+def fill(rule: str, reference: str, token: str = "x") -> str:
+    """A concrete URL for a URL rule: the test screening's reference (and result token); "x" elsewhere."""
+    values = {"reference": reference, "token": token}
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: values.get(m.group(1), "x"), rule)
 
 
 def rules_of(app: Flask, prefix: str, method: str) -> Iterator[str]:
@@ -88,7 +89,7 @@ def secure_app(tmp_path: Path) -> Flask:
 
 def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None:
     client = secure_app.test_client()
-    submit_screening(client)
+    token = submit_screening(client).rsplit("/", 1)[1]
     reference = reference_of(secure_app)
     log_in(client)
     posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith("/api/")]
@@ -99,7 +100,7 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
     anonymous = secure_app.test_client()
     for rule in posts:
         caller = anonymous if rule.endswith("/login") else client
-        response = caller.post(fill(rule, reference), data={"decision": "confirm", "unchanged": "y"})
+        response = caller.post(fill(rule, reference, token), data={"decision": "confirm", "unchanged": "y"})
         assert response.status_code == 400, rule
         html = response.get_data(as_text=True)
         assert "<html" in html and "Traceback" not in html, rule
@@ -122,7 +123,7 @@ def test_every_practitioner_page_sends_anonymous_visitors_to_login(secure_app: F
 def test_every_bearer_route_refuses_callers_without_a_valid_token(secure_app: Flask, header: str | None) -> None:
     client = secure_app.test_client()
     protected = [r for r in rules_of(secure_app, "/api/v1/screenings", "GET")]
-    assert len(protected) == 3
+    assert len(protected) == 4  # the list, one screening, its FHIR Bundle, its patient record
     for rule in protected:
         response = client.get(fill(rule, "ACDEFGHJ"), headers={"Authorization": header} if header else {})
         assert response.status_code == 401, rule

@@ -156,6 +156,9 @@ LATER_MIGRATIONS = [
     "m021_consent_signature",
     "m022_reconfirmation_signatures",
     "m023_integrity",
+    "m032_patients",
+    "m033_courses",
+    "m034_course_sessions",
 ]
 NEW_SCREENING_COLUMNS = {
     "consent_sha256",
@@ -200,8 +203,13 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
     assert {"birth_date", "goals"} <= columns and not set(legacy) & columns
     after = dict(next(old.query("SELECT * FROM screenings")))
     added = set(after) - {legacy.get(key, key) for key in before}
-    assert after == {**{legacy.get(key, key): value for key, value in before.items()}, **dict.fromkeys(added)}
-    assert added == {"notes", *NEW_SCREENING_COLUMNS}
+    # The old screening is linked to its patient record (m032); the other new columns start empty.
+    assert after == {
+        **{legacy.get(key, key): value for key, value in before.items()},
+        **dict.fromkeys(added),
+        "patient_id": 1,
+    }
+    assert added == {"notes", "patient_id", *NEW_SCREENING_COLUMNS}
     row = storage.get_screening_by_token(old, old_token)
     assert row is not None and row["birth_date"] == CLEAR_ANSWERS[ruleset.roles["birth_date"]]
     assert row["goals"] == [] and row["status"] == "deferred"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.model import NOTE, Question, Rule, RuleSet, pick_text
@@ -23,6 +23,13 @@ DEFAULT_SEVERITY = "low"
 def _full_url(urls: FhirUrls, reference: str, kind: str) -> str:
     # Stable across exports of the same screening, so a receiver can de-duplicate.
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{urls.reference_system}|{reference}|{kind}')}"
+
+
+def _patient_url(urls: FhirUrls, screening: Mapping[str, Any]) -> str:
+    """The Patient's fullUrl: one per patient record, so a patient's screenings share it."""
+    patient_id = screening.get("patient_id")
+    key = f"patient-record-{patient_id}" if patient_id is not None else screening["reference"]
+    return _full_url(urls, key, "Patient")
 
 
 def _answers(question: Question | None, value: Any, language: str, urls: FhirUrls) -> list[dict[str, Any]]:
@@ -67,8 +74,10 @@ def _response_items(
     return items
 
 
-def _patient(screening: Mapping[str, Any]) -> dict[str, Any]:
+def _patient(screening: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
     patient: dict[str, Any] = {"resourceType": "Patient"}
+    if screening.get("patient_id") is not None:
+        patient["identifier"] = [{"system": urls.patient_system, "value": str(screening["patient_id"])}]
     if screening.get("patient_name"):
         patient["name"] = [{"text": screening["patient_name"]}]
     telecom = [
@@ -116,7 +125,7 @@ def _detected_issue(
     """One fired rule as a DetectedIssue, with the answers that fired it as evidence."""
     reference = screening["reference"]
     answers: Mapping[str, Any] = screening.get("answers") or {}
-    patient_url = _full_url(urls, reference, "Patient")
+    patient_url = _patient_url(urls, screening)
     response_url = _full_url(urls, reference, "QuestionnaireResponse")
     rule = str(reason.get("rule"))
     outcome = str(reason.get("outcome"))
@@ -153,16 +162,22 @@ def _detected_issue(
 
 
 def screening_bundle(
-    screening: Mapping[str, Any], ruleset: RuleSet, language: str, urls: FhirUrls, timestamp: str
+    screening: Mapping[str, Any],
+    ruleset: RuleSet,
+    language: str,
+    urls: FhirUrls,
+    timestamp: str,
+    sessions: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A stored screening as a FHIR R4 Bundle of type collection.
 
     The Patient, the QuestionnaireResponse (answers to questions not shown are
     not stored, so they are left out), one DetectedIssue per fired rule, and
-    the overall verdict (with the practitioner's decision) as an Observation.
+    the overall verdict (with the practitioner's decision) as an Observation,
+    and a Procedure for each course session given on this screening.
     """
     reference = screening["reference"]
-    patient_url = _full_url(urls, reference, "Patient")
+    patient_url = _patient_url(urls, screening)
     response_url = _full_url(urls, reference, "QuestionnaireResponse")
     identifier = {"system": urls.reference_system, "value": reference}
     response: dict[str, Any] = {
@@ -176,7 +191,7 @@ def screening_bundle(
         "item": _response_items(screening.get("answers") or {}, ruleset, language, urls),
     }
     entries = [
-        {"fullUrl": patient_url, "resource": _patient(screening)},
+        {"fullUrl": patient_url, "resource": _patient(screening, urls)},
         {"fullUrl": response_url, "resource": response},
     ]
     rules_by_id = {r.id: r for r in ruleset.rules}
@@ -188,6 +203,13 @@ def screening_bundle(
     entries.append(
         {"fullUrl": _full_url(urls, reference, "Observation/verdict"), "resource": verdict_observation(screening, urls)}
     )
+    for session in sessions:
+        entries.append(
+            {
+                "fullUrl": _full_url(urls, reference, f"Procedure/{session['number']}"),
+                "resource": session_procedure(screening, session, urls),
+            }
+        )
     return {
         "resourceType": "Bundle",
         "identifier": identifier,
@@ -211,7 +233,7 @@ def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[st
             "coding": [{"system": urls.outcome_system, "code": "verdict", "display": "Pre-screening verdict"}],
             "text": "Laser facial rejuvenation pre-screening verdict",
         },
-        "subject": {"reference": _full_url(urls, reference, "Patient")},
+        "subject": {"reference": _patient_url(urls, screening)},
         "effectiveDateTime": screening["created_at"],
         "valueCodeableConcept": {"coding": [{"system": urls.outcome_system, "code": status}], "text": status},
         "derivedFrom": [{"reference": _full_url(urls, reference, "QuestionnaireResponse")}],
@@ -224,3 +246,33 @@ def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[st
             {"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": screening["rescreen_after"]}
         ]
     return observation
+
+
+def session_procedure(screening: Mapping[str, Any], session: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
+    """A course session given on this screening as a completed Procedure, referencing
+    the QuestionnaireResponse that cleared it (an extension: Procedure has no element for it)
+    and the verdict Observation as its reason."""
+    reference = screening["reference"]
+    procedure: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "extension": [
+            {
+                "url": f"{urls.extension_base}screening-questionnaire-response",
+                "valueReference": {"reference": _full_url(urls, reference, "QuestionnaireResponse")},
+            },
+            {"url": f"{urls.extension_base}course-session-number", "valueInteger": int(session["number"])},
+        ],
+        "identifier": [{"system": urls.reference_system, "value": f"{reference}-session-{session['number']}"}],
+        "status": "completed",
+        "code": {"text": f"Laser facial rejuvenation, session {session['number']} of {session['planned_sessions']}"},
+        "subject": {"reference": _patient_url(urls, screening)},
+        "performedDateTime": session["given_on"],
+        "performer": [{"actor": {"display": session["practitioner_name"]}}],
+        "reasonReference": [{"reference": _full_url(urls, reference, "Observation/verdict")}],
+    }
+    notes = [
+        text for text in (session.get("note"), session.get("settings") and f"Settings: {session['settings']}") if text
+    ]
+    if notes:
+        procedure["note"] = [{"text": text} for text in notes]
+    return procedure

@@ -49,6 +49,11 @@ class FhirUrls:
         return f"{self.base}NamingSystem/screening-reference"
 
     @property
+    def patient_system(self) -> str:
+        """Identifier system of patient records (one person's linked screenings)."""
+        return f"{self.base}NamingSystem/screening-patient"
+
+    @property
     def extension_base(self) -> str:
         """Prefix of this app's own extensions."""
         return f"{self.base}StructureDefinition/"

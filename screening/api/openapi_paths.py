@@ -163,13 +163,30 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                 "operationId": "getScreeningFhir",
                 "summary": "One screening as a FHIR R4 Bundle",
                 "description": (
-                    "A Bundle of type collection: the Patient, the QuestionnaireResponse and one DetectedIssue "
-                    "per fired rule (severity high for ineligible, moderate for deferred, low for review)."
+                    "A Bundle of type collection: the Patient (one per patient record), the QuestionnaireResponse, "
+                    "one DetectedIssue per fired rule (severity high for ineligible, moderate for deferred, low for "
+                    "review), the verdict Observation and a Procedure per course session given on the screening."
                 ),
                 "security": BEARER,
                 "parameters": [REFERENCE, ACCEPT_LANGUAGE],
                 "responses": {
                     "200": fhir_response,
+                    "401": response_ref("Unauthorized"),
+                    "404": response_ref("NotFound"),
+                },
+            }
+        },
+        "/api/v1/screenings/{reference}/patient": {
+            "get": {
+                "operationId": "getPatientRecord",
+                "summary": "The screening's patient record and course",
+                "security": BEARER,
+                "parameters": [REFERENCE, ACCEPT_LANGUAGE],
+                "responses": {
+                    "200": {
+                        "description": "The patient's screenings and course.",
+                        "content": {"application/json": {"schema": ref("PatientRecord")}},
+                    },
                     "401": response_ref("Unauthorized"),
                     "404": response_ref("NotFound"),
                 },

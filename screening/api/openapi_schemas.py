@@ -285,6 +285,61 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["screenings", "next_cursor"],
     },
+    "PatientRecord": {
+        "type": "object",
+        "description": (
+            "Every screening of the same person (matched on e-mail or phone plus date of birth, or linked by a "
+            "practitioner), oldest first, and the patient's current course."
+        ),
+        "properties": {
+            "patient_id": {"type": ["integer", "null"]},
+            "screenings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "status": {"type": "string", "enum": list(OUTCOMES)},
+                        "reviewed": {"type": "boolean"},
+                        "decided_status": {"type": ["string", "null"]},
+                        "url": {"type": "string", "format": "uri"},
+                    },
+                    "required": ["reference", "created_at", "status", "reviewed", "decided_status", "url"],
+                },
+            },
+            "course": nullable(ref("Course")),
+        },
+        "required": ["patient_id", "screenings", "course"],
+    },
+    "Course": {
+        "type": "object",
+        "properties": {
+            "started_on": {"type": "string", "format": "date"},
+            "planned_sessions": {"type": "integer"},
+            "interval_days": {"type": "integer"},
+            "next_session_on": {"type": ["string", "null"], "format": "date"},
+            "sessions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "given_on": {"type": "string", "format": "date"},
+                        "practitioner": {"type": "string"},
+                        "screening": {
+                            "type": "string",
+                            "description": "The reference of the screening it was given on.",
+                        },
+                        "note": {"type": ["string", "null"]},
+                        "settings": {"type": ["string", "null"]},
+                    },
+                    "required": ["number", "given_on", "practitioner", "screening", "note", "settings"],
+                },
+            },
+        },
+        "required": ["started_on", "planned_sessions", "interval_days", "next_session_on", "sessions"],
+    },
     "FhirResource": {
         "type": "object",
         "properties": {"resourceType": {"type": "string"}},

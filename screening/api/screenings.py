@@ -20,6 +20,7 @@ from ..storage import (
     ScreeningFilter,
     ScreeningRecord,
     get_screening_by_reference,
+    list_screening_sessions,
     list_screenings,
     save_screening,
     write_transaction,
@@ -214,5 +215,8 @@ def get_screening_fhir(reference: str) -> ResponseReturnValue:
     """One screening as a FHIR R4 Bundle: QuestionnaireResponse plus a DetectedIssue per fired rule."""
     screening = _find(reference)
     audit("screening.view", screening_target(screening["reference"]), {"format": "fhir"}, token=api_token())
-    bundle = screening_bundle(screening, get_ruleset(current_app), current_language(), fhir_urls(), now_instant())
+    sessions = list_screening_sessions(get_db(), screening["id"])
+    bundle = screening_bundle(
+        screening, get_ruleset(current_app), current_language(), fhir_urls(), now_instant(), sessions
+    )
     return fhir_json_response(bundle)

@@ -62,7 +62,20 @@ def build_sections(data: LineDict, check: Checker) -> list[Section]:
     return sections
 
 
-_QUESTION_KEYS = ("id", "section", "type", "text", "help", "options", "required", "show_if", "role", "unsure_exempt")
+_QUESTION_KEYS = (
+    "id",
+    "section",
+    "type",
+    "text",
+    "help",
+    "options",
+    "required",
+    "show_if",
+    "role",
+    "unsure_exempt",
+    "carry_over",
+    "time_sensitive",
+)
 
 
 def build_questions(
@@ -120,6 +133,7 @@ def build_questions(
             )
             role = None
         unsure_exempt = _build_unsure_exempt(item, check, what, qtype, options)
+        carry_over, time_sensitive = (_build_flag(item, key, check, what) for key in ("carry_over", "time_sensitive"))
         if not check.is_new(question_id, item, seen, "question"):
             continue
         drafts.append(
@@ -137,6 +151,8 @@ def build_questions(
                     line=item.line,
                     role=role,
                     unsure_exempt=unsure_exempt,
+                    carry_over=carry_over,
+                    time_sensitive=time_sensitive,
                 ),
             )
         )
@@ -150,6 +166,15 @@ def build_questions(
             question = replace(question, show_if=show_if)
         questions.append(question)
     return questions
+
+
+def _build_flag(item: LineDict, key: str, check: Checker, what: str) -> bool:
+    """An optional true/false key of a question (``carry_over``, ``time_sensitive``), false by default."""
+    value = item.get(key, False)
+    if not isinstance(value, bool):
+        check.problem(check.line_of(item, key), f"{what}: {key} must be true or false")
+        return False
+    return value
 
 
 def _build_unsure_exempt(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .build_questions import build_option_sets, build_questions, build_sections
 from .build_rules import build_rules
+from .carry_over import check_carry_over
 from .checker import Checker
 from .examples import build_examples, run_examples
 from .model import Procedure, Question, RuleFileError, RuleSet
@@ -108,6 +109,7 @@ def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     rules = build_rules(data, check, by_id)
     check_unsure_is_never_cleared(questions, rules, data, check)
     check_rule_inputs_offer_unsure(questions, rules, check)
+    check_carry_over(questions, rules, check)
     if procedure is None:
         return None
     return RuleSet(
@@ -128,7 +130,11 @@ def _build_procedure(data: LineDict, check: Checker) -> Procedure | None:
     item = check.mapping(data.get("procedure"), check.line_of(data, "procedure"), "procedure")
     if item is None:
         return None
-    check.unknown_keys(item, ("name", "description", "course", "preparation", "aftercare"), "procedure")
+    check.unknown_keys(
+        item,
+        ("name", "description", "course", "preparation", "aftercare", "planned_sessions", "interval_weeks"),
+        "procedure",
+    )
     texts = {key: check.text(item, key, "procedure") or {} for key in ("name", "description", "course")}
     lists: dict[str, tuple[Mapping[str, str], ...]] = {}
     for key in ("preparation", "aftercare"):
@@ -145,7 +151,22 @@ def _build_procedure(data: LineDict, check: Checker) -> Procedure | None:
         course=texts["course"],
         preparation=lists["preparation"],
         aftercare=lists["aftercare"],
+        **_build_course_plan(item, check),
     )
+
+
+def _build_course_plan(item: LineDict, check: Checker) -> dict[str, int]:
+    """``planned_sessions`` (1-20) and ``interval_weeks`` (1-26) of a course, where the file sets them."""
+    plan: dict[str, int] = {}
+    for key, most in (("planned_sessions", 20), ("interval_weeks", 26)):
+        if key not in item:
+            continue
+        value = item[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            check.problem(check.line_of(item, key), f"procedure {key} must be a whole number from 1 to {most}")
+            continue
+        plan[key] = value
+    return plan
 
 
 def _build_roles(questions: list[Question], check: Checker) -> dict[str, str]:

@@ -123,6 +123,11 @@ class Question:
     # Why the question needs no "unsure" option although a rule reads it
     # (``unsure_exempt:`` in the rule file); None when it offers one or no rule reads it.
     unsure_exempt: str | None = None
+    # Offered pre-filled, for the patient to confirm, on a returning patient's
+    # next screening (``carry_over: true``); ``time_sensitive: true`` says an
+    # answer goes stale, so it may never carry over (see ``core.carry_over``).
+    carry_over: bool = False
+    time_sensitive: bool = False
 
     @cached_property
     def option_values(self) -> frozenset[str]:
@@ -193,6 +198,9 @@ class Procedure:
     course: Mapping[str, str]
     preparation: tuple[Mapping[str, str], ...]
     aftercare: tuple[Mapping[str, str], ...]
+    # A course's default plan (``planned_sessions:``, ``interval_weeks:``).
+    planned_sessions: int = 6
+    interval_weeks: int = 4
 
 
 @dataclass(frozen=True)

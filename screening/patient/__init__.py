@@ -1,13 +1,12 @@
-"""The patient's pages: the start page, the questionnaire and the result."""
+"""The patient's pages: the start page, the questionnaire, the result and the next screening."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import (
-    documents,  # noqa: F401 - adds the privacy notice and the result PDF to the blueprint
-    notices,
-)
+# Importing these adds their routes to the blueprint (documents: the privacy notice and the
+# result PDF; returning: the next screening) and the notices blueprint.
+from . import documents, notices, returning  # noqa: F401
 from .views import bp
 
 

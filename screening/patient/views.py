@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from ..core.conditions import simple_trigger
-from ..core.engine import InvalidAnswers, screen
+from ..core.engine import InvalidAnswers, Verdict, screen
 from ..core.model import RuleSet
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import get_screening_by_token, save_screening, write_transaction
@@ -37,8 +37,8 @@ def _new_form() -> ScreeningFormBase:
     return screening_form_class(get_ruleset(current_app), current_language())()
 
 
-def questionnaire_html(form: ScreeningFormBase, notice: str | None = None) -> str:
-    """The questionnaire page, with any errors listed at the top."""
+def questionnaire_html(form: ScreeningFormBase, notice: str | None = None, **context: Any) -> str:
+    """The questionnaire page, with any errors listed at the top (``context``: more for the template)."""
     ruleset = get_ruleset(current_app)
     return render_template(
         "patient/questionnaire.html",
@@ -48,6 +48,7 @@ def questionnaire_html(form: ScreeningFormBase, notice: str | None = None) -> st
         notice=notice,
         follow_up_triggers=_follow_up_triggers(ruleset),
         today_iso=screening_day().isoformat(),
+        **context,
     )
 
 
@@ -102,6 +103,12 @@ def questionnaire() -> ResponseReturnValue:
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
+    return store_submission(form, verdict)
+
+
+def store_submission(form: ScreeningFormBase, verdict: Verdict) -> ResponseReturnValue:
+    """Store a valid questionnaire (first or returning) with its signed consent and the
+    messages it sets off, then send the patient to their result."""
     consent = signed_consent(current_language(), form.signature.data)
     db, patient = get_db(), form.patient()
     # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.

@@ -4,7 +4,7 @@ Views never hold SQL. This package is the storage API: callers import names
 from here, never from its modules, which group the tables:
 
 - ``connection``: opening the database, transactions, timestamps, token hashes
-- ``schema``: every migration, in order, and ``migrate``
+- ``schema``: every migration, in order, and ``migrate`` (``schema_course``: those of the patient record and courses)
 - ``records``: the typed rows the reads return
 - ``screenings``: storing a screening and its verdict, reading it back
 - ``reviews``: decisions on verdicts and day-of-session re-confirmations
@@ -15,6 +15,8 @@ from here, never from its modules, which group the tables:
 - ``outbox``: queued e-mails and webhooks, and what patients asked to be e-mailed
 - ``consent``: the consent and privacy texts patients signed, by hash
 - ``integrity``: each screening's SHA-256 over answers, verdict, consent and signatures
+- ``patients``: the patient record linking one person's screenings
+- ``courses``: courses of sessions and the sessions given
 
 Each function takes the connection ``connect`` returned as its first
 argument and returns plain values, dataclasses or the dicts typed in
@@ -49,6 +51,17 @@ from .accounts import (
 from .audit import AuditFilter, list_audit, record_audit
 from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
 from .consent import ConsentTextRecord, get_consent_text, store_consent_text
+from .courses import (
+    CourseRecord,
+    DuplicateSession,
+    SessionRecord,
+    get_current_course,
+    list_course_sessions,
+    list_open_courses,
+    list_screening_sessions,
+    record_session,
+    start_course,
+)
 from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
     SCREENING_CHILDREN,
@@ -73,6 +86,7 @@ from .outbox import (
     resend_message,
     save_patient_notice,
 )
+from .patients import UnknownPatient, list_patient_screenings, match_keys, move_screening, patient_summary
 from .queue import (
     ScreeningFilter,
     count_screenings_by_status,
@@ -125,6 +139,8 @@ __all__ = [
     "AuditFilter",
     "AuditRecord",
     "ConsentTextRecord",
+    "CourseRecord",
+    "DuplicateSession",
     "OutboxRecord",
     "Patient",
     "PatientNoticeRecord",
@@ -136,7 +152,9 @@ __all__ = [
     "SavedScreening",
     "ScreeningFilter",
     "ScreeningRecord",
+    "SessionRecord",
     "StaleScreening",
+    "UnknownPatient",
     "add_review",
     "backup_database",
     "claim_messages",
@@ -153,6 +171,7 @@ __all__ = [
     "erase_screening",
     "get_api_token",
     "get_consent_text",
+    "get_current_course",
     "get_outbox_message",
     "get_patient_notice",
     "get_practitioner",
@@ -167,23 +186,31 @@ __all__ = [
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",
+    "list_course_sessions",
+    "list_open_courses",
     "list_outbox",
+    "list_patient_screenings",
     "list_practitioners",
     "list_reconfirmations",
     "list_reviews",
+    "list_screening_sessions",
     "list_screenings",
     "mark_delivered",
     "mark_failed",
     "mark_reminded",
+    "match_keys",
     "migrate",
+    "move_screening",
     "new_reference",
     "next_attempt_in",
+    "patient_summary",
     "purge_screenings",
     "queue_counts",
     "reconfirm_screening",
     "record_audit",
     "record_login_failure",
     "record_login_success",
+    "record_session",
     "resend_message",
     "review_screening",
     "revoke_api_tokens",
@@ -191,6 +218,7 @@ __all__ = [
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "start_course",
     "store_consent_text",
     "store_integrity",
     "touch_api_token",

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from .connection import write_transaction
 
 # Tables whose rows belong to one screening and go with it.
-SCREENING_CHILDREN = ("reviews", "reconfirmations", "outbox", "patient_notices")
+SCREENING_CHILDREN = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions")
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
@@ -19,7 +19,21 @@ def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
     counts = {}
     for table in SCREENING_CHILDREN:
         counts[table] = db.execute(f"DELETE FROM {table} WHERE screening_id IN ({marks})", ids).rowcount  # noqa: S608
+    patients = [
+        row[0]
+        for row in db.execute(
+            f"SELECT DISTINCT patient_id FROM screenings WHERE id IN ({marks}) AND patient_id IS NOT NULL",  # noqa: S608
+            ids,
+        ).fetchall()
+    ]
     counts["screenings"] = db.execute(f"DELETE FROM screenings WHERE id IN ({marks})", ids).rowcount  # noqa: S608
+    # A patient with no screening left keeps no key: nothing of its contacts stays.
+    for patient_id in patients:
+        db.execute(
+            "DELETE FROM patient_keys WHERE patient_id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM screenings WHERE patient_id = ?)",
+            [patient_id, patient_id],
+        )
     return counts
 
 

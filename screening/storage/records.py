@@ -47,6 +47,7 @@ class ScreeningRecord(TypedDict):
     decided_status: str | None
     reviewed_at: str | None
     confirmed_at: str | None
+    patient_id: int | None  # the patient record it is linked to (m032)
 
 
 class PractitionerRecord(TypedDict):

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from sqlite_utils import Database, Migrations
 from sqlite_utils.db import quote_identifier
 
+from .schema_course import m032_patients, m033_courses, m034_course_sessions
+
 
 def m001_screenings(db: Database) -> None:
     """The screenings table and the indexes the practitioner queue filters on."""
@@ -441,6 +443,9 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m021_consent_signature,
         m022_reconfirmation_signatures,
         m023_integrity,
+        m032_patients,
+        m033_courses,
+        m034_course_sessions,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

@@ -18,6 +18,7 @@ from ..core.people import Patient
 from .connection import hash_token, query_one, utc_now, write_transaction
 from .consent import store_consent_text
 from .integrity import store_integrity
+from .patients import link_new_screening
 from .records import ScreeningRecord
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
@@ -126,6 +127,10 @@ def save_screening(
                     store_consent_text(db, consent.privacy)
                 cursor = db.execute(sql, values)
                 store_integrity(db, {**decode_screening(values), "id": cursor.lastrowid})
+                # In the same transaction: a screening is never stored without its patient.
+                link_new_screening(
+                    db, int(cursor.lastrowid or 0), row["contact_email"], row["contact_phone"], row["birth_date"]
+                )
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue

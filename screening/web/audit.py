@@ -38,6 +38,11 @@ ACTIONS = (
     "data.purge",
     "data.backup",
     "webhook.resend",
+    "patient.link",
+    "patient.unlink",
+    "course.start",
+    "course.session",
+    "course.due",
 )
 
 

@@ -1,0 +1,126 @@
+"""Courses of sessions on a patient record and the sessions given in them."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, TypedDict, cast
+
+from sqlite_utils import Database
+
+from .connection import query_one, utc_now, write_transaction
+
+
+class DuplicateSession(Exception):
+    """A session with that number is already recorded in the course."""
+
+
+class CourseRecord(TypedDict):
+    """A course on a patient record."""
+
+    id: int
+    patient_id: int
+    practitioner_id: int
+    created_at: str
+    started_on: str
+    planned_sessions: int
+    interval_days: int
+
+
+class SessionRecord(TypedDict):
+    """A session given, with who gave it and the screening it was given on."""
+
+    id: int
+    course_id: int
+    screening_id: int
+    practitioner_id: int
+    created_at: str
+    given_on: str
+    number: int
+    note: str | None
+    settings: str | None
+    practitioner_name: str
+    reference: str
+
+
+def start_course(
+    db: Database, patient_id: int, practitioner_id: int, started_on: str, planned_sessions: int, interval_days: int
+) -> int:
+    """Start a course on the patient record; return its id."""
+    with write_transaction(db):
+        cursor = db.execute(
+            "INSERT INTO courses (patient_id, practitioner_id, created_at, started_on, planned_sessions, interval_days)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [patient_id, practitioner_id, utc_now(), started_on, planned_sessions, interval_days],
+        )
+    return int(cursor.lastrowid or 0)
+
+
+def get_current_course(db: Database, patient_id: int) -> CourseRecord | None:
+    """The patient's latest course, or None."""
+    row = query_one(db, "SELECT * FROM courses WHERE patient_id = ? ORDER BY id DESC LIMIT 1", [patient_id])
+    return None if row is None else cast(CourseRecord, row)
+
+
+def list_course_sessions(db: Database, course_id: int) -> list[SessionRecord]:
+    """The sessions of the course, in order of their number."""
+    rows = db.query(
+        "SELECT cs.*, p.name AS practitioner_name, s.reference FROM course_sessions cs"
+        " JOIN practitioners p ON p.id = cs.practitioner_id JOIN screenings s ON s.id = cs.screening_id"
+        " WHERE cs.course_id = ? ORDER BY cs.number",
+        [course_id],
+    )
+    return [cast(SessionRecord, row) for row in rows]
+
+
+def record_session(
+    db: Database,
+    course_id: int,
+    screening_id: int,
+    practitioner_id: int,
+    *,
+    given_on: str,
+    number: int,
+    note: str | None,
+    settings: str | None,
+) -> int:
+    """Record a session given in the course; raise ``DuplicateSession`` if its number is taken."""
+    try:
+        with write_transaction(db):
+            cursor = db.execute(
+                "INSERT INTO course_sessions (course_id, screening_id, practitioner_id, created_at, given_on,"
+                " number, note, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [course_id, screening_id, practitioner_id, utc_now(), given_on, number, note, settings],
+            )
+    except sqlite3.IntegrityError as exc:
+        raise DuplicateSession(str(number)) from exc
+    return int(cursor.lastrowid or 0)
+
+
+def list_open_courses(db: Database) -> list[dict[str, Any]]:
+    """Every patient's latest course with sessions still to give: its last session day and the
+    patient's latest screening (reference, created_at, confirmed_at, patient_name)."""
+    return list(
+        db.query(
+            "SELECT c.id, c.patient_id, c.started_on, c.planned_sessions, c.interval_days,"
+            " (SELECT count(*) FROM course_sessions cs WHERE cs.course_id = c.id) AS sessions_given,"
+            " (SELECT max(given_on) FROM course_sessions cs WHERE cs.course_id = c.id) AS last_given_on,"
+            " s.reference, s.created_at, s.confirmed_at, s.patient_name"
+            " FROM courses c JOIN screenings s ON s.id = ("
+            "   SELECT id FROM screenings WHERE patient_id = c.patient_id ORDER BY created_at DESC, id DESC LIMIT 1)"
+            " WHERE c.id = (SELECT max(id) FROM courses WHERE patient_id = c.patient_id)"
+            " AND (SELECT count(*) FROM course_sessions cs WHERE cs.course_id = c.id) < c.planned_sessions"
+            " ORDER BY c.id"
+        )
+    )
+
+
+def list_screening_sessions(db: Database, screening_id: int) -> list[dict[str, Any]]:
+    """The sessions given on this screening, with their course's plan (``planned_sessions``)."""
+    return list(
+        db.query(
+            "SELECT cs.*, p.name AS practitioner_name, c.planned_sessions FROM course_sessions cs"
+            " JOIN practitioners p ON p.id = cs.practitioner_id JOIN courses c ON c.id = cs.course_id"
+            " WHERE cs.screening_id = ? ORDER BY cs.number",
+            [screening_id],
+        )
+    )
