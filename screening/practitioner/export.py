@@ -102,9 +102,9 @@ def export_csv() -> ResponseReturnValue:
             yield {
                 **row,
                 "expired": is_expired(row, today),
-                "local_created_at": local_time(row["created_at"]),
-                "local_reviewed_at": local_time(row["reviewed_at"]),
-                "local_confirmed_at": local_time(row["confirmed_at"]),
+                "local_created_at": local_time(row["created_at"], with_zone=False),
+                "local_reviewed_at": local_time(row["reviewed_at"], with_zone=False),
+                "local_confirmed_at": local_time(row["confirmed_at"], with_zone=False),
             }
 
     filename = f"screenings-{today.isoformat()}.csv"
