@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening.core.conditions import describe_condition
+from screening.practitioner.words import condition_text, rescreen_text, rule_titles
 from screening.web.ruleset import get_ruleset
 from tests.helpers import (
     CLEAR_ANSWERS,
@@ -545,7 +545,8 @@ def test_changed_answers_rerun_the_engine_and_keep_the_old_verdict(app: Flask, d
     assert "The verdict changed from Review to Deferred; earlier decisions no longer apply." in history
     assert f"{ruleset.question_by_id['pregnant'].text['en']}: No → Yes" in history
     assert "I'm not sure → No" in history
-    assert "Before: verdict Review" in history and "rules fired: unsure_answer" in history
+    unsure_title = rule_titles(ruleset, "en")["unsure_answer"]
+    assert "Before: verdict Review" in history and f"rules fired: {unsure_title}" in history
     assert "Screened (web): verdict Review." in history
     assert "overrode the verdict to Eligible" in history
     assert "Not reviewed yet" in text
@@ -594,21 +595,24 @@ def test_stored_answers_that_no_longer_fit_the_questionnaire_must_be_reentered(a
 
 def test_rules_page_lists_every_rule_in_words(app: Flask, doctor: FlaskClient) -> None:
     ruleset = get_ruleset(app)
-    response = doctor.get("/practitioner/rules")
+    response = doctor.get("/practitioner/rules", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     text = page_text(response)
     assert ruleset.full_version in text
     assert ruleset.digest in text
-    for rule in ruleset.rules:
-        section = text.split(f" {rule.id} ", 1)[1]
-        assert describe_condition(rule.condition).replace('"', '"') in section.replace("&#34;", '"')
-        assert rule.source in section
-        for language in ruleset.languages:
-            assert rule.patient[language] in section
-            assert rule.practitioner[language] in section
-        if rule.rescreen:
-            assert rule.rescreen.describe() in section
-    assert "6 months after isotretinoin_stopped_on" in text
+    titles = rule_titles(ruleset, "en")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        for rule in ruleset.rules:
+            section = text.split(f" {titles[rule.id]} ", 1)[1]
+            assert condition_text(rule.condition, ruleset, "en") in section.replace("&#34;", '"')
+            assert f"Id {rule.id} " in section
+            assert rule.source in section
+            for language in ruleset.languages:
+                assert rule.patient[language] in section
+                assert rule.practitioner[language] in section
+            if rule.rescreen:
+                assert rescreen_text(rule.rescreen, ruleset, "en") in section
+    assert "6 months after the answer to “When did you take your last dose of isotretinoin?”" in text
 
 
 @pytest.mark.parametrize(
@@ -630,7 +634,8 @@ def test_try_it_shows_which_rules_fire_and_why_and_stores_nothing(
     result = re.search(r'<div class="try-result outcome outcome-(\w+)".*?</div>', html, re.S)
     assert result.group(1) == status
     shown = page_text_of(result.group(0))
-    assert re.findall(r"<strong>(\w+)</strong>:", result.group(0)) == list(fired)
+    titles = rule_titles(get_ruleset(app), "en")
+    assert re.findall(r"<strong>([^<]+)</strong>:", result.group(0).replace("&#34;", '"')) == [titles[r] for r in fired]
     for because in fired.values():
         for line in because or []:
             assert line in shown
@@ -645,7 +650,8 @@ def test_try_it_uses_the_chosen_day(app: Flask, doctor: FlaskClient) -> None:
     data = {"isotretinoin": "stopped", "isotretinoin_stopped_on": "2026-01-10"}
     early = doctor.post("/practitioner/rules", data={**data, "screening_day": "2026-05-01"}).get_data(as_text=True)
     late = doctor.post("/practitioner/rules", data={**data, "screening_day": "2026-08-01"}).get_data(as_text=True)
-    assert "isotretinoin_recent" in re.search(r'class="try-result.*?</div>', early, re.S).group(0)
+    title = rule_titles(get_ruleset(app), "en")["isotretinoin_recent"]
+    assert title in re.search(r'class="try-result.*?</div>', early, re.S).group(0)
     assert "No rule fires." in re.search(r'class="try-result.*?</div>', late, re.S).group(0)
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..core.conditions import describe_condition
 from ..core.engine import InvalidAnswers, clean_answers, evaluate, visible_questions
 from ..core.model import RuleSet, pick_text
 from ..web.db import screening_day
@@ -18,6 +17,7 @@ from ..web.ruleset import get_ruleset
 from .answer_rows import answer_label
 from .blueprint import bp
 from .forms import try_rules_form_class
+from .words import condition_text
 
 
 @bp.route("/rules", methods=["GET", "POST"])
@@ -61,7 +61,7 @@ def try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, language
             {
                 "rule": reason.rule,
                 "outcome": reason.outcome,
-                "condition": describe_condition(rules_by_id[reason.rule].condition),
+                "condition": condition_text(rules_by_id[reason.rule].condition, ruleset, language),
                 "because": because,
                 "practitioner": pick_text(reason.practitioner, language),
                 "rescreen_after": reason.rescreen_after,
