@@ -65,7 +65,7 @@ def test_queue_lists_newest_first_with_verdict_and_decision(app: Flask, doctor: 
     assert "Not reviewed" in text
 
 
-def test_unreviewed_review_and_deferred_screenings_stand_out(app: Flask, doctor: FlaskClient) -> None:
+def test_unreviewed_review_screenings_stand_out_and_deferrals_do_not(app: Flask, doctor: FlaskClient) -> None:
     eligible = add_screening(app)
     deferred = add_screening(app, pregnant="yes")
     review = add_screening(app, keloids="unsure")
@@ -73,13 +73,14 @@ def test_unreviewed_review_and_deferred_screenings_stand_out(app: Flask, doctor:
     rows = {
         ref: classes for classes, ref in re.findall(r'<tr class="queue-row([^"]*)" data-reference="([A-Z0-9]+)"', html)
     }
-    assert "needs-review" in rows[deferred["reference"]]
+    assert "needs-review" not in rows[deferred["reference"]]  # the rules decided: nothing to decide
     assert "needs-review" in rows[review["reference"]]
     assert "needs-review" not in rows[eligible["reference"]]
-    assert page_text(doctor.get("/practitioner/")).count("Needs review") == 2
+    # The view's link, its explanation and the row.
+    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 3
 
     assert decide(doctor, review["reference"], decision="confirm").status_code == 303
-    assert page_text(doctor.get("/practitioner/")).count("Needs review") == 1
+    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 2
 
 
 @pytest.mark.parametrize(
@@ -134,14 +135,16 @@ def test_counts_per_status_follow_the_other_filters(app: Flask, doctor: FlaskCli
 
     def counts(**args: str) -> dict[str, int]:
         html = doctor.get("/practitioner/", query_string=args).get_data(as_text=True)
-        found = re.findall(r'class="status-count status-(\w+)"[^>]*><span class="count">(\d+)</span>', html)
-        return {status: int(n) for status, n in found}
+        found = re.findall(r'class="status-count view-(\w+)"[^>]*><span class="count">(\d+)</span>', html)
+        return {view: int(n) for view, n in found}
 
-    assert counts() == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
-    assert counts(status="review") == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
-    assert counts(q="Zoe") == {"eligible": 0, "review": 1, "deferred": 0, "ineligible": 0}
-    assert counts(reviewed="yes") == {"eligible": 0, "review": 0, "deferred": 0, "ineligible": 0}
-    assert counts(since=TODAY.isoformat()) == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
+    everything = {"decide": 2, "deferred": 1, "ineligible": 1, "eligible": 2, "all": 6}
+    assert counts() == everything
+    assert counts(status="review") == everything
+    assert counts(q="Zoe") == {"decide": 1, "deferred": 0, "ineligible": 0, "eligible": 0, "all": 1}
+    # "Needs a decision" counts what is undecided, whatever the review filter says.
+    assert counts(reviewed="yes") == {"decide": 2, "deferred": 0, "ineligible": 0, "eligible": 0, "all": 0}
+    assert counts(since=TODAY.isoformat()) == everything
 
 
 def test_status_counts_stay_right_through_reviews_and_new_verdicts(app: Flask, doctor: FlaskClient) -> None:
@@ -776,7 +779,7 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
     assert login.headers["Location"] == "/practitioner/"
     found = client.get("/practitioner/", query_string={"q": reference.lower()})
     assert references(found) == [reference]
-    assert "Needs review" in page_text(found)
+    assert "Needs a decision" in page_text(found)
     overridden = decide(
         client,
         reference,

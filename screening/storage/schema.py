@@ -309,6 +309,26 @@ def m015_notes(db: Database) -> None:
     db.table("screenings").add_column("notes", str)
 
 
+# The phone number's digits as the queue searches them: the characters
+# ``core.people`` allows besides digits are dropped.
+PHONE_DIGITS_SQL = (
+    "replace(replace(replace(replace(replace(contact_phone, '+', ''), ' ', ''), '(', ''), ')', ''), '-', '')"
+)
+
+
+def m030_phone_search(db: Database) -> None:
+    """The phone number's digits as a generated column with an index, so "+7 912" finds "+7 (912) 000-11-22"."""
+    db.execute(
+        f"ALTER TABLE screenings ADD COLUMN contact_phone_digits TEXT GENERATED ALWAYS AS ({PHONE_DIGITS_SQL}) VIRTUAL"
+    )
+    db.execute("CREATE INDEX idx_screenings_phone_digits ON screenings (contact_phone_digits)")
+
+
+def m031_email_search(db: Database) -> None:
+    """An index for finding a screening by its e-mail address in any case."""
+    db.execute("CREATE INDEX idx_screenings_email_nocase ON screenings (contact_email COLLATE NOCASE)")
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -335,7 +355,13 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         rename_role_columns(db, renames)
 
     migrations = Migrations("screening")
-    for step in (*_UP_TO_M013, m014_role_columns, m015_notes):  # new migrations go at the end
+    for step in (
+        *_UP_TO_M013,
+        m014_role_columns,
+        m015_notes,
+        m030_phone_search,
+        m031_email_search,
+    ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
 
