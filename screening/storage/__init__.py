@@ -72,6 +72,7 @@ from .records import (
 from .reviews import (
     Reconfirmation,
     add_review,
+    latest_reviews,
     list_reconfirmations,
     list_reviews,
     reconfirm_screening,
@@ -132,6 +133,7 @@ __all__ = [
     "has_live_api_token",
     "hash_token",
     "iter_screenings",
+    "latest_reviews",
     "legacy_role_columns",
     "list_audit",
     "list_practitioners",
