@@ -334,8 +334,8 @@ def test_confirm_records_the_verdict_as_the_decision(app: Flask, doctor: FlaskCl
     assert review["notes"] == "Checked with the patient"
     row = screening_row(app, screening["reference"])
     assert (row["reviewed"], row["decided_status"]) == (1, "review")
-    text = page_text(doctor.get(response.headers["Location"]))
-    assert "Your decision is recorded." in text
+    assert "Your decision is recorded." in page_text(doctor.get(response.headers["Location"]))
+    text = page_text(doctor.get(f"/practitioner/screening/{screening['reference']}"))
     assert "confirmed the verdict: Review (current decision)" in text
 
 
@@ -789,7 +789,9 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
         comment="Only a flat scar; no keloids.",
     )
     assert overridden.status_code == 303
-    detail = page_text(client.get(overridden.headers["Location"]))
+    # Nothing else waits for a decision: back to the queue, which says so.
+    assert "No screening in this view waits for a decision." in page_text(client.get(overridden.headers["Location"]))
+    detail = page_text(client.get(f"/practitioner/screening/{reference}"))
     assert "Nina Nurse (nurse@example.com) overrode the verdict to Eligible" in detail
     assert "Reason: Clarified with the patient" in detail
     audit = client.get("/practitioner/audit").get_data(as_text=True)

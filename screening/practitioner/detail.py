@@ -22,6 +22,7 @@ from .answer_rows import answer_label, answer_rows, history
 from .blueprint import bp
 from .clock import age, is_expired, to_local, valid_until
 from .forms import OUTCOME_LABELS, ReconfirmForm, ReviewForm, changed_answers_form_class
+from .review_flow import hidden_queue_fields, neighbours, next_undecided_url, queue_url, request_queue
 
 
 def screening_or_404(reference: str) -> storage.ScreeningRecord:
@@ -33,7 +34,8 @@ def screening_or_404(reference: str) -> storage.ScreeningRecord:
 
 
 def _to_detail(screening: Mapping[str, Any]) -> ResponseReturnValue:
-    return redirect(url_for("practitioner.detail", reference=screening["reference"]), 303)
+    _filters, args = request_queue()
+    return redirect(url_for("practitioner.detail", reference=screening["reference"], **args), 303)
 
 
 def render_detail(
@@ -81,6 +83,8 @@ def render_detail(
             review_form=review_form,
             reconfirm_form=reconfirm_form,
             revision=revision,
+            nav=neighbours(screening),
+            queue_fields=hidden_queue_fields(),
         ),
         status,
     )
@@ -132,8 +136,18 @@ def review(reference: str) -> ResponseReturnValue:
     if decision == "override":
         details["reason"] = form.reason_code.data
     audit(f"review.{decision}", screening_target(screening["reference"]), details)
-    flash(_("Your decision is recorded."))
-    return _to_detail(screening)
+    # On to the next screening nobody has decided, in the queue the practitioner came from.
+    following = next_undecided_url(screening)
+    if following is None:
+        flash(_("Your decision is recorded. No screening in this view waits for a decision."))
+        return redirect(queue_url(), 303)
+    flash(
+        _(
+            "Your decision on %(reference)s is recorded. This is the next screening to decide.",
+            reference=screening["reference"],
+        )
+    )
+    return redirect(following, 303)
 
 
 def _record_reconfirmation(screening: Mapping[str, Any], revision: str, verdict: Verdict) -> ResponseReturnValue:

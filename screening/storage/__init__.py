@@ -54,6 +54,7 @@ from .lifecycle import (
 )
 from .queue import (
     ScreeningFilter,
+    adjacent_reference,
     count_screenings_by_status,
     daily_status_counts,
     iter_screenings,
@@ -115,6 +116,7 @@ __all__ = [
     "ScreeningRecord",
     "StaleScreening",
     "add_review",
+    "adjacent_reference",
     "backup_database",
     "connect",
     "count_screenings",

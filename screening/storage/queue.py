@@ -89,6 +89,17 @@ def list_screenings(
     return [decode_screening(row) for row in db.query(sql, [*where.params, limit])]
 
 
+def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, int], *, newer: bool) -> str | None:
+    """The reference of the screening just older (or ``newer``) than ``at``
+    (created_at, id) in the queue's order among those matching ``filters``."""
+    where = _filter_where(filters)
+    where.add("(created_at, id) > (?, ?)" if newer else "(created_at, id) < (?, ?)", *at)
+    order = "ASC" if newer else "DESC"
+    sql = f"SELECT reference FROM screenings{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"  # noqa: S608
+    row = next(db.query(sql, where.params), None)
+    return str(row["reference"]) if row else None
+
+
 def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
     """How many screenings match, per status."""
     where = _filter_where(ScreeningFilter(**{**filters.__dict__, "status": None}))
