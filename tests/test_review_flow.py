@@ -30,7 +30,7 @@ def test_the_verdict_reasons_and_decision_come_before_the_folded_answers(app: Fl
     ]
     assert order == sorted(order)
     folded = html[html.index('id="answers-title"') :]
-    assert folded.index("<details") < folded.index('class="answers-table"') < folded.index("</details>")
+    assert folded.index("<details") < folded.index('class="answers-table stack-on-phone"') < folded.index("</details>")
     assert "Keyboard shortcuts:" in html and "<kbd>C</kbd>" in html
 
 
