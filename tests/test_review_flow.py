@@ -106,3 +106,34 @@ def test_nothing_has_changed_is_one_button(app: Flask, doctor: FlaskClient) -> N
     assert response.status_code == 303
     assert screening_row(app, screening["reference"])["confirmed_at"]
     assert "The answers are confirmed for today" in page_text(doctor.get(response.headers["Location"], headers=EN))
+
+
+def test_changing_one_answer_asks_only_that_question_worded_for_staff(app: Flask, doctor: FlaskClient, ruleset) -> None:
+    screening = add_screening(app, isotretinoin="stopped", isotretinoin_stopped_on="2020-01-10")
+    detail = detail_html(doctor, screening["reference"])
+    link = f'href="/practitioner/screening/{screening["reference"]}/answers?question=isotretinoin"'
+    assert link in detail
+    page = doctor.get(
+        f"/practitioner/screening/{screening['reference']}/answers",
+        query_string={"question": "isotretinoin"},
+        headers=EN,
+    )
+    html = page.get_data(as_text=True)
+    legends = re.findall(r"<legend>([^<]+)</legend>", html)
+    question = ruleset.question_by_id["isotretinoin"].text["en"]
+    assert question in legends
+    assert ruleset.question_by_id["pregnant"].text["en"] not in html
+    assert 'id="isotretinoin_stopped_on"' in html  # its follow-up comes along
+    assert 'name="pregnant" value="no"' in html and 'type="hidden" name="other_conditions" value="none"' in html
+    for q in ruleset.questions:
+        if q.help:
+            assert q.help["en"] not in html  # help texts speak to the patient
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    fields.update(re.findall(r'name="(revision)" type="hidden" value="([^"]+)"', html))
+    form = {**fields, "isotretinoin": "current", "isotretinoin_stopped_on": ""}
+    response = doctor.post(f"/practitioner/screening/{screening['reference']}/answers", data=form)
+    assert response.status_code == 303
+    row = screening_row(app, screening["reference"])
+    assert row["answers"]["isotretinoin"] == "current"
+    assert row["answers"]["pregnant"] == "no" and row["answers"]["other_conditions"] == ["none"]
+    assert row["status"] != screening["status"]

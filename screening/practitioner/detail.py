@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from .. import storage
 from ..core.engine import InvalidAnswers, Verdict, screen
-from ..core.model import pick_text
+from ..core.model import RuleSet, pick_text
 from ..web.audit import audit, screening_target
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
@@ -231,4 +231,23 @@ def answers(reference: str) -> ResponseReturnValue:
                 form.add_answer_errors(error)
             else:
                 return _record_reconfirmation(screening, form.revision.data or "", verdict)
-    return render_template("practitioner/answers.html", screening=screening, form=form, ruleset=ruleset), status
+    return (
+        render_template(
+            "practitioner/answers.html",
+            screening=screening,
+            form=form,
+            ruleset=ruleset,
+            only=_questions_to_change(ruleset, request.values.get("question", "")),
+        ),
+        status,
+    )
+
+
+def _questions_to_change(ruleset: RuleSet, question_id: str) -> set[str] | None:
+    """The question a practitioner changes (``?question=``) and the follow-ups it
+    may show; None for the whole questionnaire."""
+    if question_id not in ruleset.question_by_id:
+        return None
+    return {question_id} | {
+        q.id for q in ruleset.questions if q.show_if is not None and question_id in q.show_if.questions()
+    }
