@@ -53,3 +53,4 @@ def test_the_audit_log_says_actions_and_details_in_words(app: Flask, doctor: Fla
     assert "answers changed: no" in text
     assert "screening.view" not in text.replace('value="screening.view"', "")
     assert "answers_changed=" not in text
+    assert f"Screening {screening['reference']}" in text and "screening:" not in text
