@@ -125,13 +125,25 @@ def test_shortcuts_and_the_override_fields(practitioner: Page, live_server: Live
 
 # --- 360 px -------------------------------------------------------------------------------
 
-PATIENT_PAGES = ["/", "/screening", "ru:/screening", "result:deferred", "result:review", "/no-such-page"]
-RESULT_ANSWERS = {"deferred": {"pregnant": "yes", "recent_tan": "yes"}, "review": {"keloids": "unsure"}}
+PATIENT_PAGES = [
+    "/",
+    "/screening",
+    "ru:/screening",
+    *(f"result:{status}" for status in ("eligible", "review", "deferred", "ineligible")),
+    "/no-such-page",
+]
+RESULT_ANSWERS = {
+    "eligible": {},
+    "review": {"keloids": "unsure", "epilepsy": "unsure"},
+    "deferred": {"pregnant": "yes", "recent_tan": "yes"},
+    "ineligible": {"cancer": "active"},
+}
 PRACTITIONER_PAGES = [
     "/practitioner/login",
     "/practitioner/",
     "detail",
     "answers",
+    "answer",
     "/practitioner/rules",
     "/practitioner/audit",
     "/api/v1/docs",
@@ -176,6 +188,7 @@ def test_no_practitioner_page_is_wider_than_a_phone(
     paths = {
         "detail": f"/practitioner/screening/{reference}",
         "answers": f"/practitioner/screening/{reference}/answers",
+        "answer": f"/practitioner/screening/{reference}/answers?question=isotretinoin",
     }
     page.goto(paths.get(path, path))
     if path == "detail":
