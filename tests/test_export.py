@@ -11,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening.practitioner.export import neutralise
-from tests.helpers import add_screening, audit_rows, decide
+from screening.practitioner.export import WORD_JOINER, neutralise, phone_cell
+from screening.practitioner.words import rule_titles
+from tests.helpers import NAME, add_screening, audit_rows, decide
 
 HEADER = [
     "Reference",
@@ -29,7 +30,11 @@ HEADER = [
     "Rules version",
     "Reviewed",
     "Current decision",
+    "Decision",
+    "Decided by",
     "Decided at (UTC)",
+    "Override reason",
+    "Comment",
     "Answers confirmed at (UTC)",
     "Expired",
 ]
@@ -69,7 +74,7 @@ def test_neutralise(value: object, cell: str) -> None:
     assert neutralise(value) == cell
 
 
-def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: FlaskClient) -> None:
+def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: FlaskClient, ruleset) -> None:
     clear = add_screening(app, "Анна Петрова")
     review = add_screening(app, "Boris Ivanov", keloids="unsure", herpes_history="yes")
     decide(doctor, review["reference"], decision="confirm")
@@ -81,14 +86,23 @@ def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: Flask
     exported = rows(response)
     assert [r["Reference"] for r in exported] == [review["reference"], clear["reference"]]
     first, second = exported
+    titles = rule_titles(ruleset, "en")
     assert second["Patient name"] == "Анна Петрова"
     assert (first["Verdict"], first["Rules fired"], first["Reviewed"], first["Current decision"]) == (
         "review",
-        "herpes_history unsure_answer",
+        f"{titles['herpes_history']}; {titles['unsure_answer']}",
         "yes",
         "review",
     )
-    assert first["Phone"] == "'+7 912 345 67 89"
+    assert (first["Decision"], first["Decided by"], first["Override reason"], first["Comment"]) == (
+        "confirmed",
+        NAME,
+        "",
+        "",
+    )
+    assert first["Decided at (UTC)"].startswith(first["Screened at (UTC)"][:10])
+    # Readable as typed (an invisible word joiner in front), and no formula.
+    assert first["Phone"] == WORD_JOINER + "+7 912 345 67 89"
     assert (second["Verdict"], second["Reviewed"], second["Current decision"], second["Expired"]) == (
         "eligible",
         "no",
@@ -97,6 +111,38 @@ def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: Flask
     )
     assert second["Date of birth"] == "1990-05-31"
     assert second["Email"] == "anna@example.com"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("+7 912 345 67 89", WORD_JOINER + "+7 912 345 67 89"),
+        ("8 (912) 345-67-89", "8 (912) 345-67-89"),
+        ("-12 34 56", WORD_JOINER + "-12 34 56"),  # digits and dashes only: a sum at worst, never a call
+        ("=1+1", "'=1+1"),  # not a phone number as the app checks them: neutralised
+        ("+1 =HYPERLINK()", "'+1 =HYPERLINK()"),
+        (None, ""),
+    ],
+)
+def test_phone_cells_read_as_typed_and_formulas_stay_neutralised(value: object, cell: str) -> None:
+    assert phone_cell(value) == cell
+
+
+def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app, keloids="unsure")
+    decided = decide(
+        doctor,
+        screening["reference"],
+        decision="override",
+        status="eligible",
+        reason_code="clarified_with_patient",
+        comment="=No keloids; checked the scar on the arm",
+    )
+    assert decided.status_code == 303
+    (row,) = rows(doctor.get("/practitioner/export.csv"))
+    assert (row["Decision"], row["Decided by"], row["Current decision"]) == ("overridden", NAME, "eligible")
+    assert row["Override reason"] == "Clarified with the patient"
+    assert row["Comment"] == "'=No keloids; checked the scar on the arm"
 
 
 def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient) -> None:

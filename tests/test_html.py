@@ -72,6 +72,7 @@ def page_names() -> list[str]:
     for language in LANGUAGES:
         names += [f"landing-{language}", f"questionnaire-{language}", f"questionnaire-errors-{language}"]
         names += [f"privacy-{language}", f"consent-{language}"]
+        names += [f"questionnaire-switched-{language}", f"api-docs-{language}"]
         names += [f"result-{status}-{language}" for status in RESULTS]
         names += [f"print-{language}"]
         names += [f"error-{code}-{language}" for code in ERRORS]
@@ -96,6 +97,11 @@ def render_pages(app: Flask) -> Iterator[tuple[str, str]]:
         errors = client.post("/screening", data={"pregnant": "no", "email": "not-an-address"}, headers=headers)
         assert errors.status_code == 400
         yield f"questionnaire-errors-{language}", errors.get_data(as_text=True)
+        # Its own client: the switch sets the language cookie, which would outrank the header below.
+        switched = app.test_client().post("/screening", data={"pregnant": "no", "switch_language": language})
+        assert switched.status_code == 200
+        yield f"questionnaire-switched-{language}", switched.get_data(as_text=True)
+        yield f"api-docs-{language}", get("/api/v1/docs")
         for status, changes in RESULTS.items():
             sent = client.post("/screening", data={**CLEAR_ANSWERS, **PATIENT, **changes}, headers=headers)
             assert sent.status_code == 303

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from screening.core.conditions import describe_condition
+from screening.practitioner.words import condition_text, rescreen_text, rule_titles
 from screening.web.ruleset import get_ruleset
 from tests.helpers import (
     CLEAR_ANSWERS,
@@ -65,7 +65,7 @@ def test_queue_lists_newest_first_with_verdict_and_decision(app: Flask, doctor: 
     assert "Not reviewed" in text
 
 
-def test_unreviewed_review_and_deferred_screenings_stand_out(app: Flask, doctor: FlaskClient) -> None:
+def test_unreviewed_review_screenings_stand_out_and_deferrals_do_not(app: Flask, doctor: FlaskClient) -> None:
     eligible = add_screening(app)
     deferred = add_screening(app, pregnant="yes")
     review = add_screening(app, keloids="unsure")
@@ -73,13 +73,14 @@ def test_unreviewed_review_and_deferred_screenings_stand_out(app: Flask, doctor:
     rows = {
         ref: classes for classes, ref in re.findall(r'<tr class="queue-row([^"]*)" data-reference="([A-Z0-9]+)"', html)
     }
-    assert "needs-review" in rows[deferred["reference"]]
+    assert "needs-review" not in rows[deferred["reference"]]  # the rules decided: nothing to decide
     assert "needs-review" in rows[review["reference"]]
     assert "needs-review" not in rows[eligible["reference"]]
-    assert page_text(doctor.get("/practitioner/")).count("Needs review") == 2
+    # The view's link, its explanation and the row.
+    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 3
 
     assert decide(doctor, review["reference"], decision="confirm").status_code == 303
-    assert page_text(doctor.get("/practitioner/")).count("Needs review") == 1
+    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 2
 
 
 @pytest.mark.parametrize(
@@ -134,14 +135,16 @@ def test_counts_per_status_follow_the_other_filters(app: Flask, doctor: FlaskCli
 
     def counts(**args: str) -> dict[str, int]:
         html = doctor.get("/practitioner/", query_string=args).get_data(as_text=True)
-        found = re.findall(r'class="status-count status-(\w+)"[^>]*><span class="count">(\d+)</span>', html)
-        return {status: int(n) for status, n in found}
+        found = re.findall(r'class="status-count view-(\w+)"[^>]*><span class="count">(\d+)</span>', html)
+        return {view: int(n) for view, n in found}
 
-    assert counts() == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
-    assert counts(status="review") == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
-    assert counts(q="Zoe") == {"eligible": 0, "review": 1, "deferred": 0, "ineligible": 0}
-    assert counts(reviewed="yes") == {"eligible": 0, "review": 0, "deferred": 0, "ineligible": 0}
-    assert counts(since=TODAY.isoformat()) == {"eligible": 2, "review": 2, "deferred": 1, "ineligible": 1}
+    everything = {"decide": 2, "deferred": 1, "ineligible": 1, "eligible": 2, "all": 6}
+    assert counts() == everything
+    assert counts(status="review") == everything
+    assert counts(q="Zoe") == {"decide": 1, "deferred": 0, "ineligible": 0, "eligible": 0, "all": 1}
+    # "Needs a decision" counts what is undecided, whatever the review filter says.
+    assert counts(reviewed="yes") == {"decide": 2, "deferred": 0, "ineligible": 0, "eligible": 0, "all": 0}
+    assert counts(since=TODAY.isoformat()) == everything
 
 
 def test_status_counts_stay_right_through_reviews_and_new_verdicts(app: Flask, doctor: FlaskClient) -> None:
@@ -331,8 +334,8 @@ def test_confirm_records_the_verdict_as_the_decision(app: Flask, doctor: FlaskCl
     assert review["notes"] == "Checked with the patient"
     row = screening_row(app, screening["reference"])
     assert (row["reviewed"], row["decided_status"]) == (1, "review")
-    text = page_text(doctor.get(response.headers["Location"]))
-    assert "Your decision is recorded." in text
+    assert "Your decision is recorded." in page_text(doctor.get(response.headers["Location"]))
+    text = page_text(doctor.get(f"/practitioner/screening/{screening['reference']}"))
     assert "confirmed the verdict: Review (current decision)" in text
 
 
@@ -545,7 +548,8 @@ def test_changed_answers_rerun_the_engine_and_keep_the_old_verdict(app: Flask, d
     assert "The verdict changed from Review to Deferred; earlier decisions no longer apply." in history
     assert f"{ruleset.question_by_id['pregnant'].text['en']}: No → Yes" in history
     assert "I'm not sure → No" in history
-    assert "Before: verdict Review" in history and "rules fired: unsure_answer" in history
+    unsure_title = rule_titles(ruleset, "en")["unsure_answer"]
+    assert "Before: verdict Review" in history and f"rules fired: {unsure_title}" in history
     assert "Screened (web): verdict Review." in history
     assert "overrode the verdict to Eligible" in history
     assert "Not reviewed yet" in text
@@ -594,21 +598,24 @@ def test_stored_answers_that_no_longer_fit_the_questionnaire_must_be_reentered(a
 
 def test_rules_page_lists_every_rule_in_words(app: Flask, doctor: FlaskClient) -> None:
     ruleset = get_ruleset(app)
-    response = doctor.get("/practitioner/rules")
+    response = doctor.get("/practitioner/rules", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     text = page_text(response)
     assert ruleset.full_version in text
     assert ruleset.digest in text
-    for rule in ruleset.rules:
-        section = text.split(f" {rule.id} ", 1)[1]
-        assert describe_condition(rule.condition).replace('"', '"') in section.replace("&#34;", '"')
-        assert rule.source in section
-        for language in ruleset.languages:
-            assert rule.patient[language] in section
-            assert rule.practitioner[language] in section
-        if rule.rescreen:
-            assert rule.rescreen.describe() in section
-    assert "6 months after isotretinoin_stopped_on" in text
+    titles = rule_titles(ruleset, "en")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        for rule in ruleset.rules:
+            section = text.split(f" {titles[rule.id]} ", 1)[1]
+            assert condition_text(rule.condition, ruleset, "en") in section.replace("&#34;", '"')
+            assert f"Id {rule.id} " in section
+            assert rule.source in section
+            for language in ruleset.languages:
+                assert rule.patient[language] in section
+                assert rule.practitioner[language] in section
+            if rule.rescreen:
+                assert rescreen_text(rule.rescreen, ruleset, "en") in section
+    assert "6 months after the answer to “When did you take your last dose of isotretinoin?”" in text
 
 
 @pytest.mark.parametrize(
@@ -630,7 +637,8 @@ def test_try_it_shows_which_rules_fire_and_why_and_stores_nothing(
     result = re.search(r'<div class="try-result outcome outcome-(\w+)".*?</div>', html, re.S)
     assert result.group(1) == status
     shown = page_text_of(result.group(0))
-    assert re.findall(r"<strong>(\w+)</strong>:", result.group(0)) == list(fired)
+    titles = rule_titles(get_ruleset(app), "en")
+    assert re.findall(r"<strong>([^<]+)</strong>:", result.group(0).replace("&#34;", '"')) == [titles[r] for r in fired]
     for because in fired.values():
         for line in because or []:
             assert line in shown
@@ -645,7 +653,8 @@ def test_try_it_uses_the_chosen_day(app: Flask, doctor: FlaskClient) -> None:
     data = {"isotretinoin": "stopped", "isotretinoin_stopped_on": "2026-01-10"}
     early = doctor.post("/practitioner/rules", data={**data, "screening_day": "2026-05-01"}).get_data(as_text=True)
     late = doctor.post("/practitioner/rules", data={**data, "screening_day": "2026-08-01"}).get_data(as_text=True)
-    assert "isotretinoin_recent" in re.search(r'class="try-result.*?</div>', early, re.S).group(0)
+    title = rule_titles(get_ruleset(app), "en")["isotretinoin_recent"]
+    assert title in re.search(r'class="try-result.*?</div>', early, re.S).group(0)
     assert "No rule fires." in re.search(r'class="try-result.*?</div>', late, re.S).group(0)
 
 
@@ -771,7 +780,7 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
     assert login.headers["Location"] == "/practitioner/"
     found = client.get("/practitioner/", query_string={"q": reference.lower()})
     assert references(found) == [reference]
-    assert "Needs review" in page_text(found)
+    assert "Needs a decision" in page_text(found)
     overridden = decide(
         client,
         reference,
@@ -781,7 +790,9 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
         comment="Only a flat scar; no keloids.",
     )
     assert overridden.status_code == 303
-    detail = page_text(client.get(overridden.headers["Location"]))
+    # Nothing else waits for a decision: back to the queue, which says so.
+    assert "No screening in this view waits for a decision." in page_text(client.get(overridden.headers["Location"]))
+    detail = page_text(client.get(f"/practitioner/screening/{reference}"))
     assert "Nina Nurse (nurse@example.com) overrode the verdict to Eligible" in detail
     assert "Reason: Clarified with the patient" in detail
     audit = client.get("/practitioner/audit").get_data(as_text=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-# Verdicts a practitioner must look at before the session.
-REVIEW_STATUSES = frozenset({"review", "deferred"})
+# Verdicts a practitioner must decide on. A deferral or an ineligible verdict
+# is the rules' decision: the queue shows it apart, as information.
+REVIEW_STATUSES = frozenset({"review"})
 
 
 def answered_at(created_at: str, confirmed_at: str | None) -> str:

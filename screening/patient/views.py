@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response
 
 from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, Verdict, screen
-from ..core.model import RuleSet
+from ..core.model import UNSURE, RuleSet
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import get_screening_by_token, save_screening, write_transaction
 from ..web.clinic import get_clinic
@@ -93,6 +95,9 @@ def questionnaire() -> ResponseReturnValue:
         if request.query_string or current_app.debug:
             return render_questionnaire(_new_form())
         return blank_questionnaire()
+    switch = request.form.get("switch_language")
+    if switch is not None:
+        return _switch_language(switch)
     form = _new_form()
     ruleset = get_ruleset(current_app)
     details_ok = form.validate()
@@ -136,12 +141,15 @@ def result(token: str) -> ResponseReturnValue:
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
+    ruleset = get_ruleset(current_app)
     return render_template(
         "patient/result.html",
         screening=screening,
-        ruleset=get_ruleset(current_app),
+        ruleset=ruleset,
         rescreen_after=format_iso_date(screening["rescreen_after"]),
         **notice_context(screening, token),  # the token too: the page links its PDF and notices
+        # Rules that fire on "not sure" answers: their reason names the questions answered so.
+        unsure_rules={rule.id for rule in ruleset.rules if rule.condition.any_answer == UNSURE},
     )
 
 
@@ -164,7 +172,19 @@ def set_language(code: str) -> ResponseReturnValue:
     # Only local paths: the switch must not become an open redirect.
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         target = url_for("patient.index")
-    response = redirect(target, 303)
+    return _remember_language(redirect(target, 303), code)
+
+
+def _switch_language(code: str) -> ResponseReturnValue:
+    """The questionnaire again in another language, with every answer sent so far, not yet checked."""
+    if code not in available_languages():
+        abort(404)
+    with force_locale(code):
+        page = questionnaire_html(_new_form())
+    return _remember_language(make_response(page), code)
+
+
+def _remember_language(response: Response, code: str) -> Response:
     response.set_cookie(
         LANGUAGE_COOKIE,
         code,
@@ -179,16 +199,20 @@ def set_language(code: str) -> ResponseReturnValue:
 def _error_list(form: ScreeningFormBase, ruleset: RuleSet) -> list[dict[str, str]]:
     """Errors for the summary at the top, in page order, each linking to its field."""
     entries = []
-    names = [*[q.id for q in ruleset.questions], *PATIENT_FIELDS]
+    # The page shows the details first, then the questions, then the signed consent.
+    *details, signature, consent = PATIENT_FIELDS
+    names = [*details, *[q.id for q in ruleset.questions], signature, consent]
     for name in ["csrf_token", *names]:
         field = getattr(form, name, None)
         if field is None or not field.errors:
             continue
         anchor = f"{field.id}-0" if field.type in ("RadioField", "MultiCheckboxField") else field.id
-        message = str(field.errors[0])
+        label, message = str(field.label.text), str(field.errors[0])
         if name == "csrf_token":
-            anchor, message = (
+            # The patient reads neither the token's name nor its error: only what to do.
+            anchor, label, message = (
                 "submit",
+                str(_("Form")),
                 str(
                     _(
                         "This form expired for your security. Your answers are kept: "
@@ -196,7 +220,7 @@ def _error_list(form: ScreeningFormBase, ruleset: RuleSet) -> list[dict[str, str
                     )
                 ),
             )
-        entries.append({"anchor": anchor, "label": str(field.label.text), "message": message})
+        entries.append({"anchor": anchor, "label": label, "message": message})
     return entries
 
 

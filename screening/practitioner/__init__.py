@@ -7,7 +7,20 @@ from flask import Flask
 
 # Importing the page modules adds their routes to the blueprint, so each one
 # must be imported here, before the blueprint is first registered.
-from . import audit_log, auth, course, deliveries, detail, documents, export, patients, queue, rules_page, signin  # noqa: F401
+from . import (  # noqa: F401
+    audit_log,
+    auth,
+    course,
+    deliveries,
+    detail,
+    documents,
+    export,
+    patients,
+    queue,
+    rules_page,
+    signin,
+    words,
+)
 from .blueprint import bp
 
 __all__ = ["init_app"]

@@ -15,6 +15,7 @@ from .blueprint import bp
 from .clock import day_bounds
 from .forms import AuditFilterForm, select_choices
 from .paging import next_cursor, page_start
+from .words import audit_action_label
 
 AUDIT_PAGE_SIZE = 100
 
@@ -50,7 +51,7 @@ def audit_log() -> ResponseReturnValue:
     db = get_db()
     practitioners = storage.list_practitioners(db)
     form = AuditFilterForm(formdata=request.args)
-    form.action.choices = select_choices(("", _("Any action")), *[(a, a) for a in ACTIONS])
+    form.action.choices = select_choices(("", _("Any action")), *[(a, audit_action_label(a)) for a in ACTIONS])
     form.practitioner.choices = select_choices(
         ("", _("Anyone")), *[(str(p["id"]), f"{p['name']} ({p['email']})") for p in practitioners]
     )

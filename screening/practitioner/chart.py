@@ -41,7 +41,8 @@ def chart(db: Database, today: dt.date) -> dict[str, Any]:
     totals = [sum(counts.get((day.isoformat(), s), 0) for s in OUTCOMES) for day in days]
     top = max([*totals, 1])
     scale = nice_ceiling(top)
-    width, height, left, bottom, top_pad = 640.0, 200.0, 36.0, 24.0, 8.0
+    # Room below and to the left for labels the phone stylesheet draws twice as large.
+    width, height, left, bottom, top_pad = 640.0, 200.0, 48.0, 32.0, 8.0
     plot_height = height - bottom - top_pad
     step = (width - left) / len(days)
     bars: list[Bar] = []
@@ -57,10 +58,17 @@ def chart(db: Database, today: dt.date) -> dict[str, Any]:
             bars.append(
                 Bar(left + index * step + 2, round(y, 2), step - 4, round(h, 2), OUTCOME_COLOURS[status], label)
             )
+    # Today, and a week apart before it; today's label ends at the chart's right
+    # edge, since one centred under the last bar would run past it and be cut.
+    last = len(days) - 1
     labels = [
-        {"x": left + index * step + step / 2, "text": day.strftime("%d %b")}
+        {
+            "x": width if index == last else left + index * step + step / 2,
+            "anchor": "end" if index == last else "middle",
+            "text": day.strftime("%d %b"),
+        }
         for index, day in enumerate(days)
-        if (len(days) - 1 - index) % 7 == 0  # today, and a week apart before it
+        if (last - index) % 7 == 0
     ]
     by_status = {s: sum(counts.get((d.isoformat(), s), 0) for d in days) for s in OUTCOMES}
     return {

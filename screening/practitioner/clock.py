@@ -25,9 +25,12 @@ def to_local(timestamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(timestamp).astimezone(zone())
 
 
-def local_time(timestamp: str | None) -> str:
-    """A stored UTC timestamp as the clinic's wall-clock time."""
-    return to_local(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else ""
+def local_time(timestamp: str | None, *, with_zone: bool = True) -> str:
+    """A stored UTC timestamp as the clinic's wall-clock time, with its zone
+    ("2026-11-24 14:05 MSK") unless the zone is said elsewhere (a CSV header)."""
+    if not timestamp:
+        return ""
+    return to_local(timestamp).strftime("%Y-%m-%d %H:%M %Z" if with_zone else "%Y-%m-%d %H:%M")
 
 
 def machine_time(timestamp: str | None) -> str:

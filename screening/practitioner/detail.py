@@ -31,6 +31,7 @@ from .forms import (
     changed_answers_form_class,
     check_patient_signature,
 )
+from .review_flow import hidden_queue_fields, neighbours, next_undecided_url, queue_url, request_queue
 
 
 def screening_or_404(reference: str) -> storage.ScreeningRecord:
@@ -42,7 +43,8 @@ def screening_or_404(reference: str) -> storage.ScreeningRecord:
 
 
 def _to_detail(screening: Mapping[str, Any]) -> ResponseReturnValue:
-    return redirect(url_for("practitioner.detail", reference=screening["reference"]), 303)
+    _filters, args = request_queue()
+    return redirect(url_for("practitioner.detail", reference=screening["reference"], **args), 303)
 
 
 def answer_context(screening: storage.ScreeningRecord, language: str) -> dict[str, Any]:
@@ -100,6 +102,8 @@ def render_detail(
             review_form=review_form,
             reconfirm_form=reconfirm_form,
             revision=revision,
+            nav=neighbours(screening),
+            queue_fields=hidden_queue_fields(),
         ),
         status,
     )
@@ -173,8 +177,18 @@ def review(reference: str) -> ResponseReturnValue:
     if decision == "override":
         details["reason"] = form.reason_code.data
     audit(f"review.{decision}", screening_target(screening["reference"]), details)
-    flash(_("Your decision is recorded."))
-    return _to_detail(screening)
+    # On to the next screening nobody has decided, in the queue the practitioner came from.
+    following = next_undecided_url(screening)
+    if following is None:
+        flash(_("Your decision is recorded. No screening in this view waits for a decision."))
+        return redirect(queue_url(), 303)
+    flash(
+        _(
+            "Your decision on %(reference)s is recorded. This is the next screening to decide.",
+            reference=screening["reference"],
+        )
+    )
+    return redirect(following, 303)
 
 
 def _record_reconfirmation(
@@ -274,4 +288,23 @@ def answers(reference: str) -> ResponseReturnValue:
                     return _record_reconfirmation(
                         screening, form.revision.data or "", verdict, form.patient_signature.data
                     )
-    return render_template("practitioner/answers.html", screening=screening, form=form, ruleset=ruleset), status
+    return (
+        render_template(
+            "practitioner/answers.html",
+            screening=screening,
+            form=form,
+            ruleset=ruleset,
+            only=_questions_to_change(ruleset, request.values.get("question", "")),
+        ),
+        status,
+    )
+
+
+def _questions_to_change(ruleset: RuleSet, question_id: str) -> set[str] | None:
+    """The question a practitioner changes (``?question=``) and the follow-ups it
+    may show; None for the whole questionnaire."""
+    if question_id not in ruleset.question_by_id:
+        return None
+    return {question_id} | {
+        q.id for q in ruleset.questions if q.show_if is not None and question_id in q.show_if.questions()
+    }

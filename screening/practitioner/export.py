@@ -3,29 +3,42 @@
 UTF-8 with a byte-order mark (so Excel reads Cyrillic names right), a
 header row, and every cell that a spreadsheet could run as a formula
 neutralised with a leading apostrophe (OWASP's advice on CSV injection).
+A phone number (only digits, spaces, brackets, dashes and a leading +, as
+``core.people`` checks it) cannot hold a formula, but a spreadsheet would
+still compute "+7 912 ..."; it is led by an invisible word joiner instead of
+the apostrophe, so it reads as typed.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 from flask import Response, abort, current_app, request, stream_with_context
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 
 from .. import storage
+from ..core.people import PHONE_PATTERN
 from ..web.audit import audit
 from ..web.db import get_db, screening_day
+from ..web.ruleset import get_ruleset
 from .blueprint import bp
 from .clock import is_expired, local_time
-from .forms import QueueFilterForm
+from .forms import OVERRIDE_REASONS, QueueFilterForm
 from .queue import filter_args, queue_filter
+from .words import rule_titles
 
 # A cell starting with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Invisible, and not a character a spreadsheet reads as the start of a formula.
+WORD_JOINER = "\u2060"
 CHUNK_ROWS = 200
+T = TypeVar("T")
 
 
 def neutralise(value: Any) -> str:
@@ -37,12 +50,26 @@ def neutralise(value: Any) -> str:
     return text
 
 
+def phone_cell(value: Any) -> str:
+    """A phone number as a spreadsheet shows it unchanged; anything else as ``neutralise`` makes it."""
+    text = "" if value is None else str(value)
+    if PHONE_PATTERN.match(text) and text.startswith(FORMULA_STARTS):
+        return WORD_JOINER + text
+    return neutralise(text)
+
+
 def _yes_no(value: Any) -> str:
     return "yes" if value else "no"
 
 
-def _rules(reasons: Any) -> str:
-    return " ".join(r["rule"] for r in reasons or [])
+def _rules(row: Mapping[str, Any]) -> str:
+    titles: dict[str, str] = row["rule_titles"]
+    return "; ".join(titles.get(r["rule"], r["rule"]) for r in row["reasons"] or [])
+
+
+def _review(row: Mapping[str, Any], key: str) -> Any:
+    review = row["review"]
+    return review[key] if review else None
 
 
 Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
@@ -58,12 +85,16 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
     ("Email", lambda r: r["contact_email"]),
     ("Phone", lambda r: r["contact_phone"]),
     ("Verdict", lambda r: r["status"]),
-    ("Rules fired", lambda r: _rules(r["reasons"])),
+    ("Rules fired", _rules),
     ("Re-screen after", lambda r: r["rescreen_after"]),
     ("Rules version", lambda r: r["rules_version"]),
     ("Reviewed", lambda r: _yes_no(r["reviewed"])),
     ("Current decision", lambda r: r["decided_status"]),
+    ("Decision", lambda r: {"confirm": "confirmed", "override": "overridden"}.get(_review(r, "decision") or "", "")),
+    ("Decided by", lambda r: _review(r, "practitioner_name")),
     ("Decided at ({tz})", lambda r: r["local_reviewed_at"]),
+    ("Override reason", lambda r: r["reason_words"].get(_review(r, "reason_code") or "", _review(r, "reason_code"))),
+    ("Comment", lambda r: _review(r, "comment")),
     ("Answers confirmed at ({tz})", lambda r: r["local_confirmed_at"]),
     ("Expired", lambda r: _yes_no(r["expired"])),
 )
@@ -77,12 +108,36 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], columns: Iterable[Column], tim
     buffer.write("\ufeff")
     writer.writerow([neutralise(header.format(tz=timezone)) for header, _ in columns])
     for count, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(read(row)) for _, read in columns])
+        writer.writerow(
+            [phone_cell(read(row)) if header == "Phone" else neutralise(read(row)) for header, read in columns]
+        )
         if count % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``rows`` in lists of ``size`` (itertools.batched arrives with Python 3.12)."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def export_row(
+    row: Mapping[str, Any], review: Mapping[str, Any] | None, titles: dict[str, str], today: dt.date
+) -> dict[str, Any]:
+    """A screening with what its CSV row also shows: expiry, local times, the current decision, rule titles."""
+    return {
+        **row,
+        "expired": is_expired(row, today),
+        "local_created_at": local_time(row["created_at"], with_zone=False),
+        "local_reviewed_at": local_time(row["reviewed_at"], with_zone=False),
+        "local_confirmed_at": local_time(row["confirmed_at"], with_zone=False),
+        "review": review,
+        "rule_titles": titles,
+    }
 
 
 @bp.get("/export.csv")
@@ -97,15 +152,18 @@ def export_csv() -> ResponseReturnValue:
     audit("export.csv", None, {**{k: v for k, v in args.items() if k != "q"}, "search": "q" in args})
     today = screening_day()
 
+    # The export is in English, like its header.
+    titles = rule_titles(get_ruleset(current_app), "en")
+    with force_locale("en"):
+        reasons = {code: str(label) for code, label in OVERRIDE_REASONS.items()}
+
     def rows() -> Iterator[dict[str, Any]]:
-        for row in storage.iter_screenings(get_db(), filters):
-            yield {
-                **row,
-                "expired": is_expired(row, today),
-                "local_created_at": local_time(row["created_at"]),
-                "local_reviewed_at": local_time(row["reviewed_at"]),
-                "local_confirmed_at": local_time(row["confirmed_at"]),
-            }
+        db = get_db()
+        for batch in batched(storage.iter_screenings(db, filters), CHUNK_ROWS):
+            # The current decision's maker, reason and comment: one query per batch.
+            reviews = storage.latest_reviews(db, [row["id"] for row in batch if row["reviewed"]])
+            for row in batch:
+                yield {**export_row(row, reviews.get(row["id"]), titles, today), "reason_words": reasons}
 
     filename = f"screenings-{today.isoformat()}.csv"
     return Response(

@@ -115,7 +115,7 @@ class QueueFilterForm(FlaskForm):
     )
     since = DateField(_l("From"), validators=[Optional(), _plausible_date])
     until = DateField(_l("To"), validators=[Optional(), _plausible_date])
-    q = StringField(_l("Reference code or name"), validators=[Optional(), Length(max=100)])
+    q = StringField(_l("Reference, name, e-mail or phone"), validators=[Optional(), Length(max=100)])
 
     def validate_until(self, field: Field) -> None:
         """A range must not end before it starts."""

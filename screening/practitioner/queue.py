@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from .. import storage
 from ..core.facts import needs_review
-from ..core.model import OUTCOMES
 from ..web.db import get_db, screening_day
 from .blueprint import bp
 from .chart import chart
@@ -50,6 +51,32 @@ def filter_args(form: QueueFilterForm) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value}
 
 
+def queue_views(
+    form: QueueFilterForm, args: dict[str, Any], counts: dict[str, int], undecided: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The queue's views, work apart from information: what a practitioner must
+    decide, then what the rules decided (deferred, ineligible), then the rest."""
+    base: dict[str, Any] = {k: v for k, v in args.items() if k not in ("status", "reviewed")}
+    views: list[tuple[str, str, dict[str, Any], int]] = [
+        ("decide", _("Needs a decision"), {"status": "review", "reviewed": "no"}, undecided.get("review", 0)),
+        ("deferred", _("Deferred by rule"), {"status": "deferred"}, counts.get("deferred", 0)),
+        ("ineligible", _("Not eligible"), {"status": "ineligible"}, counts.get("ineligible", 0)),
+        ("eligible", _("Eligible"), {"status": "eligible"}, counts.get("eligible", 0)),
+        ("all", _("All"), {}, sum(counts.values())),
+    ]
+    chosen = {"status": form.status.data or "", "reviewed": form.reviewed.data or ""}
+    return [
+        {
+            "id": view_id,
+            "label": label,
+            "count": n,
+            "url": url_for("practitioner.queue", **base, **params),
+            "current": chosen == {"status": params.get("status", ""), "reviewed": params.get("reviewed", "")},
+        }
+        for view_id, label, params, n in views
+    ]
+
+
 @bp.get("/")
 def queue() -> ResponseReturnValue:
     """Screenings newest first, filtered, a page at a time (keyset)."""
@@ -76,13 +103,13 @@ def queue() -> ResponseReturnValue:
         for row in rows[:PAGE_SIZE]
     ]
     counts = storage.queue_counts(db, form_filters)
+    undecided = storage.queue_counts(db, replace(form_filters, reviewed=False))
     return (
         render_template(
             "practitioner/queue.html",
             form=form,
             rows=shown,
-            counts=[(status, counts.get(status, 0)) for status in OUTCOMES],
-            total=sum(counts.values()),
+            views=queue_views(form, args, counts, undecided),
             filter_args=args,
             paged=bool(request.args.get(AFTER)),
             next_url=url_for("practitioner.queue", **args, after=cursor) if cursor else None,

@@ -12,7 +12,6 @@ from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from .. import storage
-from ..core.conditions import describe_condition
 from ..core.engine import InvalidAnswers, clean_answers, evaluate, visible_questions
 from ..core.lint import lint_rules
 from ..core.loader import parse_rules
@@ -26,6 +25,7 @@ from .answer_rows import answer_label
 from .blueprint import bp
 from .clock import day_start, to_local
 from .forms import CandidateRulesForm, try_rules_form_class
+from .words import condition_text
 
 
 @bp.route("/rules", methods=["GET", "POST"])
@@ -69,7 +69,7 @@ def try_result(ruleset: RuleSet, answers: dict[str, Any], day: dt.date, language
             {
                 "rule": reason.rule,
                 "outcome": reason.outcome,
-                "condition": describe_condition(rules_by_id[reason.rule].condition),
+                "condition": condition_text(rules_by_id[reason.rule].condition, ruleset, language),
                 "because": because,
                 "practitioner": pick_text(reason.practitioner, language),
                 "rescreen_after": reason.rescreen_after,

@@ -76,9 +76,45 @@
     }
   }
 
+  // The review form: the override's fields only while "override" is chosen.
+  function setUpReviewForm() {
+    var form = document.querySelector("form.review-form");
+    if (!form) { return; }
+    var fields = form.querySelector(".override-fields");
+    if (!fields) { return; }
+    function update() {
+      var chosen = form.querySelector('input[name="decision"]:checked');
+      fields.hidden = !(chosen && chosen.value === "override");
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
+  // Keyboard shortcuts on a screening's page: a key follows the link or
+  // presses the button marked data-shortcut, unless the focus is in a field.
+  function setUpShortcuts() {
+    var targets = document.querySelectorAll("[data-shortcut]");
+    if (!targets.length) { return; }
+    var byKey = {};
+    for (var i = 0; i < targets.length; i++) { byKey[targets[i].getAttribute("data-shortcut")] = targets[i]; }
+    var list = document.querySelector(".shortcuts");
+    if (list) { list.hidden = false; }
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) { return; }
+      var active = document.activeElement;
+      if (active && (/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) || active.isContentEditable)) { return; }
+      var target = byKey[(event.key || "").toLowerCase()];
+      if (!target) { return; }
+      event.preventDefault();
+      target.click();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpQuestionnaire();
     focusErrorSummary();
     setUpButtons();
+    setUpReviewForm();
+    setUpShortcuts();
   });
 })();

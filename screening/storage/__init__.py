@@ -89,6 +89,7 @@ from .outbox import (
 from .patients import UnknownPatient, list_patient_screenings, match_keys, move_screening, patient_summary
 from .queue import (
     ScreeningFilter,
+    adjacent_reference,
     count_screenings_by_status,
     daily_status_counts,
     iter_screenings,
@@ -107,6 +108,7 @@ from .records import (
 from .reviews import (
     Reconfirmation,
     add_review,
+    latest_reviews,
     list_reconfirmations,
     list_reviews,
     reconfirm_screening,
@@ -156,6 +158,7 @@ __all__ = [
     "StaleScreening",
     "UnknownPatient",
     "add_review",
+    "adjacent_reference",
     "backup_database",
     "claim_messages",
     "connect",
@@ -184,6 +187,7 @@ __all__ = [
     "integrity_digest",
     "integrity_matches",
     "iter_screenings",
+    "latest_reviews",
     "legacy_role_columns",
     "list_audit",
     "list_course_sessions",

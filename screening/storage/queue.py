@@ -21,7 +21,18 @@ class ScreeningFilter:
     reviewed: bool | None = None
     since: str | None = None  # created_at >= since (UTC ISO date or timestamp)
     until: str | None = None  # created_at < until
-    search: str | None = None  # a reference code or words of the patient's name
+    search: str | None = None  # a reference code, words of the patient's name, an e-mail or a phone number
+
+
+# Fewer digits than this are not taken for a phone number.
+PHONE_SEARCH_MIN_DIGITS = 3
+PHONE_PUNCTUATION = str.maketrans("", "", "+ ()-")
+
+
+def phone_digits(term: str) -> str:
+    """The digits of a search term that is a phone number (digits with + spaces brackets dashes), else ""."""
+    digits = term.translate(PHONE_PUNCTUATION)
+    return digits if digits.isdigit() and digits.isascii() else ""
 
 
 def _filter_where(filters: ScreeningFilter) -> Where:
@@ -35,7 +46,16 @@ def _filter_where(filters: ScreeningFilter) -> Where:
     )
     # Control characters (a NUL ends an FTS string early) and quotes are not part of a name.
     term = "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
-    if term:
+    digits = phone_digits(term)
+    if "@" in term:
+        where.add("contact_email = ? COLLATE NOCASE", term)
+    elif len(digits) >= PHONE_SEARCH_MIN_DIGITS:
+        # A phone number from its start, typed with or without +, spaces, brackets and dashes
+        # (a range on the indexed digits: ":" sorts right after "9"); or a reference of digits.
+        where.add(
+            "(reference = ? OR (contact_phone_digits >= ? AND contact_phone_digits < ?))", term, digits, digits + ":"
+        )
+    elif term:
         # Prefix match on each word of the name, or an exact reference code.
         fts_query = " ".join(f'"{w}"*' for w in term.split())
         where.add(
@@ -67,6 +87,17 @@ def list_screenings(
     # Columns come from code, not users.
     sql = f"SELECT {columns} FROM screenings{where.sql()} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
     return [decode_screening(row) for row in db.query(sql, [*where.params, limit])]
+
+
+def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, int], *, newer: bool) -> str | None:
+    """The reference of the screening just older (or ``newer``) than ``at``
+    (created_at, id) in the queue's order among those matching ``filters``."""
+    where = _filter_where(filters)
+    where.add("(created_at, id) > (?, ?)" if newer else "(created_at, id) < (?, ?)", *at)
+    order = "ASC" if newer else "DESC"
+    sql = f"SELECT reference FROM screenings{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"  # noqa: S608
+    row = next(db.query(sql, where.params), None)
+    return str(row["reference"]) if row else None
 
 
 def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:

@@ -54,6 +54,20 @@ def list_reviews(db: Database, screening_id: int) -> list[ReviewRecord]:
     return [cast(ReviewRecord, row) for row in rows]
 
 
+def latest_reviews(db: Database, screening_ids: list[int]) -> dict[int, ReviewRecord]:
+    """The newest decision on each of these screenings (with who made it), by screening id."""
+    if not screening_ids:
+        return {}
+    marks = ", ".join("?" for _ in screening_ids)
+    sql = (
+        "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"  # noqa: S608 - placeholders only
+        " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
+        f" WHERE reviews.id IN (SELECT max(id) FROM reviews WHERE screening_id IN ({marks}) GROUP BY screening_id)"
+    )
+    rows = db.query(sql, screening_ids)
+    return {row["screening_id"]: cast(ReviewRecord, row) for row in rows}
+
+
 def review_screening(
     db: Database,
     screening_id: int,

@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 from sqlite_utils import Database, Migrations
 from sqlite_utils.db import quote_identifier
 
+from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
+from .schema_outbox import m016_outbox, m017_patient_notices
+from .schema_search import m030_phone_search, m031_email_search
 
 
 def m001_screenings(db: Database) -> None:
@@ -311,102 +314,6 @@ def m015_notes(db: Database) -> None:
     db.table("screenings").add_column("notes", str)
 
 
-def m016_outbox(db: Database) -> None:
-    """Messages (e-mails, webhooks) written with the change that causes them, delivered later with retries."""
-    db.table("outbox").create(
-        {
-            "id": int,
-            "channel": str,  # mail | webhook
-            "event": str,  # what caused it: patient.link, screening.created, ...
-            "screening_id": int,
-            "recipient": str,  # e-mail address(es), or the webhook URL
-            "subject": str,
-            "body": str,  # plain text, or the webhook's raw JSON body
-            "html": str,
-            "delivery_id": str,
-            "created_at": str,
-            "attempts": int,
-            "next_attempt_at": str,
-            "claimed_by": str,
-            "claimed_until": str,
-            "delivered_at": str,
-            "failed_at": str,
-            "last_error": str,
-            "resent_from": int,
-        },
-        pk="id",
-        not_null={"channel", "event", "recipient", "body", "delivery_id", "created_at", "attempts", "next_attempt_at"},
-        defaults={"attempts": 0},
-        foreign_keys=[("screening_id", "screenings", "id")],
-    )
-    # The sender's one query: pending messages due now.
-    db.table("outbox").create_index(["delivered_at", "failed_at", "next_attempt_at"])
-    db.table("outbox").create_index(["channel", "id"])
-    db.table("outbox").create_index(["screening_id"])
-    db.table("outbox").create_index(["delivery_id"], unique=True)
-
-
-def m017_patient_notices(db: Database) -> None:
-    """What a patient asked to be e-mailed: their result link (kept sealed) and a re-screen reminder."""
-    db.table("patient_notices").create(
-        {
-            "screening_id": int,
-            "sealed_token": str,  # the result link's token, encrypted with the app's secret key
-            "base_url": str,
-            "link_requested_at": str,
-            "reminder_requested_at": str,
-            "reminded_at": str,
-        },
-        pk="screening_id",
-        foreign_keys=[("screening_id", "screenings", "id")],
-    )
-    db.table("patient_notices").create_index(["reminder_requested_at", "reminded_at"])
-
-
-def m020_consent_texts(db: Database) -> None:
-    """Every consent and privacy text a patient signed, by its SHA-256: a
-    screening names the text by hash, so an edited file never changes what
-    an earlier patient agreed to."""
-    db.table("consent_texts").create(
-        {"sha256": str, "kind": str, "language": str, "version": str, "body": str, "stored_at": str},
-        pk="sha256",
-        not_null={"kind", "language", "version", "body", "stored_at"},
-    )
-
-
-def m021_consent_signature(db: Database) -> None:
-    """The texts a screening's patient signed and their typed signature."""
-    table = db.table("screenings")
-    for column in (
-        "consent_sha256",
-        "privacy_sha256",
-        "signature_name",
-        "signed_at",
-        "signature_address",
-        "signature_user_agent",
-    ):
-        table.add_column(column, str)
-
-
-def m022_reconfirmation_signatures(db: Database) -> None:
-    """A re-confirmation is signed by the patient (typed) and the practitioner
-    (their account; the name it had then, since accounts can be renamed)."""
-    table = db.table("reconfirmations")
-    for column in (
-        "patient_signature_name",
-        "patient_signed_at",
-        "patient_signature_address",
-        "patient_signature_user_agent",
-        "practitioner_signature_name",
-    ):
-        table.add_column(column, str)
-
-
-def m023_integrity(db: Database) -> None:
-    """A SHA-256 over a screening's answers, verdict, consent and signatures."""
-    db.table("screenings").add_column("integrity_sha256", str)
-
-
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -443,6 +350,8 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m021_consent_signature,
         m022_reconfirmation_signatures,
         m023_integrity,
+        m030_phone_search,
+        m031_email_search,
         m032_patients,
         m033_courses,
         m034_course_sessions,

@@ -93,7 +93,7 @@ def test_phone_layout_is_one_column_with_large_targets(page: Page) -> None:
 
     boxes = page.evaluate(
         """() => [...document.querySelectorAll(`.option, .button, input[type=text], input[type=email],
-             input[type=tel], input[type=date], .language-switch a, .language-switch span`)]
+             input[type=tel], input[type=date], .language-switch a, .language-switch span, .language-switch button`)]
              .filter(e => e.offsetParent !== null)
              .map(e => { const r = e.getBoundingClientRect();
                          return {what: e.outerHTML.slice(0, 80), x: r.x, w: r.width, h: r.height}; })"""

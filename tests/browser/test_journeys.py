@@ -244,7 +244,8 @@ def test_russian_patient_gets_everything_in_russian(new_context: Callable[..., S
 def test_language_switch_is_visible_and_remembered(page: Page) -> None:
     page.goto("/screening")
     switch = page.get_by_role("navigation", name="Language")
-    switch.get_by_role("link", name="Русский").click()
+    # On the questionnaire the switch is a button: it sends the answers typed so far along.
+    switch.get_by_role("button", name="Русский").click()
     expect(page).to_have_url(re.compile(r"/screening\??$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Анкета: Лазерное омоложение лица")
     page.goto("/")  # the browser still asks for English; the choice wins

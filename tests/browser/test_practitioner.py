@@ -55,6 +55,9 @@ def test_practitioner_signs_in_and_reviews_the_screening(
 
     page.get_by_role("group", name="Decision").get_by_role("radio", name="Confirm the verdict").check()
     page.get_by_role("button", name="Record decision").click()
+    # The next undecided screening opens (or the queue, when none is left); this one shows the decision.
+    expect(page.get_by_text(re.compile(r"Your decision (on [A-Z0-9]+ )?is recorded\."))).to_be_visible()
+    page.goto(f"/practitioner/screening/{reference}")
     expect(page.locator("#current-decision")).to_have_text("Deferred")
     expect(page.get_by_role("region", name="History")).to_contain_text("Dr Elena Orlova")
     expect(page.get_by_role("region", name="History")).to_contain_text("confirmed the verdict")

@@ -1,0 +1,86 @@
+"""The queue separates work from information, and finds a patient by e-mail or phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from screening import storage
+from screening.web.db import get_db
+from tests.helpers import add_screening, execute
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r'data-reference="([A-Z0-9]+)"', html)
+
+
+@pytest.fixture
+def bola(app: Flask) -> str:
+    """A screening with Bola's e-mail and phone among others'."""
+    anna = add_screening(app, "Anna Petrova")
+    execute(app, "UPDATE screenings SET contact_phone = ? WHERE reference = ?", ["+7 495 123 45 67", anna["reference"]])
+    screening = add_screening(app, "Bola Adeyemi")
+    execute(
+        app,
+        "UPDATE screenings SET contact_email = ?, contact_phone = ? WHERE reference = ?",
+        ["Bola@Example.com", "+7 (912) 000-11-22", screening["reference"]],
+    )
+    return str(screening["reference"])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["bola@example.com", "BOLA@example.com", "+7 912", "7912", "+79120001122", "7 912 000 11 22", "7(912)000"],
+)
+def test_the_search_finds_a_screening_by_e_mail_and_by_phone(doctor: FlaskClient, bola: str, typed: str) -> None:
+    html = doctor.get("/practitioner/", query_string={"q": typed}).get_data(as_text=True)
+    assert references(html) == [bola]
+
+
+@pytest.mark.parametrize("typed", ["bola@example.org", "+7 913", "912 000"])
+def test_the_search_finds_no_one_for_another_e_mail_or_number(doctor: FlaskClient, bola: str, typed: str) -> None:
+    html = doctor.get("/practitioner/", query_string={"q": typed}).get_data(as_text=True)
+    assert references(html) == []
+
+
+def test_phone_search_reads_an_index(app: Flask) -> None:
+    with app.app_context():
+        plan = " ".join(
+            str(row[-1])
+            for row in get_db().execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM screenings"
+                " WHERE contact_phone_digits >= ? AND contact_phone_digits < ?",
+                ["7912", "7912:"],
+            )
+        )
+    assert "idx_screenings_phone_digits" in plan
+
+
+def test_needs_a_decision_lists_only_what_a_practitioner_must_decide(app: Flask, doctor: FlaskClient) -> None:
+    review = add_screening(app, keloids="unsure")
+    deferred = add_screening(app, pregnant="yes")
+    ineligible = add_screening(app, cancer="active")
+    add_screening(app)
+    queue = doctor.get("/practitioner/").get_data(as_text=True)
+    link = re.search(r'<a class="status-count view-decide" href="([^"]+)"', queue)
+    assert link
+    html = doctor.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert references(html) == [review["reference"]]
+    assert (
+        'class="status-count view-decide" href="/practitioner/?status=review&amp;reviewed=no" aria-current="page"'
+        in html
+    )
+    deferred_view = doctor.get("/practitioner/", query_string={"status": "deferred"}).get_data(as_text=True)
+    assert references(deferred_view) == [deferred["reference"]]
+    ineligible_view = doctor.get("/practitioner/", query_string={"status": "ineligible"}).get_data(as_text=True)
+    assert references(ineligible_view) == [ineligible["reference"]]
+
+
+def test_the_phone_digits_follow_a_changed_phone(app: Flask, bola: str) -> None:
+    execute(app, "UPDATE screenings SET contact_phone = ? WHERE reference = ?", ["+44 20 7946 0000", bola])
+    with app.app_context():
+        found = storage.list_screenings(get_db(), storage.ScreeningFilter(search="+44 20"))
+    assert [row["reference"] for row in found] == [bola]
