@@ -18,12 +18,14 @@ from .core.loader import load_rules
 from .core.model import RuleFileError, RuleSet
 from .core.people import NAME_MAX, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
+from .practitioner.roles import PRACTITIONER, ROLES
 from .storage import (
     PractitionerRecord,
     backup_database,
     count_screenings_before,
     create_api_token,
     create_practitioner,
+    end_sessions,
     erase_screening,
     get_practitioner_by_email,
     has_live_api_token,
@@ -130,8 +132,11 @@ def _read_password(from_stdin: bool) -> str:
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="The practitioner's full name.")
+@click.option(
+    "--role", type=click.Choice(ROLES), default=PRACTITIONER, show_default=True, help="What the account may do."
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin instead of asking.")
-def create_practitioner_command(email: str, name: str, password_stdin: bool) -> None:
+def create_practitioner_command(email: str, name: str, role: str, password_stdin: bool) -> None:
     """Create a practitioner account; the password is asked for twice."""
     email = normalise_email(email)
     if not is_email(email):
@@ -146,11 +151,11 @@ def create_practitioner_command(email: str, name: str, password_stdin: bool) -> 
     except PasswordError as error:
         raise CommandError(str(error)) from error
     try:
-        create_practitioner(get_db(), email, name, hash_password(password))
+        create_practitioner(get_db(), email, name, hash_password(password), role)
     except sqlite3.IntegrityError as error:
         raise CommandError(f"a practitioner with the email {email} already exists") from error
-    audit("practitioner.create", practitioner_target(email))
-    click.echo(f"Created practitioner {name.strip()} <{email}>.")
+    audit("practitioner.create", practitioner_target(email), {"role": role})
+    click.echo(f"Created {role} {name.strip()} <{email}>.")
 
 
 @click.command("deactivate-practitioner")
@@ -160,6 +165,7 @@ def deactivate_practitioner_command(email: str) -> None:
     """Deactivate an account: it can no longer sign in, and its sessions and API tokens stop working."""
     row = _practitioner(email)
     set_practitioner_active(get_db(), row["email"], False)
+    end_sessions(get_db(), row["id"], "deactivated")
     audit("practitioner.deactivate", practitioner_target(row["email"]))
     click.echo(f"Deactivated practitioner {row['name']} <{row['email']}>.")
 

@@ -318,8 +318,8 @@ def test_logout_is_a_post_and_ends_the_session(app: Flask) -> None:
     "change",
     [
         "UPDATE practitioners SET active = 0",
-        "UPDATE practitioners SET password_hash = 'scrypt:32768:8:1$new$hash'",
-        "DELETE FROM practitioners",
+        "UPDATE sessions SET ended_at = '2026-11-24T00:00:00+00:00'",
+        "DELETE FROM sessions",
     ],
 )
 def test_an_account_change_ends_open_sessions(app: Flask, change: str) -> None:
@@ -393,7 +393,8 @@ def workspace_requests(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/practitioner"):
             continue
-        url = adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, "ACDEFGHJ"), method=None)
+        values = {name: 1 if name.endswith("_id") else "ACDEFGHJ" for name in rule.arguments}
+        url = adapter.build(rule.endpoint, values, method=None)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             requests.append((rule.endpoint, method, url))
     return requests

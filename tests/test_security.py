@@ -18,6 +18,7 @@ from screening.web.security import ConfigError, check_production_config
 from tests.helpers import CLEAR_ANSWERS, build_app
 
 EMAIL, PASSWORD = "doctor@example.com", "correct horse battery"
+ADMIN = "boss@example.com"  # the audit log and exports are an administrator's
 HOSTILE_NAME = "<script>alert('x')</script> Robert'); DROP TABLE screenings;--"
 HOSTILE_NOTE = '=HYPERLINK("http://evil.example","click") <img src=x onerror=alert(1)>'
 
@@ -28,6 +29,7 @@ def make_app(tmp_path: Path, csrf: bool) -> Flask:
         password_hash = hash_password(PASSWORD)
     db = storage.connect(app.config["DATABASE"])
     storage.create_practitioner(db, EMAIL, "Dr Test", password_hash)
+    storage.create_practitioner(db, ADMIN, "Boss", password_hash, "admin")
     db.close()
     return app
 
@@ -39,9 +41,9 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def log_in(client: FlaskClient) -> None:
+def log_in(client: FlaskClient, email: str = EMAIL) -> None:
     token = csrf_token(client, "/practitioner/login")
-    response = client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    response = client.post("/practitioner/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 303
 
 
@@ -71,7 +73,11 @@ def reference_of(app: Flask) -> str:
 
 def fill(rule: str, reference: str) -> str:
     """A concrete URL for a URL rule: every variable gets the test screening's reference."""
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: reference if m.group(1) == "reference" else "x", rule)
+    return re.sub(
+        r"<(?:[^:>]+:)?([^>]+)>",
+        lambda m: reference if m.group(1) == "reference" else "1" if m.group(1).endswith("_id") else "x",
+        rule,
+    )
 
 
 def rules_of(app: Flask, prefix: str, method: str) -> Iterator[str]:
@@ -180,14 +186,16 @@ def test_hostile_content_is_stored_as_typed_and_shown_escaped(secure_app: Flask)
     assert response.status_code == 303
     html = client.get(f"/practitioner/screening/{reference}").get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    csv = client.get("/practitioner/export.csv").get_data(as_text=True)
+    admin = secure_app.test_client()
+    log_in(admin, ADMIN)
+    csv = admin.get("/practitioner/export.csv").get_data(as_text=True)
     assert HOSTILE_NAME in csv  # a CSV holds text, stored as typed
 
 
 def test_formula_in_a_name_is_neutralised_in_csv(secure_app: Flask) -> None:
     client = secure_app.test_client()
     submit_screening(client, patient_name="=cmd|' /C calc'!A0")
-    log_in(client)
+    log_in(client, ADMIN)
     csv = client.get("/practitioner/export.csv").get_data(as_text=True)
     assert ",'=cmd|' /C calc'!A0," in csv
     assert ",=cmd" not in csv
@@ -265,7 +273,7 @@ def test_oversized_body_is_refused_clearly(secure_app: Flask) -> None:
 def test_odd_practitioner_queries_never_crash(secure_app: Flask, url: str) -> None:
     secure_app.config["WTF_CSRF_ENABLED"] = False
     client = secure_app.test_client()
-    client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD})
+    client.post("/practitioner/login", data={"email": ADMIN, "password": PASSWORD})
     response = client.get(url)
     assert response.status_code in (200, 400), url
     if url.startswith("/practitioner/export.csv") and response.status_code == 200:

@@ -182,7 +182,7 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 
     with pytest.raises(RuntimeError, match="lacks birth_date, goals"):
         storage.migrate(old)  # without the rule set's roles the columns cannot be found
-    assert storage.migrate(old, legacy) == ["m014_role_columns", "m015_notes"]
+    assert storage.migrate(old, legacy)[:2] == ["m014_role_columns", "m015_notes"]
 
     columns = set(old.table("screenings").columns_dict)
     assert {"birth_date", "goals"} <= columns and not set(legacy) & columns
@@ -202,7 +202,7 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
 def test_migration_of_a_new_database_renames_nothing(tmp_path: Path, ruleset: RuleSet) -> None:
     db = storage.connect(str(tmp_path / "new.sqlite"))
     applied = storage.migrate(db, storage.legacy_role_columns(ruleset.roles))
-    assert applied[-2:] == ["m014_role_columns", "m015_notes"]
+    assert applied[applied.index("m014_role_columns") :][:2] == ["m014_role_columns", "m015_notes"]
     assert {"birth_date", "goals"} <= set(db.table("screenings").columns_dict)
     db.close()
 

@@ -1,19 +1,20 @@
 """Practitioner sign-in: password hashing, Flask-Login sessions, lockout.
 
-A session names the account and a key derived from its password hash, so
-changing a password ends every session of the account; a deactivated account
-is refused both at sign-in and on every later request.
+A sign-in starts a server-side session (a row in ``sessions``); the cookie
+carries only its random secret. Signing out, a password change, deactivation
+and a role change end the row, so a copied cookie is refused afterwards; the
+idle timeout and the absolute lifetime are checked against the row, never
+against what the cookie says.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, request
 from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -54,30 +55,58 @@ def _dummy_hash() -> str:
 class Practitioner(UserMixin):
     """The signed-in account, as Flask-Login's ``current_user``."""
 
-    def __init__(self, row: Mapping[str, Any]):
+    def __init__(self, row: Mapping[str, Any], session_secret: str, session_id: int):
         self.id: int = row["id"]
         self.email: str = row["email"]
         self.name: str = row["name"]
-        self._session_key = _session_key(row["password_hash"])
+        self.role: str = row["role"]
+        self.session_id = session_id
+        self._session_secret = session_secret
 
     def get_id(self) -> str:
-        """Account id plus password-derived key, as stored in the session."""
-        return f"{self.id}:{self._session_key}"
+        """The session's secret, as the cookie carries it (Flask-Login's user id)."""
+        return self._session_secret
 
 
-def _session_key(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+def _age(timestamp: str, now: dt.datetime) -> float:
+    return (now - dt.datetime.fromisoformat(timestamp)).total_seconds()
 
 
-def load_user(user_id: str) -> Practitioner | None:
-    """The session's account, if it still exists, is active and has the same password."""
-    account_id, _, key = user_id.partition(":")
-    if not account_id.isdigit():
+def load_user(secret: str) -> Practitioner | None:
+    """The account of the session this cookie names, if the session is open,
+    neither idle too long nor too old, and the account is active.
+
+    An idle or too old session is ended here; ``g.session_timed_out`` tells
+    the workspace to say why the visitor must sign in again.
+    """
+    db = get_db()
+    session_row = storage.get_session(db, secret)
+    if session_row is None or session_row["ended_at"] is not None:
         return None
-    row = storage.get_practitioner(get_db(), int(account_id))
-    if row is None or not row["active"] or _session_key(row["password_hash"]) != key:
+    now = _now()
+    reason = None
+    if _age(session_row["last_seen_at"], now) > int(current_app.config["IDLE_TIMEOUT"]):
+        reason = "idle"
+    elif _age(session_row["created_at"], now) > int(current_app.config["SESSION_MAX_AGE"]):
+        reason = "max_age"
+    if reason is not None:
+        storage.end_session(db, session_row["id"], reason)
+        g.session_timed_out = True
         return None
-    return Practitioner(row)
+    row = storage.get_practitioner(db, session_row["practitioner_id"])
+    if row is None or not row["active"]:
+        storage.end_session(db, session_row["id"], "deactivated")
+        return None
+    storage.touch_session(db, session_row["id"])
+    return Practitioner(row, secret, session_row["id"])
+
+
+def start_session(row: Mapping[str, Any]) -> Practitioner:
+    """A new server-side session for a signed-in account."""
+    secret = storage.start_session(get_db(), row["id"], request.remote_addr, request.headers.get("User-Agent"))
+    session_row = storage.get_session(get_db(), secret)
+    assert session_row is not None
+    return Practitioner(row, secret, session_row["id"])
 
 
 def _now() -> dt.datetime:
@@ -124,7 +153,7 @@ def authenticate(email: str, password: str) -> Practitioner | None:
         return None
     storage.record_login_success(db, row["id"])
     audit("login.success", target, actor=row["email"], practitioner_id=row["id"])
-    return Practitioner(row)
+    return start_session(row)
 
 
 def init_app(app: Flask) -> None:

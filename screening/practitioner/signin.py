@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -10,10 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from .. import storage
 from ..web.audit import audit, practitioner_target
+from ..web.db import get_db
 from ..web.limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
 from . import auth
-from .blueprint import LAST_SEEN, URL_PREFIX, bp
+from .blueprint import URL_PREFIX, bp
 from .forms import LoginForm, LogoutForm
 
 
@@ -21,6 +22,9 @@ def safe_next(target: str | None) -> str:
     """Only a path inside the workspace: the login page is no open redirect."""
     default = url_for("practitioner.queue")
     if not target:
+        return default
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        # An encoded CR/LF would end the Location header: refused, not a 500.
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target or not target.startswith(URL_PREFIX + "/"):
@@ -43,7 +47,6 @@ def login() -> ResponseReturnValue:
             # A new session: nothing from before sign-in carries over.
             session.clear()
             login_user(user)
-            session[LAST_SEEN] = time.time()
             return redirect(safe_next(request.args.get("next")), 303)
         failed = True
     status = 400 if request.method == "POST" and not failed else 200
@@ -56,6 +59,7 @@ def logout() -> ResponseReturnValue:
     if not LogoutForm().validate_on_submit():
         abort(400)
     audit("logout", practitioner_target(current_user.email))
+    storage.end_session(get_db(), current_user.session_id, "signed_out")
     logout_user()
     session.clear()
     flash(_("You are signed out."))

@@ -41,6 +41,8 @@ from .accounts import (
     record_login_success,
     revoke_api_tokens,
     set_practitioner_active,
+    set_practitioner_password,
+    set_practitioner_role,
     touch_api_token,
 )
 from .audit import AuditFilter, list_audit, record_audit
@@ -68,6 +70,7 @@ from .records import (
     ReconfirmationRecord,
     ReviewRecord,
     ScreeningRecord,
+    SessionRecord,
 )
 from .reviews import (
     Reconfirmation,
@@ -92,6 +95,7 @@ from .screenings import (
     screening_revision,
     verdict_columns,
 )
+from .sessions import end_session, end_sessions, get_session, list_open_sessions, start_session, touch_session
 
 __all__ = [
     "MAX_ROW_ID",
@@ -112,6 +116,7 @@ __all__ = [
     "SavedScreening",
     "ScreeningFilter",
     "ScreeningRecord",
+    "SessionRecord",
     "StaleScreening",
     "add_review",
     "backup_database",
@@ -122,6 +127,8 @@ __all__ = [
     "create_api_token",
     "create_practitioner",
     "daily_status_counts",
+    "end_session",
+    "end_sessions",
     "erase_screening",
     "get_api_token",
     "get_practitioner",
@@ -129,11 +136,13 @@ __all__ = [
     "get_screening",
     "get_screening_by_reference",
     "get_screening_by_token",
+    "get_session",
     "has_live_api_token",
     "hash_token",
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",
+    "list_open_sessions",
     "list_practitioners",
     "list_reconfirmations",
     "list_reviews",
@@ -151,7 +160,11 @@ __all__ = [
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "set_practitioner_password",
+    "set_practitioner_role",
+    "start_session",
     "touch_api_token",
+    "touch_session",
     "utc_now",
     "verdict_columns",
     "write_transaction",

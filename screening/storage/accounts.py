@@ -13,12 +13,12 @@ from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
 # --- Practitioners ---------------------------------------------------------------
 
 
-def create_practitioner(db: Database, email: str, name: str, password_hash: str) -> int:
+def create_practitioner(db: Database, email: str, name: str, password_hash: str, role: str = "practitioner") -> int:
     """Add an account; raise ``sqlite3.IntegrityError`` if the e-mail is taken."""
     cursor = db.execute(
-        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins)"
-        " VALUES (?, ?, ?, 1, ?, 0)",
-        [email.strip().lower(), name.strip(), password_hash, utc_now()],
+        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins, role)"
+        " VALUES (?, ?, ?, 1, ?, 0, ?)",
+        [email.strip().lower(), name.strip(), password_hash, utc_now(), role],
     )
     return int(cursor.lastrowid or 0)
 
@@ -43,9 +43,24 @@ def set_practitioner_active(db: Database, email: str, active: bool) -> bool:
     return cursor.rowcount > 0
 
 
+def set_practitioner_role(db: Database, practitioner_id: int, role: str) -> None:
+    """Give an account another role."""
+    db.execute("UPDATE practitioners SET role = ? WHERE id = ?", [role, practitioner_id])
+
+
+def set_practitioner_password(db: Database, practitioner_id: int, password_hash: str) -> None:
+    """Replace an account's password hash (and forget earlier failed sign-ins)."""
+    db.execute(
+        "UPDATE practitioners SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+        [password_hash, practitioner_id],
+    )
+
+
 def list_practitioners(db: Database) -> list[PractitionerSummary]:
     """Every account (without password hashes), by name."""
-    rows = db.query("SELECT id, email, name, active, created_at FROM practitioners ORDER BY name, id")
+    rows = db.query(
+        "SELECT id, email, name, active, created_at, role, last_login_at FROM practitioners ORDER BY name, id"
+    )
     return [cast(PractitionerSummary, row) for row in rows]
 
 
@@ -72,7 +87,10 @@ def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock
 
 def record_login_success(db: Database, practitioner_id: int) -> None:
     """Forget earlier failures after a successful login."""
-    db.execute("UPDATE practitioners SET failed_logins = 0, locked_until = NULL WHERE id = ?", [practitioner_id])
+    db.execute(
+        "UPDATE practitioners SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+        [utc_now(), practitioner_id],
+    )
 
 
 # --- API tokens ------------------------------------------------------------------

@@ -53,6 +53,8 @@ class PractitionerRecord(TypedDict):
     created_at: str
     failed_logins: int
     locked_until: str | None
+    role: str  # admin | practitioner | reception (m024)
+    last_login_at: str | None
 
 
 class PractitionerSummary(TypedDict):
@@ -63,6 +65,8 @@ class PractitionerSummary(TypedDict):
     name: str
     active: int
     created_at: str
+    role: str
+    last_login_at: str | None
 
 
 class ReviewRecord(TypedDict):
@@ -127,3 +131,17 @@ class ApiTokenRecord(TypedDict):
     revoked_at: str | None
     last_used_at: str | None
     practitioner_email: str
+
+
+class SessionRecord(TypedDict):
+    """A sign-in session (m025); the cookie holds a secret whose hash names it."""
+
+    id: int
+    token_hash: str
+    practitioner_id: int
+    created_at: str
+    last_seen_at: str
+    ended_at: str | None
+    end_reason: str | None
+    client_address: str | None
+    user_agent: str | None

@@ -309,6 +309,34 @@ def m015_notes(db: Database) -> None:
     db.table("screenings").add_column("notes", str)
 
 
+def m024_roles(db: Database) -> None:
+    """Staff roles (admin, practitioner, reception) and when each account last signed in."""
+    db.table("practitioners").add_column("role", str, not_null_default="practitioner")
+    db.table("practitioners").add_column("last_login_at", str)
+
+
+def m025_sessions(db: Database) -> None:
+    """Server-side sign-in sessions: the cookie names a row, so ending the row ends the session."""
+    db.table("sessions").create(
+        {
+            "id": int,
+            "token_hash": str,
+            "practitioner_id": int,
+            "created_at": str,
+            "last_seen_at": str,
+            "ended_at": str,
+            "end_reason": str,
+            "client_address": str,
+            "user_agent": str,
+        },
+        pk="id",
+        not_null={"token_hash", "practitioner_id", "created_at", "last_seen_at"},
+        foreign_keys=[("practitioner_id", "practitioners", "id")],
+    )
+    db.table("sessions").create_index(["token_hash"], unique=True)
+    db.table("sessions").create_index(["practitioner_id", "ended_at"])
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -335,7 +363,13 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         rename_role_columns(db, renames)
 
     migrations = Migrations("screening")
-    for step in (*_UP_TO_M013, m014_role_columns, m015_notes):  # new migrations go at the end
+    for step in (
+        *_UP_TO_M013,
+        m014_role_columns,
+        m015_notes,
+        m024_roles,
+        m025_sessions,
+    ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
 

@@ -22,6 +22,8 @@ ACTIONS = (
     "login.failure",
     "login.locked",
     "logout",
+    "session.end",
+    "access.denied",
     "screening.view",
     "screening.list",
     "review.confirm",
