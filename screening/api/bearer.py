@@ -11,6 +11,7 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from ..storage import ApiTokenRecord, get_api_token, touch_api_token
+from ..web.audit import audit
 from ..web.db import get_db
 from ..web.errors import json_error
 
@@ -32,10 +33,12 @@ def check_bearer_token() -> ApiTokenRecord | Response:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "no token"}, actor="anonymous")
         return _unauthorized("This needs an API token: send Authorization: Bearer <token>.", bool(header))
     db = get_db()
     row = get_api_token(db, token)
     if row is None:
+        audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "bad token"}, actor="anonymous")
         return _unauthorized("The API token is not valid or has been revoked.", True)
     touch_api_token(db, row["id"])
     return row

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from .. import storage
 from ..core.facts import needs_review
 from ..core.model import OUTCOMES
+from ..web.audit import audit
 from ..web.db import get_db, screening_day
 from .blueprint import bp
 from .chart import chart
@@ -50,6 +51,11 @@ def filter_args(form: QueueFilterForm) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value}
 
 
+def listing_details(args: dict[str, Any]) -> dict[str, Any]:
+    """The filters as an audit row keeps them: whether there was a search, not its text."""
+    return {**{key: value for key, value in args.items() if key != "q"}, "search": "q" in args}
+
+
 @bp.get("/")
 def queue() -> ResponseReturnValue:
     """Screenings newest first, filtered, a page at a time (keyset)."""
@@ -76,6 +82,8 @@ def queue() -> ResponseReturnValue:
         for row in rows[:PAGE_SIZE]
     ]
     counts = storage.queue_counts(db, form_filters)
+    # Who looked at which list: the filters and how many rows, never a name searched for.
+    audit("screening.list", None, {**listing_details(args), "shown": len(shown)})
     return (
         render_template(
             "practitioner/queue.html",

@@ -337,6 +337,15 @@ def m025_sessions(db: Database) -> None:
     db.table("sessions").create_index(["practitioner_id", "ended_at"])
 
 
+def m026_audit_append_only(db: Database) -> None:
+    """The audit log refuses changes and deletions: rows can only be added."""
+    for event in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log"
+            " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+        )
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -369,6 +378,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m015_notes,
         m024_roles,
         m025_sessions,
+        m026_audit_append_only,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
