@@ -47,8 +47,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "FORM_RATE_LIMIT": "20 per minute",
         "LOGIN_RATE_LIMIT": "10 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
-        # Failed sign-ins that lock an account, and for how long.
+        # Failed sign-ins in a row, per account and client address, after which
+        # that pair waits LOGIN_DELAY_SECONDS, doubling up to LOGIN_LOCK_MINUTES.
         "LOGIN_LOCK_AFTER": 5,
+        "LOGIN_DELAY_SECONDS": 30,
         "LOGIN_LOCK_MINUTES": 15,
         # werkzeug's hash method for staff passwords; tests use a cheap one.
         "PASSWORD_HASH_METHOD": "scrypt",

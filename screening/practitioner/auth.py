@@ -120,40 +120,66 @@ def _typed_email(email: str) -> str:
     return email if is_email(email) else "(not an email address)"
 
 
-def authenticate(email: str, password: str) -> Practitioner | None:
-    """The account if the email and password match an active, unlocked one.
+class SignInPaused(Exception):
+    """Too many failed sign-ins to this account from this address: wait ``seconds``."""
 
-    Every attempt is audited. Failures in a row lock the account for a while
-    (``LOGIN_LOCK_AFTER`` failures, ``LOGIN_LOCK_MINUTES`` minutes).
+    def __init__(self, seconds: int):
+        super().__init__(f"sign-ins paused for {seconds} seconds")
+        self.seconds = seconds
+
+
+def authenticate(email: str, password: str) -> Practitioner | None:
+    """The account (with a new session) if the email and password match an active one.
+
+    Every attempt is audited. Failures are counted per account *and* client
+    address: from the ``LOGIN_LOCK_AFTER``-th in a row, that pair waits
+    ``LOGIN_DELAY_SECONDS``, doubling with each further failure up to
+    ``LOGIN_LOCK_MINUTES``; the right password from another address still
+    works, so nobody can lock a colleague out. Unknown accounts are counted
+    the same way, so the pause says nothing about which accounts exist.
+    Raises ``SignInPaused`` while the pair waits.
     """
     db = get_db()
-    row = storage.get_practitioner_by_email(db, email)
+    email = normalise_email(email)[:EMAIL_MAX]
+    address = request.remote_addr or "unknown"
     actor = _typed_email(email)
+    now = _now()
+    until = storage.login_blocked_until(db, email, address, now)
+    if until is not None:
+        audit("login.failure", None, {"reason": "paused"}, actor=actor)
+        raise SignInPaused(max(1, int((until - now).total_seconds() + 0.999)))
+    row = storage.get_practitioner_by_email(db, email)
     if row is None:
         check_password_hash(_dummy_hash(), password)
-        audit("login.failure", None, {"reason": "unknown account"}, actor=actor)
+        _count_failure(email, address, now, None, actor, "unknown account")
         return None
     target = practitioner_target(row["email"])
-    now = _now()
-    if row["locked_until"] and dt.datetime.fromisoformat(row["locked_until"]) > now:
-        check_password_hash(_dummy_hash(), password)
-        audit("login.failure", target, {"reason": "locked"}, actor=actor)
-        return None
     if not check_password_hash(row["password_hash"], password):
-        limit = int(current_app.config["LOGIN_LOCK_AFTER"])
-        minutes = int(current_app.config["LOGIN_LOCK_MINUTES"])
-        until = (now + dt.timedelta(minutes=minutes)).isoformat(timespec="microseconds")
-        locked = storage.record_login_failure(db, row["id"], limit=limit, lock_until=until)
-        audit("login.failure", target, {"reason": "wrong password"}, actor=actor)
-        if locked:
-            audit("login.locked", target, {"failures": limit, "minutes": minutes}, actor=actor)
+        _count_failure(email, address, now, target, actor, "wrong password")
         return None
     if not row["active"]:
         audit("login.failure", target, {"reason": "deactivated"}, actor=actor)
         return None
+    storage.clear_failed_logins(db, email, address)
     storage.record_login_success(db, row["id"])
     audit("login.success", target, actor=row["email"], practitioner_id=row["id"])
     return start_session(row)
+
+
+def _count_failure(email: str, address: str, now: dt.datetime, target: str | None, actor: str, reason: str) -> None:
+    config = current_app.config
+    failures, delay = storage.record_failed_login(
+        get_db(),
+        email,
+        address,
+        now,
+        after=int(config["LOGIN_LOCK_AFTER"]),
+        first_delay=int(config["LOGIN_DELAY_SECONDS"]),
+        max_delay=int(config["LOGIN_LOCK_MINUTES"]) * 60,
+    )
+    audit("login.failure", target, {"reason": reason}, actor=actor)
+    if delay:
+        audit("login.locked", target, {"failures": failures, "seconds": delay}, actor=actor)
 
 
 def init_app(app: Flask) -> None:

@@ -41,16 +41,20 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("practitioner.queue"))
     form = LoginForm()
     failed = False
+    paused = 0
     if form.validate_on_submit():
-        user = auth.authenticate(form.email.data, form.password.data)
+        try:
+            user = auth.authenticate(form.email.data, form.password.data)
+        except auth.SignInPaused as error:
+            user, paused = None, error.seconds
         if user is not None:
             # A new session: nothing from before sign-in carries over.
             session.clear()
             login_user(user)
             return redirect(safe_next(request.args.get("next")), 303)
         failed = True
-    status = 400 if request.method == "POST" and not failed else 200
-    return render_template("practitioner/login.html", form=form, failed=failed), status
+    status = 429 if paused else 400 if request.method == "POST" and not failed else 200
+    return render_template("practitioner/login.html", form=form, failed=failed, paused=paused), status
 
 
 @bp.post("/logout")

@@ -37,7 +37,6 @@ from .accounts import (
     get_practitioner_by_email,
     has_live_api_token,
     list_practitioners,
-    record_login_failure,
     record_login_success,
     revoke_api_tokens,
     set_practitioner_active,
@@ -96,6 +95,7 @@ from .screenings import (
     verdict_columns,
 )
 from .sessions import end_session, end_sessions, get_session, list_open_sessions, start_session, touch_session
+from .throttle import clear_failed_logins, login_blocked_until, record_failed_login
 
 __all__ = [
     "MAX_ROW_ID",
@@ -120,6 +120,7 @@ __all__ = [
     "StaleScreening",
     "add_review",
     "backup_database",
+    "clear_failed_logins",
     "connect",
     "count_screenings",
     "count_screenings_before",
@@ -147,13 +148,14 @@ __all__ = [
     "list_reconfirmations",
     "list_reviews",
     "list_screenings",
+    "login_blocked_until",
     "migrate",
     "new_reference",
     "purge_screenings",
     "queue_counts",
     "reconfirm_screening",
     "record_audit",
-    "record_login_failure",
+    "record_failed_login",
     "record_login_success",
     "review_screening",
     "revoke_api_tokens",

@@ -7,7 +7,7 @@ from typing import cast
 
 from sqlite_utils import Database
 
-from .connection import hash_token, query_one, utc_now, write_transaction
+from .connection import hash_token, query_one, utc_now
 from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
 
 # --- Practitioners ---------------------------------------------------------------
@@ -64,29 +64,11 @@ def list_practitioners(db: Database) -> list[PractitionerSummary]:
     return [cast(PractitionerSummary, row) for row in rows]
 
 
-# --- Login lockout ---------------------------------------------------------------
-
-
-def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock_until: str) -> bool:
-    """Count a failed login; at ``limit`` failures in a row, lock the account
-    until ``lock_until`` and start counting again. True if this one locked it."""
-    with write_transaction(db):
-        row = query_one(db, "SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id])
-        if row is None:
-            return False
-        failures = int(row["failed_logins"]) + 1
-        if failures >= limit:
-            db.execute(
-                "UPDATE practitioners SET failed_logins = 0, locked_until = ? WHERE id = ?",
-                [lock_until, practitioner_id],
-            )
-            return True
-        db.execute("UPDATE practitioners SET failed_logins = ? WHERE id = ?", [failures, practitioner_id])
-        return False
+# --- Sign-ins ---------------------------------------------------------------
 
 
 def record_login_success(db: Database, practitioner_id: int) -> None:
-    """Forget earlier failures after a successful login."""
+    """Note a successful sign-in (the account page shows when)."""
     db.execute(
         "UPDATE practitioners SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
         [utc_now(), practitioner_id],

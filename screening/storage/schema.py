@@ -346,6 +346,15 @@ def m026_audit_append_only(db: Database) -> None:
         )
 
 
+def m027_login_failures(db: Database) -> None:
+    """Failed sign-ins per account and client address (the throttle that replaces the account lock)."""
+    db.table("login_failures").create(
+        {"email": str, "client_address": str, "failures": int, "last_failed_at": str, "blocked_until": str},
+        pk=("email", "client_address"),
+        not_null={"email", "client_address", "failures", "last_failed_at"},
+    )
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -379,6 +388,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m024_roles,
         m025_sessions,
         m026_audit_append_only,
+        m027_login_failures,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

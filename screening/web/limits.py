@@ -12,9 +12,9 @@ Settings (``SCREENING_`` environment variables in production):
 - ``FORM_RATE_LIMIT`` (default ``20 per minute``): questionnaire submissions
   (valid or not) one client address may send.
 - ``LOGIN_RATE_LIMIT`` (default ``10 per minute``) per client address and
-  ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email,
-  on practitioner sign-in attempts; repeated failures also lock the account
-  (auth.py).
+  ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email
+  and client address, on sign-in attempts; repeated failures also pause
+  that account-and-address pair with a growing delay (auth.py).
 
 The client address is ``request.remote_addr``; behind a reverse proxy set
 ``PROXY_COUNT`` (security.py applies ProxyFix) so that this is the client's
@@ -26,6 +26,8 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from ..core.people import normalise_email
 
 # One limiter for the process, configured from the app's config by init_app;
 # routes are decorated with ``limiter.limit(...)``.
@@ -58,8 +60,10 @@ def login_account_rate_limit() -> str:
 
 
 def login_account_key() -> str:
-    """The account a sign-in attempt names (lower-cased), whoever sends it."""
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The account a sign-in attempt names (normalised) together with the sender's
+    address: a count per account alone would let anyone lock its holder out."""
+    email = normalise_email(request.form.get("email") or "")[:254]
+    return f"login:{email}:{get_remote_address()}"
 
 
 def init_app(app: Flask) -> None:
