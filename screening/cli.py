@@ -16,10 +16,11 @@ from flask.cli import with_appcontext
 from .core.engine import InvalidAnswers, screen
 from .core.loader import load_rules
 from .core.model import RuleFileError, RuleSet
-from .core.people import NAME_MAX, is_email, normalise_email
+from .core.people import NAME_MAX, has_hidden_characters, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
 from .practitioner.roles import PRACTITIONER, ROLES
 from .storage import (
+    API_SCOPES,
     PractitionerRecord,
     backup_database,
     count_screenings_before,
@@ -143,11 +144,13 @@ def create_practitioner_command(email: str, name: str, role: str, password_stdin
         raise CommandError(f"'{email}' is not an email address")
     if not name.strip() or len(name.strip()) > NAME_MAX:
         raise CommandError(f"the name must have 1 to {NAME_MAX} characters")
+    if has_hidden_characters(name):
+        raise CommandError("the name must not contain control characters or text-direction overrides")
     if get_practitioner_by_email(get_db(), email) is not None:
         raise CommandError(f"a practitioner with the email {email} already exists")
     password = _read_password(password_stdin)
     try:
-        check_new_password(password)
+        check_new_password(password, email)
     except PasswordError as error:
         raise CommandError(str(error)) from error
     try:
@@ -174,7 +177,15 @@ def deactivate_practitioner_command(email: str) -> None:
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for, e.g. 'booking system'.")
-def create_api_token_command(email: str, name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(API_SCOPES),
+    help="What it may read (repeat for several; default: all).",
+)
+@click.option("--expires-days", type=click.IntRange(1, 3650), help="Days until it stops working (default: never).")
+def create_api_token_command(email: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Issue an API token for a practitioner; it is printed once and never stored."""
     row = _practitioner(email)
     if not row["active"]:
@@ -184,8 +195,16 @@ def create_api_token_command(email: str, name: str) -> None:
         raise CommandError(f"the token name must have 1 to {NAME_MAX} characters")
     if has_live_api_token(get_db(), row["id"], name):
         raise CommandError(f"{row['email']} already has a token named '{name}'; revoke it first or choose another name")
-    token = create_api_token(get_db(), row["id"], name)
-    audit("api_token.create", practitioner_target(row["email"]), {"name": name})
+    scopes = tuple(dict.fromkeys(scopes)) or API_SCOPES
+    expires_at = None
+    if expires_days is not None:
+        expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)).isoformat(timespec="microseconds")
+    token = create_api_token(get_db(), row["id"], name, scopes, expires_at)
+    audit(
+        "api_token.create",
+        practitioner_target(row["email"]),
+        {"name": name, "scopes": " ".join(scopes), "expires_at": expires_at},
+    )
     click.echo(token)
     click.echo("Keep this token secret; it is shown only once.", err=True)
 

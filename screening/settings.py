@@ -27,6 +27,12 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Host names the app answers to (Flask's TRUSTED_HOSTS; None: any), and the
+        # public address every link it makes starts with (None: the request's).
+        "TRUSTED_HOSTS": None,
+        "PUBLIC_URL": None,
+        # Days a patient's result link works.
+        "RESULT_LINK_DAYS": 90,
         # A patient may take their time over the questionnaire: the CSRF token
         # lives as long as the session rather than one hour.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -39,23 +39,35 @@ def check_bearer_token() -> ApiTokenRecord | Response:
     row = get_api_token(db, token)
     if row is None:
         audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "bad token"}, actor="anonymous")
-        return _unauthorized("The API token is not valid or has been revoked.", True)
+        return _unauthorized("The API token is not valid, has expired or has been revoked.", True)
     touch_api_token(db, row["id"])
     return row
 
 
-def bearer_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
-    """Let the request through only with a live token (``g.api_token``)."""
+def bearer_required(scope: str) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """Let the request through only with a live token that carries ``scope`` (``g.api_token``)."""
 
-    @functools.wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        checked = check_bearer_token()
-        if isinstance(checked, Response):
-            return checked
-        g.api_token = checked
-        return view(*args, **kwargs)
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @functools.wraps(view)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            checked = check_bearer_token()
+            if isinstance(checked, Response):
+                return checked
+            if scope not in checked["scopes"].split():
+                audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "scope"}, token=checked)
+                return json_error(
+                    403,
+                    f"This API token may not do this: it needs the scope {scope}.",
+                    headers={
+                        "WWW-Authenticate": f'Bearer realm="screening", error="insufficient_scope", scope="{scope}"'
+                    },
+                )
+            g.api_token = checked
+            return view(*args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorate
 
 
 def api_token() -> ApiTokenRecord:

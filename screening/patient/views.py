@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -17,6 +17,7 @@ from ..storage import get_screening_by_token, save_screening
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
+from ..web.redirects import local_path
 from ..web.ruleset import get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
 
@@ -116,6 +117,10 @@ def result(token: str) -> ResponseReturnValue:
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
+    created = dt.datetime.fromisoformat(screening["created_at"])
+    if dt.datetime.now(dt.UTC) - created > dt.timedelta(days=int(current_app.config["RESULT_LINK_DAYS"])):
+        # An old link (forwarded, left in a mailbox) no longer shows health data.
+        return render_template("patient/result_expired.html", reference=screening["reference"]), 410
     return render_template(
         "patient/result.html",
         screening=screening,
@@ -129,11 +134,8 @@ def set_language(code: str) -> ResponseReturnValue:
     """Remember the patient's language and go back to the page they were on."""
     if code not in available_languages():
         abort(404)
-    target = request.args.get("next", "")
-    parts = urlsplit(target)
     # Only local paths: the switch must not become an open redirect.
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        target = url_for("patient.index")
+    target = local_path(request.args.get("next")) or url_for("patient.index")
     response = redirect(target, 303)
     response.set_cookie(
         LANGUAGE_COOKIE,

@@ -19,7 +19,8 @@ from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import storage
-from ..core.people import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN, is_email, normalise_email
+from ..core.passwords import password_problem
+from ..core.people import EMAIL_MAX, is_email, normalise_email
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 
@@ -30,12 +31,12 @@ class PasswordError(ValueError):
     """A password that may not be used."""
 
 
-def check_new_password(password: str) -> None:
-    """Refuse passwords too short to resist guessing (or absurdly long)."""
-    if len(password) < PASSWORD_MIN:
-        raise PasswordError(f"the password must have at least {PASSWORD_MIN} characters")
-    if len(password) > PASSWORD_MAX:
-        raise PasswordError(f"the password must have at most {PASSWORD_MAX} characters")
+def check_new_password(password: str, email: str = "") -> None:
+    """Refuse passwords the policy refuses (``core.passwords``): short, one
+    character repeated, well known, or the account's e-mail."""
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise PasswordError(problem)
 
 
 def hash_password(password: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -13,6 +11,7 @@ from .. import storage
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 from ..web.limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
+from ..web.redirects import local_path
 from . import auth
 from .blueprint import URL_PREFIX, bp
 from .forms import LoginForm, LogoutForm
@@ -20,16 +19,7 @@ from .forms import LoginForm, LogoutForm
 
 def safe_next(target: str | None) -> str:
     """Only a path inside the workspace: the login page is no open redirect."""
-    default = url_for("practitioner.queue")
-    if not target:
-        return default
-    if any(ord(c) < 32 or ord(c) == 127 for c in target):
-        # An encoded CR/LF would end the Location header: refused, not a 500.
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target or not target.startswith(URL_PREFIX + "/"):
-        return default
-    return target
+    return local_path(target, URL_PREFIX + "/") or url_for("practitioner.queue")
 
 
 @bp.route("/login", methods=["GET", "POST"])

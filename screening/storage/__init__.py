@@ -30,6 +30,7 @@ from __future__ import annotations
 # through storage (storage.Patient) when saving a screening.
 from ..core.people import Patient
 from .accounts import (
+    API_SCOPES,
     create_api_token,
     create_practitioner,
     get_api_token,
@@ -46,6 +47,7 @@ from .accounts import (
 )
 from .audit import AuditFilter, list_audit, record_audit
 from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .idempotency import find_idempotency_key, record_idempotency_key
 from .lifecycle import (
     SCREENING_CHILDREN,
     backup_database,
@@ -98,6 +100,7 @@ from .sessions import end_session, end_sessions, get_session, list_open_sessions
 from .throttle import clear_failed_logins, login_blocked_until, record_failed_login
 
 __all__ = [
+    "API_SCOPES",
     "MAX_ROW_ID",
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
@@ -131,6 +134,7 @@ __all__ = [
     "end_session",
     "end_sessions",
     "erase_screening",
+    "find_idempotency_key",
     "get_api_token",
     "get_practitioner",
     "get_practitioner_by_email",
@@ -156,6 +160,7 @@ __all__ = [
     "reconfirm_screening",
     "record_audit",
     "record_failed_login",
+    "record_idempotency_key",
     "record_login_success",
     "review_screening",
     "revoke_api_tokens",

@@ -78,24 +78,36 @@ def record_login_success(db: Database, practitioner_id: int) -> None:
 # --- API tokens ------------------------------------------------------------------
 
 
-def create_api_token(db: Database, practitioner_id: int, name: str) -> str:
-    """Issue a bearer token; only its hash is kept, so it is shown once."""
+API_SCOPES = ("screenings:read", "fhir:read")
+
+
+def create_api_token(
+    db: Database,
+    practitioner_id: int,
+    name: str,
+    scopes: tuple[str, ...] = API_SCOPES,
+    expires_at: str | None = None,
+) -> str:
+    """Issue a bearer token for ``scopes`` (until ``expires_at``, UTC ISO, if given);
+    only its hash is kept, so it is shown once."""
     token = secrets.token_urlsafe(32)
     db.execute(
-        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-        [practitioner_id, name.strip(), hash_token(token), utc_now()],
+        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at, scopes, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [practitioner_id, name.strip(), hash_token(token), utc_now(), " ".join(scopes), expires_at],
     )
     return token
 
 
 def get_api_token(db: Database, token: str) -> ApiTokenRecord | None:
-    """The live (not revoked) token with its owner, if the owner is active."""
+    """The live (not revoked, not expired) token with its owner, if the owner is active."""
     row = query_one(
         db,
         "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
         " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
-        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
-        [hash_token(token)],
+        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1"
+        " AND (expires_at IS NULL OR expires_at > ?)",
+        [hash_token(token), utc_now()],
     )
     return cast(ApiTokenRecord | None, row)
 

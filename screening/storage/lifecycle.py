@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from .connection import write_transaction
 
 # Tables whose rows belong to one screening and go with it.
-SCREENING_CHILDREN = ("reviews", "reconfirmations")
+SCREENING_CHILDREN = ("reviews", "reconfirmations", "api_idempotency")
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:

@@ -131,6 +131,8 @@ class ApiTokenRecord(TypedDict):
     revoked_at: str | None
     last_used_at: str | None
     practitioner_email: str
+    scopes: str  # space-separated (m029)
+    expires_at: str | None
 
 
 class SessionRecord(TypedDict):

@@ -355,6 +355,23 @@ def m027_login_failures(db: Database) -> None:
     )
 
 
+def m028_idempotency_keys(db: Database) -> None:
+    """Idempotency-Key on API submissions: a retried request gets the first response, not a duplicate."""
+    db.table("api_idempotency").create(
+        {"key_hash": str, "request_hash": str, "screening_id": int, "created_at": str},
+        pk="key_hash",
+        not_null={"request_hash", "screening_id", "created_at"},
+        foreign_keys=[("screening_id", "screenings", "id")],
+    )
+    db.table("api_idempotency").create_index(["screening_id"])
+
+
+def m029_api_token_scopes(db: Database) -> None:
+    """What an API token may read (space-separated scopes) and until when."""
+    db.table("api_tokens").add_column("scopes", str, not_null_default="screenings:read fhir:read")
+    db.table("api_tokens").add_column("expires_at", str)
+
+
 Migration = Callable[[Database], None]
 
 # Applied, in this order, by every database of a previous release.
@@ -389,6 +406,8 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m025_sessions,
         m026_audit_append_only,
         m027_login_failures,
+        m028_idempotency_keys,
+        m029_api_token_scopes,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

@@ -72,8 +72,10 @@ def save_screening(
     source: str,
     language: str,
     consent_version: str,
+    token: str | None = None,
 ) -> SavedScreening:
-    """Store a screening with its verdict; return its reference and token."""
+    """Store a screening with its verdict; return its reference and token
+    (``token`` if given, else a new random one)."""
     row = {
         "created_at": utc_now(),
         "source": source,
@@ -84,8 +86,9 @@ def save_screening(
         "consent_version": consent_version,
         **verdict_columns(verdict),
     }
+    given = token
     for _ in range(20):
-        token = secrets.token_urlsafe(32)
+        token = given or secrets.token_urlsafe(32)
         values = {**row, "reference": new_reference(), "token_hash": hash_token(token)}
         sql = (
             f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
 
 
@@ -52,6 +52,10 @@ def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
 def respond_to_http_error(error: HTTPException) -> Response:
     """``handle_http_error`` plus the error's own headers (Allow on a 405, which
     RFC 9110 requires), keeping our content type."""
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no page can be built (its links would
+        # need that host), so a plain answer.
+        return Response("400 Bad Request: this server does not answer to that host name.\n", 400, mimetype="text/plain")
     response = make_response(handle_http_error(error))
     for name, value in error.get_headers():
         if name.lower() != "content-type":
