@@ -255,6 +255,8 @@ def erase_command(reference: str) -> None:
         raise CommandError(f"no screening with reference {reference.strip().upper()!r}")
     audit("screening.erase", screening_target(reference.strip().upper()), details=counts)
     click.echo(f"Erased screening {reference.strip().upper()} and {counts['reviews']} review(s).")
+    if not counts["wal_cleared"]:
+        click.echo("The write-ahead log is in use and still holds old pages: run erase again shortly.", err=True)
 
 
 @click.command("backup")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
@@ -13,7 +13,7 @@ from flask_wtf.csrf import generate_csrf
 from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import RuleSet
-from ..storage import get_screening_by_token, save_screening
+from ..storage import get_screening_by_token, is_storage_fault, save_screening
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
@@ -99,14 +99,26 @@ def questionnaire() -> ResponseReturnValue:
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
-    saved = save_screening(
-        get_db(),
-        verdict,
-        form.patient(),
-        source="web",
-        language=current_language(),
-        consent_version=current_app.config["CONSENT_VERSION"],
-    )
+    try:
+        saved = save_screening(
+            get_db(),
+            verdict,
+            form.patient(),
+            source="web",
+            language=current_language(),
+            consent_version=current_app.config["CONSENT_VERSION"],
+        )
+    except Exception as error:
+        if not is_storage_fault(error):
+            raise
+        # The patient keeps every answer and is told plainly that nothing was saved.
+        notice = _(
+            "We could not save your answers just now, so nothing was stored. Your answers are still filled in "
+            "below: please try sending them again in a minute, or call the clinic."
+        )
+        response = make_response(render_questionnaire(form, 503, notice))
+        response.headers["Retry-After"] = "60"
+        return response
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=saved.token), 303)
 

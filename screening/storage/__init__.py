@@ -46,7 +46,17 @@ from .accounts import (
     touch_api_token,
 )
 from .audit import AuditFilter, list_audit, record_audit
-from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .connection import (
+    MAX_ROW_ID,
+    SYNCHRONOUS_LEVELS,
+    StorageUnavailable,
+    check_writable,
+    connect,
+    hash_token,
+    is_storage_fault,
+    utc_now,
+    write_transaction,
+)
 from .idempotency import find_idempotency_key, record_idempotency_key
 from .lifecycle import (
     SCREENING_CHILDREN,
@@ -121,8 +131,10 @@ __all__ = [
     "ScreeningRecord",
     "SessionRecord",
     "StaleScreening",
+    "StorageUnavailable",
     "add_review",
     "backup_database",
+    "check_writable",
     "clear_failed_logins",
     "connect",
     "count_screenings",
@@ -144,6 +156,7 @@ __all__ = [
     "get_session",
     "has_live_api_token",
     "hash_token",
+    "is_storage_fault",
     "iter_screenings",
     "legacy_role_columns",
     "list_audit",

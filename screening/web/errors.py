@@ -10,6 +10,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from ..storage import is_storage_fault
+
 
 def wants_json() -> bool:
     """API and FHIR callers get JSON errors; browsers get pages."""
@@ -42,8 +44,26 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     return render_template(template, error=error), code
 
 
+RETRY_AFTER_SECONDS = 60
+
+
+def storage_fault_response() -> Response:
+    """503 with Retry-After: the database refuses writes (read-only, disk full); nothing was saved."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    current_app.logger.error("The database refuses writes (read-only or disk full) in %s", request.endpoint)
+    if wants_json():
+        return json_error(
+            503, "The service cannot store anything right now; nothing was saved. Try again later.", headers=headers
+        )
+    response = make_response(render_template("errors/503.html"), 503)
+    response.headers.update(headers)
+    return response
+
+
 def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
-    """A bug must not show a traceback: log it and answer 500."""
+    """A bug must not show a traceback: log it and answer 500 (a storage fault: 503)."""
+    if is_storage_fault(error):
+        return storage_fault_response()
     # The endpoint, not the path: result paths carry a patient's secret token.
     current_app.logger.error("Unhandled error in %s", request.endpoint, exc_info=error)
     return handle_http_error(InternalServerError())
