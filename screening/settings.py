@@ -39,6 +39,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         # Seconds without a request after which a practitioner is signed out.
         "IDLE_TIMEOUT": 30 * 60,
+        # Hours a set-password link (new account, reset) works.
+        "ACCOUNT_LINK_HOURS": 72,
         # Seconds after sign-in at which a session ends however busy it is.
         "SESSION_MAX_AGE": 12 * 60 * 60,
         "SESSION_COOKIE_SAMESITE": "Lax",

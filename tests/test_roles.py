@@ -30,6 +30,14 @@ EXPECTED: dict[str, Any] = {
     "fhir.questionnaire": PUBLIC,
     "fhir.questionnaire_by_id": PUBLIC,
     "practitioner.login": PUBLIC,
+    "practitioner.set_password": PUBLIC,
+    "practitioner.password": STAFF,
+    "practitioner.accounts": {"admin"},
+    "practitioner.invite": {"admin"},
+    "practitioner.deactivate": {"admin"},
+    "practitioner.reactivate": {"admin"},
+    "practitioner.change_role": {"admin"},
+    "practitioner.reset_password": {"admin"},
     "practitioner.queue": STAFF,
     "practitioner.contact": STAFF,
     "practitioner.rules": STAFF,
@@ -44,7 +52,14 @@ EXPECTED: dict[str, Any] = {
     "practitioner.export_csv": {"admin"},
 }
 
-ARGUMENTS = {"token": "x" * 43, "code": "en", "resource_id": "x", "filename": "style.css", "session_id": 999}
+ARGUMENTS = {
+    "token": "x" * 43,
+    "code": "en",
+    "resource_id": "x",
+    "filename": "style.css",
+    "session_id": 999,
+    "account_id": 999,
+}
 
 
 def _routes(app: Flask) -> list[tuple[str, str, str]]:

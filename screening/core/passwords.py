@@ -22,18 +22,28 @@ def _comparable(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+# Plain-English messages (the CLI); the web forms show translated ones for the same codes.
+PASSWORD_MESSAGES = {
+    "too_short": f"the password must have at least {PASSWORD_MIN} characters",
+    "too_long": f"the password must have at most {PASSWORD_MAX} characters",
+    "repeated": "the password must not be one character repeated (or only spaces)",
+    "common": "the password is on a list of well-known passwords; choose another",
+    "email": "the password must not be the e-mail address",
+}
+
+
 def password_problem(password: str, email: str = "") -> str | None:
-    """Why ``password`` may not be used (plain English), or None if it may."""
+    """The code (a key of ``PASSWORD_MESSAGES``) of why ``password`` may not be used, or None if it may."""
     if len(password) < PASSWORD_MIN:
-        return f"the password must have at least {PASSWORD_MIN} characters"
+        return "too_short"
     if len(password) > PASSWORD_MAX:
-        return f"the password must have at most {PASSWORD_MAX} characters"
+        return "too_long"
     compact = _comparable(password)
     if len(set(compact)) <= 1:
-        return "the password must not be one character repeated (or only spaces)"
+        return "repeated"
     if compact in common_passwords():
-        return "the password is on a list of well-known passwords; choose another"
+        return "common"
     address = normalise_email(email)
-    if address and (compact == _comparable(address) or compact == _comparable(address.partition("@")[0])):
-        return "the password must not be the e-mail address"
+    if address and compact in (_comparable(address), _comparable(address.partition("@")[0])):
+        return "email"
     return None

@@ -7,7 +7,19 @@ from flask import Flask
 
 # Importing the page modules adds their routes to the blueprint, so each one
 # must be imported here, before the blueprint is first registered.
-from . import audit_log, auth, contact, detail, export, queue, rules_page, sessions_page, signin  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    audit_log,
+    auth,
+    contact,
+    detail,
+    export,
+    password,
+    queue,
+    rules_page,
+    sessions_page,
+    signin,
+)
 from .blueprint import bp
 
 __all__ = ["init_app"]

@@ -19,7 +19,7 @@ from flask_login import LoginManager, UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import storage
-from ..core.passwords import password_problem
+from ..core.passwords import PASSWORD_MESSAGES, password_problem
 from ..core.people import EMAIL_MAX, is_email, normalise_email
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
@@ -36,7 +36,7 @@ def check_new_password(password: str, email: str = "") -> None:
     character repeated, well known, or the account's e-mail."""
     problem = password_problem(password, email)
     if problem is not None:
-        raise PasswordError(problem)
+        raise PasswordError(PASSWORD_MESSAGES[problem])
 
 
 def hash_password(password: str) -> str:

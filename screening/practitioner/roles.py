@@ -25,7 +25,7 @@ CLINICAL = frozenset({PRACTITIONER})
 ADMINS = frozenset({ADMIN})
 
 # Reachable without signing in.
-PUBLIC_ENDPOINTS = frozenset({"practitioner.login", "practitioner.static"})
+PUBLIC_ENDPOINTS = frozenset({"practitioner.login", "practitioner.set_password", "practitioner.static"})
 
 ACCESS: Mapping[str, frozenset[str]] = {
     # Everyone on the staff: the queue with names and status, a patient's
@@ -36,6 +36,7 @@ ACCESS: Mapping[str, frozenset[str]] = {
     "practitioner.logout": STAFF,
     "practitioner.sessions": STAFF,
     "practitioner.end_session": STAFF,
+    "practitioner.password": STAFF,
     # Answers and decisions: practitioners only.
     "practitioner.detail": CLINICAL,
     "practitioner.review": CLINICAL,
@@ -44,6 +45,12 @@ ACCESS: Mapping[str, frozenset[str]] = {
     # Colleagues' activity and bulk patient data: administrators only.
     "practitioner.audit_log": ADMINS,
     "practitioner.export_csv": ADMINS,
+    "practitioner.accounts": ADMINS,
+    "practitioner.invite": ADMINS,
+    "practitioner.deactivate": ADMINS,
+    "practitioner.reactivate": ADMINS,
+    "practitioner.change_role": ADMINS,
+    "practitioner.reset_password": ADMINS,
 }
 
 

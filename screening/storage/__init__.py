@@ -29,6 +29,7 @@ from __future__ import annotations
 # Re-exported because callers have always reached the patient's details
 # through storage (storage.Patient) when saving a screening.
 from ..core.people import Patient
+from .account_links import create_account_link, live_account_link, use_account_link
 from .accounts import (
     API_SCOPES,
     create_api_token,
@@ -140,6 +141,7 @@ __all__ = [
     "count_screenings",
     "count_screenings_before",
     "count_screenings_by_status",
+    "create_account_link",
     "create_api_token",
     "create_practitioner",
     "daily_status_counts",
@@ -165,6 +167,7 @@ __all__ = [
     "list_reconfirmations",
     "list_reviews",
     "list_screenings",
+    "live_account_link",
     "login_blocked_until",
     "migrate",
     "new_reference",
@@ -185,6 +188,7 @@ __all__ = [
     "start_session",
     "touch_api_token",
     "touch_session",
+    "use_account_link",
     "utc_now",
     "verdict_columns",
     "write_transaction",

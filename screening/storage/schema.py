@@ -309,10 +309,26 @@ def m015_notes(db: Database) -> None:
     db.table("screenings").add_column("notes", str)
 
 
-def m024_roles(db: Database) -> None:
-    """Staff roles (admin, practitioner, reception) and when each account last signed in."""
+def m024_staff_accounts(db: Database) -> None:
+    """Staff roles (admin, practitioner, reception), when each account last signed
+    in, and one-time links with which a new or reset account sets its password."""
     db.table("practitioners").add_column("role", str, not_null_default="practitioner")
     db.table("practitioners").add_column("last_login_at", str)
+    db.table("account_links").create(
+        {
+            "id": int,
+            "token_hash": str,
+            "practitioner_id": int,
+            "purpose": str,
+            "created_at": str,
+            "expires_at": str,
+            "used_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "practitioner_id", "purpose", "created_at", "expires_at"},
+        foreign_keys=[("practitioner_id", "practitioners", "id")],
+    )
+    db.table("account_links").create_index(["token_hash"], unique=True)
 
 
 def m025_sessions(db: Database) -> None:
@@ -402,7 +418,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         *_UP_TO_M013,
         m014_role_columns,
         m015_notes,
-        m024_roles,
+        m024_staff_accounts,
         m025_sessions,
         m026_audit_append_only,
         m027_login_failures,
