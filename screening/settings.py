@@ -39,6 +39,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         # Seconds without a request after which a practitioner is signed out.
         "IDLE_TIMEOUT": 30 * 60,
+        # Two-factor sign-in (TOTP): always for administrators; for everyone when true.
+        "REQUIRE_2FA": False,
+        "ADMINS_REQUIRE_2FA": True,
         # Hours a set-password link (new account, reset) works.
         "ACCOUNT_LINK_HOURS": 72,
         # Seconds after sign-in at which a session ends however busy it is.

@@ -62,6 +62,9 @@ TEST_CONFIG: dict[str, object] = {
     # Limits have their own tests; elsewhere they would trip over repeated posts.
     "RATELIMIT_ENABLED": False,
     "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+    # Administrators sign in with a second factor in production; tests/test_two_factor.py
+    # turns this on, elsewhere an admin fixture signs in with the password alone.
+    "ADMINS_REQUIRE_2FA": False,
 }
 
 

@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     rules_page,
     sessions_page,
     signin,
+    two_factor,
 )
 from .blueprint import bp
 

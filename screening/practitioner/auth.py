@@ -61,6 +61,7 @@ class Practitioner(UserMixin):
         self.email: str = row["email"]
         self.name: str = row["name"]
         self.role: str = row["role"]
+        self.has_totp = bool(row["totp_secret"])
         self.session_id = session_id
         self._session_secret = session_secret
 
@@ -84,7 +85,7 @@ def load_user(secret: str) -> Practitioner | None:
     session_row = storage.get_session(db, secret)
     if session_row is None or session_row["ended_at"] is not None:
         return None
-    now = _now()
+    now = now_utc()
     reason = None
     if _age(session_row["last_seen_at"], now) > int(current_app.config["IDLE_TIMEOUT"]):
         reason = "idle"
@@ -110,7 +111,7 @@ def start_session(row: Mapping[str, Any]) -> Practitioner:
     return Practitioner(row, secret, session_row["id"])
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -130,7 +131,9 @@ class SignInPaused(Exception):
 
 
 def authenticate(email: str, password: str) -> Practitioner | None:
-    """The account (with a new session) if the email and password match an active one.
+    """The account (with a new session) if the email and password match an active one;
+    for an account with two-factor sign-in, the account without a session yet
+    (``session_id`` 0): the code comes next.
 
     Every attempt is audited. Failures are counted per account *and* client
     address: from the ``LOGIN_LOCK_AFTER``-th in a row, that pair waits
@@ -144,7 +147,7 @@ def authenticate(email: str, password: str) -> Practitioner | None:
     email = normalise_email(email)[:EMAIL_MAX]
     address = request.remote_addr or "unknown"
     actor = _typed_email(email)
-    now = _now()
+    now = now_utc()
     until = storage.login_blocked_until(db, email, address, now)
     if until is not None:
         audit("login.failure", None, {"reason": "paused"}, actor=actor)
@@ -152,22 +155,32 @@ def authenticate(email: str, password: str) -> Practitioner | None:
     row = storage.get_practitioner_by_email(db, email)
     if row is None:
         check_password_hash(_dummy_hash(), password)
-        _count_failure(email, address, now, None, actor, "unknown account")
+        count_failure(email, address, now, None, actor, "unknown account")
         return None
     target = practitioner_target(row["email"])
     if not check_password_hash(row["password_hash"], password):
-        _count_failure(email, address, now, target, actor, "wrong password")
+        count_failure(email, address, now, target, actor, "wrong password")
         return None
     if not row["active"]:
         audit("login.failure", target, {"reason": "deactivated"}, actor=actor)
         return None
     storage.clear_failed_logins(db, email, address)
-    storage.record_login_success(db, row["id"])
-    audit("login.success", target, actor=row["email"], practitioner_id=row["id"])
+    if row["totp_secret"]:
+        # The password is right; the session starts once the second factor is (two_factor.py).
+        audit("login.password_ok", target, actor=row["email"], practitioner_id=row["id"])
+        return Practitioner(row, "", 0)
+    return complete_sign_in(row)
+
+
+def complete_sign_in(row: Mapping[str, Any], details: Mapping[str, Any] | None = None) -> Practitioner:
+    """Record the sign-in and start its server-side session."""
+    storage.record_login_success(get_db(), row["id"])
+    audit("login.success", practitioner_target(row["email"]), details, actor=row["email"], practitioner_id=row["id"])
     return start_session(row)
 
 
-def _count_failure(email: str, address: str, now: dt.datetime, target: str | None, actor: str, reason: str) -> None:
+def count_failure(email: str, address: str, now: dt.datetime, target: str | None, actor: str, reason: str) -> None:
+    """Count a failed sign-in (password, or second factor) for the account and address, audited."""
     config = current_app.config
     failures, delay = storage.record_failed_login(
         get_db(),

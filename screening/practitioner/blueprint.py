@@ -41,7 +41,9 @@ def require_login() -> ResponseReturnValue | None:
     if not may_open(current_user.role, request.endpoint):
         audit("access.denied", None, {"page": request.endpoint, "role": current_user.role})
         abort(403)
-    return None
+    from .two_factor import require_enrolment  # the page module imports this blueprint
+
+    return require_enrolment()
 
 
 @bp.context_processor

@@ -25,7 +25,9 @@ CLINICAL = frozenset({PRACTITIONER})
 ADMINS = frozenset({ADMIN})
 
 # Reachable without signing in.
-PUBLIC_ENDPOINTS = frozenset({"practitioner.login", "practitioner.set_password", "practitioner.static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"practitioner.login", "practitioner.login_code", "practitioner.set_password", "practitioner.static"}
+)
 
 ACCESS: Mapping[str, frozenset[str]] = {
     # Everyone on the staff: the queue with names and status, a patient's
@@ -37,6 +39,7 @@ ACCESS: Mapping[str, frozenset[str]] = {
     "practitioner.sessions": STAFF,
     "practitioner.end_session": STAFF,
     "practitioner.password": STAFF,
+    "practitioner.two_factor": STAFF,
     # Answers and decisions: practitioners only.
     "practitioner.detail": CLINICAL,
     "practitioner.review": CLINICAL,

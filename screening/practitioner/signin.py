@@ -15,6 +15,7 @@ from ..web.redirects import local_path
 from . import auth
 from .blueprint import URL_PREFIX, bp
 from .forms import LoginForm, LogoutForm
+from .two_factor import CodeForm, check_code, pending_account, start_second_factor
 
 
 def safe_next(target: str | None) -> str:
@@ -40,11 +41,41 @@ def login() -> ResponseReturnValue:
         if user is not None:
             # A new session: nothing from before sign-in carries over.
             session.clear()
+            if not user.session_id:
+                start_second_factor(user.id)
+                return redirect(url_for("practitioner.login_code", next=request.args.get("next")), 303)
             login_user(user)
             return redirect(safe_next(request.args.get("next")), 303)
         failed = True
     status = 429 if paused else 400 if request.method == "POST" and not failed else 200
     return render_template("practitioner/login.html", form=form, failed=failed, paused=paused), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login_code() -> ResponseReturnValue:
+    """The second step of a two-factor sign-in: a code from the app, or a recovery code."""
+    row = pending_account()
+    if row is None:
+        flash(_("Please sign in again."))
+        return redirect(url_for("practitioner.login", next=request.args.get("next")), 303)
+    form = CodeForm()
+    if form.validate_on_submit():
+        email, address, now = row["email"], request.remote_addr or "unknown", auth.now_utc()
+        db = get_db()
+        if storage.login_blocked_until(db, "code:" + email, address, now):
+            form.code.errors = [_("Too many wrong codes. Please wait a few minutes and try again.")]
+        else:
+            method = check_code(row, form.code.data)
+            if method is not None:
+                storage.clear_failed_logins(db, "code:" + email, address)
+                session.clear()
+                login_user(auth.complete_sign_in(row, {"second_factor": method}))
+                return redirect(safe_next(request.args.get("next")), 303)
+            auth.count_failure("code:" + email, address, now, practitioner_target(email), email, "wrong code")
+            form.code.errors = [_("That code is not right, or it was used already.")]
+    status = 400 if form.errors else 200
+    return render_template("practitioner/login_code.html", form=form), status
 
 
 @bp.post("/logout")

@@ -109,6 +109,7 @@ from .screenings import (
 )
 from .sessions import end_session, end_sessions, get_session, list_open_sessions, start_session, touch_session
 from .throttle import clear_failed_logins, login_blocked_until, record_failed_login
+from .two_factor import accept_totp_step, enable_totp, use_recovery_code
 
 __all__ = [
     "API_SCOPES",
@@ -133,6 +134,7 @@ __all__ = [
     "SessionRecord",
     "StaleScreening",
     "StorageUnavailable",
+    "accept_totp_step",
     "add_review",
     "backup_database",
     "check_writable",
@@ -145,6 +147,7 @@ __all__ = [
     "create_api_token",
     "create_practitioner",
     "daily_status_counts",
+    "enable_totp",
     "end_session",
     "end_sessions",
     "erase_screening",
@@ -189,6 +192,7 @@ __all__ = [
     "touch_api_token",
     "touch_session",
     "use_account_link",
+    "use_recovery_code",
     "utc_now",
     "verdict_columns",
     "write_transaction",

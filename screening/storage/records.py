@@ -55,6 +55,8 @@ class PractitionerRecord(TypedDict):
     locked_until: str | None
     role: str  # admin | practitioner | reception (m024)
     last_login_at: str | None
+    totp_secret: str | None  # set once two-factor sign-in is enrolled
+    totp_last_step: int | None
 
 
 class PractitionerSummary(TypedDict):

@@ -329,6 +329,17 @@ def m024_staff_accounts(db: Database) -> None:
         foreign_keys=[("practitioner_id", "practitioners", "id")],
     )
     db.table("account_links").create_index(["token_hash"], unique=True)
+    # Two-factor sign-in: the TOTP secret, the last time step used (a code works
+    # once) and one-time recovery codes, stored hashed.
+    db.table("practitioners").add_column("totp_secret", str)
+    db.table("practitioners").add_column("totp_last_step", int)
+    db.table("recovery_codes").create(
+        {"id": int, "practitioner_id": int, "code_hash": str, "used_at": str},
+        pk="id",
+        not_null={"practitioner_id", "code_hash"},
+        foreign_keys=[("practitioner_id", "practitioners", "id")],
+    )
+    db.table("recovery_codes").create_index(["practitioner_id", "code_hash"])
 
 
 def m025_sessions(db: Database) -> None:

@@ -22,6 +22,8 @@ from .db import get_db
 ACTION_LABELS: Mapping[str, LazyString] = {
     "login.success": _l("Signed in"),
     "login.failure": _l("Sign-in refused"),
+    "login.password_ok": _l("Password accepted; waiting for the second factor"),
+    "two_factor.enable": _l("Set up two-factor sign-in"),
     "login.locked": _l("Sign-ins paused after repeated failures"),
     "logout": _l("Signed out"),
     "session.end": _l("Ended a session"),
