@@ -52,7 +52,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # Flask-Limiter: set explicitly rather than left to the limiter, which
         # remembers the last app's setting and warns when it picks memory itself.
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        # Shared by every worker (web/limit_storage.py): the limits hold across gunicorn's processes.
+        "RATELIMIT_STORAGE_URI": "sqlite:///" + os.path.join(instance_path, "ratelimits.sqlite"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "API_RATE_LIMIT": "30 per minute",
         "FORM_RATE_LIMIT": "20 per minute",

@@ -70,7 +70,10 @@ TEST_CONFIG: dict[str, object] = {
 
 def build_app(folder: Path, **overrides: object) -> Flask:
     """The app for tests on a fresh database in ``folder``; ``overrides`` change the config."""
-    return create_app({**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), **overrides})
+    limits = "sqlite:///" + str(folder / "ratelimits.sqlite")  # each test its own counts
+    return create_app(
+        {**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), "RATELIMIT_STORAGE_URI": limits, **overrides}
+    )
 
 
 # --- The database behind the app ------------------------------------------------

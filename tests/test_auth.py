@@ -388,7 +388,15 @@ def test_every_workspace_url_sends_anonymous_visitors_to_the_login_page(app: Fla
         if endpoint == "practitioner.login":
             assert response.status_code in (200, 400), (method, url)
             continue
-        assert is_login_redirect(response), (endpoint, method, url, response.status_code)
+        if endpoint == "practitioner.set_password":  # a link's own page: an unknown link is gone
+            assert response.status_code == 410, (method, url)
+            continue
+        assert response.status_code in (302, 303) and response.headers["Location"].startswith("/practitioner/login"), (
+            endpoint,
+            method,
+            url,
+            response.status_code,
+        )
     assert query(app, "SELECT count(*) AS n FROM reviews") == [{"n": 0}]
     assert audit_rows(app, "screening.view") == []
     assert audit_rows(app, "export.csv") == []

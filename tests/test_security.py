@@ -98,8 +98,10 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
     log_in(client)
     admin = secure_app.test_client()
     log_in(admin, ADMIN)
-    # A set-password link that does not exist is refused (410) before its form is read.
-    posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith(("/api/", "/practitioner/set-password/"))]
+    # A set-password link that does not exist is refused (410), and the code step without a
+    # password first sends back to the login (303), before either form is read.
+    skipped = ("/api/", "/practitioner/set-password/", "/practitioner/login/code")
+    posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith(skipped)]
     assert len(posts) >= 6  # questionnaire, login, logout, review, re-confirm, answers, rules try-it
     # Signing in is tried anonymously; signing out last, so the session lasts the loop.
     posts.sort(key=lambda rule: rule.endswith("/logout"))
@@ -120,7 +122,8 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
 
 def test_every_practitioner_page_sends_anonymous_visitors_to_login(secure_app: Flask) -> None:
     client = secure_app.test_client()
-    public = ("/practitioner/login", "/practitioner/set-password/<token>")  # a link's own page
+    # The login, a link's own page, and the code step (which without a password first sends you to the login).
+    public = ("/practitioner/login", "/practitioner/set-password/<token>", "/practitioner/login/code")
     pages = [r for r in rules_of(secure_app, "/practitioner", "GET") if r not in public]
     assert len(pages) >= 5
     for rule in pages:

@@ -4,9 +4,10 @@ Settings (``SCREENING_`` environment variables in production):
 
 - ``RATELIMIT_ENABLED`` (default true): Flask-Limiter's own switch; false turns
   every limit off.
-- ``RATELIMIT_STORAGE_URI`` (default ``memory://``): where counts are kept.
-  The in-memory store is per process; with several server workers use a
-  shared store such as ``redis://`` so a client cannot multiply its allowance.
+- ``RATELIMIT_STORAGE_URI`` (default ``sqlite:///<instance>/ratelimits.sqlite``):
+  where counts are kept; the SQLite file (limit_storage.py) is shared by every
+  worker, so a client cannot multiply its allowance; ``redis://`` for several
+  machines; ``memory://`` counts per process.
 - ``API_RATE_LIMIT`` (default ``30 per minute``): screenings one client
   address may submit through ``POST /api/v1/screenings``.
 - ``FORM_RATE_LIMIT`` (default ``20 per minute``): questionnaire submissions
@@ -28,6 +29,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from ..core.people import normalise_email
+from . import limit_storage  # noqa: F401 - registers the sqlite:// store with the limits library
 
 # One limiter for the process, configured from the app's config by init_app;
 # routes are decorated with ``limiter.limit(...)``.
