@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from pathlib import Path
 
+import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -16,6 +19,7 @@ from tests.helpers import (
     PASSWORD,
     add_screening,
     audit_rows,
+    build_app,
     execute,
     page_text,
     query,
@@ -49,8 +53,9 @@ def is_login_redirect(response: TestResponse) -> bool:
     return response.status_code == 302 and response.headers["Location"].startswith("/practitioner/login")
 
 
-def test_acceptance_first_admin_invites_a_practitioner_and_a_receptionist(app: Flask) -> None:
-    """The issue's walk-through (without the second factor, which is not built)."""
+def test_acceptance_first_admin_invites_a_practitioner_and_a_receptionist(tmp_path: Path) -> None:
+    """The issue's walk-through, with the second factor administrators must use."""
+    app = build_app(tmp_path, ADMINS_REQUIRE_2FA=True)
     runner = app.test_cli_runner()
     made = runner.invoke(
         args=["create-practitioner", "boss@example.com", "--name", "Boss", "--role", "admin", "--password-stdin"],
@@ -59,6 +64,17 @@ def test_acceptance_first_admin_invites_a_practitioner_and_a_receptionist(app: F
     assert made.exit_code == 0, made.output
     admin = app.test_client()
     assert sign_in(admin, "boss@example.com", "the first admin's passphrase").status_code == 303
+    assert admin.get("/practitioner/accounts").headers["Location"] == "/practitioner/two-factor"
+    secret = re.search(
+        r'class="totp-secret">([A-Z2-7]+)<', admin.get("/practitioner/two-factor").get_data(as_text=True)
+    )
+    assert secret
+    totp = pyotp.TOTP(secret.group(1))
+    assert admin.post("/practitioner/two-factor", data={"code": totp.now()}).status_code == 200
+    assert admin.post("/practitioner/logout").status_code == 303
+    assert sign_in(admin, "boss@example.com", "the first admin's passphrase").status_code == 303
+    code = totp.at(time.time() + 30)  # the current step was spent enrolling
+    assert admin.post("/practitioner/login/code", data={"code": code}).status_code == 303
     doctor_link = invite(admin, "nina@example.com", "Nina Nurse", "practitioner")
     reception_link = invite(admin, "rita@example.com", "Rita Reception", "reception")
 
