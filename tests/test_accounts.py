@@ -20,6 +20,7 @@ from tests.helpers import (
     add_screening,
     audit_rows,
     build_app,
+    create_account,
     execute,
     page_text,
     query,
@@ -196,3 +197,18 @@ def test_own_password_change_ends_the_other_sessions(app: Flask, doctor: FlaskCl
 def test_the_accounts_page_shows_roles_and_last_sign_in(app: Flask, admin: FlaskClient, doctor: FlaskClient) -> None:
     text = page_text(admin.get("/practitioner/accounts"))
     assert "Dr Ada Lovelace ada@example.com" in text and "Never" not in text
+
+
+def test_a_set_password_form_without_its_csrf_token_changes_nothing(tmp_path: Path) -> None:
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=True)
+    account = create_account(app, "csrf@example.com", "Csrf Person")
+    with app.app_context():
+        from screening import storage
+        from screening.web.db import get_db
+
+        token = storage.create_account_link(get_db(), account, "invite", "2999-01-01T00:00:00+00:00")
+    response = app.test_client().post(
+        f"/practitioner/set-password/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert response.status_code == 400
+    assert query(app, "SELECT used_at FROM account_links") == [{"used_at": None}]
