@@ -14,15 +14,18 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .core.engine import InvalidAnswers, screen
-from .core.people import NAME_MAX, is_email, normalise_email
+from .core.people import NAME_MAX, has_hidden_characters, is_email, normalise_email
 from .practitioner.auth import PasswordError, check_new_password, hash_password
+from .practitioner.roles import PRACTITIONER, ROLES
 from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
+    API_SCOPES,
     PractitionerRecord,
     backup_database,
     count_screenings_before,
     create_api_token,
     create_practitioner,
+    end_sessions,
     erase_screening,
     get_practitioner_by_email,
     has_live_api_token,
@@ -99,27 +102,32 @@ def _read_password(from_stdin: bool) -> str:
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="The practitioner's full name.")
+@click.option(
+    "--role", type=click.Choice(ROLES), default=PRACTITIONER, show_default=True, help="What the account may do."
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin instead of asking.")
-def create_practitioner_command(email: str, name: str, password_stdin: bool) -> None:
+def create_practitioner_command(email: str, name: str, role: str, password_stdin: bool) -> None:
     """Create a practitioner account; the password is asked for twice."""
     email = normalise_email(email)
     if not is_email(email):
         raise CommandError(f"'{email}' is not an email address")
     if not name.strip() or len(name.strip()) > NAME_MAX:
         raise CommandError(f"the name must have 1 to {NAME_MAX} characters")
+    if has_hidden_characters(name):
+        raise CommandError("the name must not contain control characters or text-direction overrides")
     if get_practitioner_by_email(get_db(), email) is not None:
         raise CommandError(f"a practitioner with the email {email} already exists")
     password = _read_password(password_stdin)
     try:
-        check_new_password(password)
+        check_new_password(password, email)
     except PasswordError as error:
         raise CommandError(str(error)) from error
     try:
-        create_practitioner(get_db(), email, name, hash_password(password))
+        create_practitioner(get_db(), email, name, hash_password(password), role)
     except sqlite3.IntegrityError as error:
         raise CommandError(f"a practitioner with the email {email} already exists") from error
-    audit("practitioner.create", practitioner_target(email))
-    click.echo(f"Created practitioner {name.strip()} <{email}>.")
+    audit("practitioner.create", practitioner_target(email), {"role": role})
+    click.echo(f"Created {role} {name.strip()} <{email}>.")
 
 
 @click.command("deactivate-practitioner")
@@ -129,6 +137,7 @@ def deactivate_practitioner_command(email: str) -> None:
     """Deactivate an account: it can no longer sign in, and its sessions and API tokens stop working."""
     row = _practitioner(email)
     set_practitioner_active(get_db(), row["email"], False)
+    end_sessions(get_db(), row["id"], "deactivated")
     audit("practitioner.deactivate", practitioner_target(row["email"]))
     click.echo(f"Deactivated practitioner {row['name']} <{row['email']}>.")
 
@@ -137,7 +146,15 @@ def deactivate_practitioner_command(email: str) -> None:
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for, e.g. 'booking system'.")
-def create_api_token_command(email: str, name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(API_SCOPES),
+    help="What it may read (repeat for several; default: all).",
+)
+@click.option("--expires-days", type=click.IntRange(1, 3650), help="Days until it stops working (default: never).")
+def create_api_token_command(email: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Issue an API token for a practitioner; it is printed once and never stored."""
     row = _practitioner(email)
     if not row["active"]:
@@ -147,8 +164,16 @@ def create_api_token_command(email: str, name: str) -> None:
         raise CommandError(f"the token name must have 1 to {NAME_MAX} characters")
     if has_live_api_token(get_db(), row["id"], name):
         raise CommandError(f"{row['email']} already has a token named '{name}'; revoke it first or choose another name")
-    token = create_api_token(get_db(), row["id"], name)
-    audit("api_token.create", practitioner_target(row["email"]), {"name": name})
+    scopes = tuple(dict.fromkeys(scopes)) or API_SCOPES
+    expires_at = None
+    if expires_days is not None:
+        expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)).isoformat(timespec="microseconds")
+    token = create_api_token(get_db(), row["id"], name, scopes, expires_at)
+    audit(
+        "api_token.create",
+        practitioner_target(row["email"]),
+        {"name": name, "scopes": " ".join(scopes), "expires_at": expires_at},
+    )
     click.echo(token)
     click.echo("Keep this token secret; it is shown only once.", err=True)
 
@@ -199,6 +224,8 @@ def erase_command(reference: str) -> None:
         raise CommandError(f"no screening with reference {reference.strip().upper()!r}")
     audit("screening.erase", screening_target(reference.strip().upper()), details=counts)
     click.echo(f"Erased screening {reference.strip().upper()} and {counts['reviews']} review(s).")
+    if not counts["wal_cleared"]:
+        click.echo("The write-ahead log is in use and still holds old pages: run erase again shortly.", err=True)
 
 
 @click.command("backup")

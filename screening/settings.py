@@ -33,34 +33,50 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # The rules page accepts a candidate rule file this large (the shipped one is ~100 KB).
         "RULES_UPLOAD_MAX_BYTES": 1024 * 1024,
+        # Host names the app answers to (Flask's TRUSTED_HOSTS; None: any); every link the
+        # app makes starts with PUBLIC_URL (below) when it is set.
+        "TRUSTED_HOSTS": None,
+        # Days a patient's result link works.
+        "RESULT_LINK_DAYS": 90,
         # A patient may take their time over the questionnaire: the CSRF token
         # lives as long as the session rather than one hour.
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         # Seconds without a request after which a practitioner is signed out.
         "IDLE_TIMEOUT": 30 * 60,
+        # Two-factor sign-in (TOTP): always for administrators; for everyone when true.
+        "REQUIRE_2FA": False,
+        "ADMINS_REQUIRE_2FA": True,
+        # Hours a set-password link (new account, reset) works.
+        "ACCOUNT_LINK_HOURS": 72,
+        # Seconds after sign-in at which a session ends however busy it is.
+        "SESSION_MAX_AGE": 12 * 60 * 60,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Cookies only over HTTPS; `make run` (plain HTTP on 127.0.0.1) turns this off.
         "SESSION_COOKIE_SECURE": True,
         # Flask-Limiter: set explicitly rather than left to the limiter, which
         # remembers the last app's setting and warns when it picks memory itself.
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        # Shared by every worker (web/limit_storage.py): the limits hold across gunicorn's processes.
+        "RATELIMIT_STORAGE_URI": "sqlite:///" + os.path.join(instance_path, "ratelimits.sqlite"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "API_RATE_LIMIT": "30 per minute",
         "FORM_RATE_LIMIT": "20 per minute",
         "PDF_RATE_LIMIT": "10 per minute",
         "LOGIN_RATE_LIMIT": "10 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "20 per hour",
-        # Failed sign-ins that lock an account, and for how long.
+        # Failed sign-ins in a row, per account and client address, after which
+        # that pair waits LOGIN_DELAY_SECONDS, doubling up to LOGIN_LOCK_MINUTES.
         "LOGIN_LOCK_AFTER": 5,
+        "LOGIN_DELAY_SECONDS": 30,
         "LOGIN_LOCK_MINUTES": 15,
         # werkzeug's hash method for staff passwords; tests use a cheap one.
         "PASSWORD_HASH_METHOD": "scrypt",
         # The clinic's name, contact details, booking link and working days (see clinic.yaml).
         "CLINIC_FILE": str(ROOT / "clinic.yaml"),
-        # The public address links in e-mails and webhooks start with (https://screening.example.com/);
-        # empty: the address of the request that queued them. Required to serve with mail or webhooks on.
+        # The public address every link the app makes starts with (https://screening.example.com/:
+        # result links, API and FHIR URLs, e-mails, webhooks); empty: the current request's address.
+        # Required to serve with mail or webhooks on.
         "PUBLIC_URL": "",
         # Outgoing mail (Flask-Mail's names); no MAIL_SERVER: no e-mail is queued.
         "MAIL_SERVER": "",

@@ -20,6 +20,8 @@ from screening.core.loader import load_rules
 from screening.core.model import RuleSet
 from screening.settings import default_settings
 from tests.helpers import (
+    ADMIN_EMAIL,
+    RECEPTION_EMAIL,
     RULES_FILE,
     Inbox,
     WebhookReceiver,
@@ -87,6 +89,18 @@ def runner(app: Flask) -> FlaskCliRunner:
 def doctor(app: Flask) -> FlaskClient:
     """A client signed in as a practitioner (helpers.EMAIL, helpers.PASSWORD)."""
     return signed_in(app)
+
+
+@pytest.fixture
+def admin(app: Flask) -> FlaskClient:
+    """A client signed in as an administrator (helpers.ADMIN_EMAIL)."""
+    return signed_in(app, ADMIN_EMAIL, "Grace Admin", role="admin")
+
+
+@pytest.fixture
+def reception(app: Flask) -> FlaskClient:
+    """A client signed in as reception staff (helpers.RECEPTION_EMAIL)."""
+    return signed_in(app, RECEPTION_EMAIL, "Rita Reception", role="reception")
 
 
 @pytest.fixture

@@ -70,12 +70,18 @@ TEST_CONFIG: dict[str, object] = {
     # Limits have their own tests; elsewhere they would trip over repeated posts.
     "RATELIMIT_ENABLED": False,
     "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+    # Administrators sign in with a second factor in production; tests/test_two_factor.py
+    # turns this on, elsewhere an admin fixture signs in with the password alone.
+    "ADMINS_REQUIRE_2FA": False,
 }
 
 
 def build_app(folder: Path, **overrides: object) -> Flask:
     """The app for tests on a fresh database in ``folder``; ``overrides`` change the config."""
-    return create_app({**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), **overrides})
+    limits = "sqlite:///" + str(folder / "ratelimits.sqlite")  # each test its own counts
+    return create_app(
+        {**TEST_CONFIG, "DATABASE": str(folder / "test.sqlite"), "RATELIMIT_STORAGE_URI": limits, **overrides}
+    )
 
 
 # --- The database behind the app ------------------------------------------------
@@ -158,12 +164,17 @@ def screening_row(app: Flask, reference: str) -> dict[str, Any]:
 PASSWORD = "correct horse battery"
 EMAIL = "ada@example.com"
 NAME = "Dr Ada Lovelace"
+ADMIN_EMAIL = "grace@example.com"
+RECEPTION_EMAIL = "rita@example.com"
 
 
-def create_account(app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD) -> int:
-    """An active practitioner account, straight into storage (hashed as the app's config says)."""
+def create_account(
+    app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD, role: str = "practitioner"
+) -> int:
+    """An active account (a practitioner unless ``role`` says otherwise), straight into storage
+    (hashed as the app's config says)."""
     with app.app_context():
-        return storage.create_practitioner(get_db(), email, name, hash_password(password))
+        return storage.create_practitioner(get_db(), email, name, hash_password(password), role)
 
 
 def sign_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD, **kwargs: Any) -> TestResponse:
@@ -171,9 +182,9 @@ def sign_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD, *
     return client.post("/practitioner/login", data={"email": email, "password": password}, **kwargs)
 
 
-def signed_in(app: Flask, email: str = EMAIL, name: str = NAME) -> FlaskClient:
-    """A client signed in as a new practitioner."""
-    create_account(app, email, name)
+def signed_in(app: Flask, email: str = EMAIL, name: str = NAME, role: str = "practitioner") -> FlaskClient:
+    """A client signed in as a new account (a practitioner unless ``role`` says otherwise)."""
+    create_account(app, email, name, role=role)
     client = app.test_client()
     assert sign_in(client, email).status_code == 303
     return client

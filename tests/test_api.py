@@ -409,7 +409,8 @@ def test_bearer_reads_need_a_valid_token(
     assert response.mimetype == "application/json"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert ('error="invalid_token"' in response.headers["WWW-Authenticate"]) is invalid_token
-    assert audit_rows(app) == []
+    # Only the refusal is recorded: nothing was read.
+    assert [row["action"] for row in audit_rows(app)] == ["access.denied"]
 
 
 def test_revoked_token_and_inactive_practitioner_are_refused(app: Flask, client: FlaskClient) -> None:

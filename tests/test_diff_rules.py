@@ -282,12 +282,12 @@ def test_the_candidate_report_needs_a_signed_in_practitioner(client: FlaskClient
 
 
 def test_rules_page_reports_an_uploaded_candidate(
-    app: Flask, doctor: FlaskClient, ruleset: RuleSet, tan_rule: Rule, tan_copy: Path
+    app: Flask, admin: FlaskClient, ruleset: RuleSet, tan_rule: Rule, tan_copy: Path
 ) -> None:
     moved = store_examples(app, ruleset, changed_examples(ruleset, tan_rule))
-    assert "Compare a candidate rule file" in page_text(doctor.get("/practitioner/rules"))
+    assert "Compare a candidate rule file" in page_text(admin.get("/practitioner/rules"))
 
-    response = upload(doctor, tan_copy.read_bytes(), days="365")
+    response = upload(admin, tan_copy.read_bytes(), days="365")
 
     assert response.status_code == 200
     text = page_text(response)
@@ -311,12 +311,12 @@ def test_rules_page_reports_an_uploaded_candidate(
     ids=["broken", "no-file", "bad-days"],
 )
 def test_rules_page_refuses_a_bad_candidate(
-    doctor: FlaskClient, content: bytes | None, fields: dict[str, str], shown: str
+    admin: FlaskClient, content: bytes | None, fields: dict[str, str], shown: str
 ) -> None:
     if content is None:
-        response = doctor.post("/practitioner/rules/candidate", data=fields, content_type="multipart/form-data")
+        response = admin.post("/practitioner/rules/candidate", data=fields, content_type="multipart/form-data")
     else:
-        response = upload(doctor, content, **fields)
+        response = upload(admin, content, **fields)
     assert response.status_code == 400
     assert shown in page_text(response)
 

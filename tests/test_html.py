@@ -31,7 +31,7 @@ from werkzeug.exceptions import (
 
 from screening import ROOT
 from screening.web.errors import handle_http_error
-from tests.helpers import CLEAR_ANSWERS, build_app
+from tests.helpers import CLEAR_ANSWERS, build_app, execute
 
 # The Nu HTML Checker runs on Java over every page: seconds.
 pytestmark = pytest.mark.slow
@@ -75,6 +75,7 @@ def page_names() -> list[str]:
         names += [f"questionnaire-switched-{language}", f"api-docs-{language}"]
         names += [f"result-{status}-{language}" for status in RESULTS]
         names += [f"print-{language}"]
+        names += [f"result-expired-{language}"]
         names += [f"error-{code}-{language}" for code in ERRORS]
     return names
 
@@ -107,6 +108,8 @@ def render_pages(app: Flask) -> Iterator[tuple[str, str]]:
             assert sent.status_code == 303
             yield f"result-{status}-{language}", get(urlsplit(sent.headers["Location"]).path)
         yield f"print-{language}", get(urlsplit(sent.headers["Location"]).path + "/print")
+        execute(app, "UPDATE screenings SET created_at = '2000-01-01T00:00:00+00:00'")
+        yield f"result-expired-{language}", get(urlsplit(sent.headers["Location"]).path, 410)
         for code, error in ERRORS.items():
             yield f"error-{code}-{language}", error_page(app, error, language)
 

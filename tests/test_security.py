@@ -18,6 +18,7 @@ from screening.web.security import ConfigError, check_production_config
 from tests.helpers import CLEAR_ANSWERS, build_app
 
 EMAIL, PASSWORD = "doctor@example.com", "correct horse battery"
+ADMIN = "boss@example.com"  # the audit log and exports are an administrator's
 HOSTILE_NAME = "<script>alert('x')</script> Robert'); DROP TABLE screenings;--"
 HOSTILE_NOTE = '=HYPERLINK("http://evil.example","click") <img src=x onerror=alert(1)>'
 
@@ -28,6 +29,7 @@ def make_app(tmp_path: Path, csrf: bool) -> Flask:
         password_hash = hash_password(PASSWORD)
     db = storage.connect(app.config["DATABASE"])
     storage.create_practitioner(db, EMAIL, "Dr Test", password_hash)
+    storage.create_practitioner(db, ADMIN, "Boss", password_hash, "admin")
     db.close()
     return app
 
@@ -39,9 +41,9 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def log_in(client: FlaskClient) -> None:
+def log_in(client: FlaskClient, email: str = EMAIL) -> None:
     token = csrf_token(client, "/practitioner/login")
-    response = client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    response = client.post("/practitioner/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 303
 
 
@@ -71,9 +73,13 @@ def reference_of(app: Flask) -> str:
 
 
 def fill(rule: str, reference: str, token: str = "x") -> str:
-    """A concrete URL for a URL rule: the test screening's reference (and result token); "x" elsewhere."""
+    """A concrete URL for a URL rule: the test screening's reference (and result token), "1" for ids, "x" elsewhere."""
     values = {"reference": reference, "token": token}
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: values.get(m.group(1), "x"), rule)
+    return re.sub(
+        r"<(?:[^:>]+:)?([^>]+)>",
+        lambda m: values.get(m.group(1), "1" if m.group(1).endswith("_id") else "x"),
+        rule,
+    )
 
 
 def rules_of(app: Flask, prefix: str, method: str) -> Iterator[str]:
@@ -92,14 +98,25 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
     token = submit_screening(client).rsplit("/", 1)[1]
     reference = reference_of(secure_app)
     log_in(client)
-    posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith("/api/")]
+    admin = secure_app.test_client()
+    log_in(admin, ADMIN)
+    # A set-password link that does not exist is refused (410), and the code step without a
+    # password first sends back to the login (303), before either form is read.
+    skipped = ("/api/", "/practitioner/set-password/", "/practitioner/login/code")
+    posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith(skipped)]
     assert len(posts) >= 6  # questionnaire, login, logout, review, re-confirm, answers, rules try-it
     # Signing in is tried anonymously; signing out last, so the session lasts the loop.
     posts.sort(key=lambda rule: rule.endswith("/logout"))
     before = sqlite3.connect(secure_app.config["DATABASE"]).execute("SELECT count(*) FROM reviews").fetchone()[0]
     anonymous = secure_app.test_client()
     for rule in posts:
-        caller = anonymous if rule.endswith("/login") else client
+        caller = (
+            anonymous
+            if rule.endswith("/login")
+            else admin
+            if rule.startswith(("/practitioner/accounts", "/practitioner/webhooks", "/practitioner/rules/candidate"))
+            else client
+        )
         response = caller.post(fill(rule, reference, token), data={"decision": "confirm", "unchanged": "y"})
         assert response.status_code == 400, rule
         html = response.get_data(as_text=True)
@@ -111,7 +128,9 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
 
 def test_every_practitioner_page_sends_anonymous_visitors_to_login(secure_app: Flask) -> None:
     client = secure_app.test_client()
-    pages = [r for r in rules_of(secure_app, "/practitioner", "GET") if r != "/practitioner/login"]
+    # The login, a link's own page, and the code step (which without a password first sends you to the login).
+    public = ("/practitioner/login", "/practitioner/set-password/<token>", "/practitioner/login/code")
+    pages = [r for r in rules_of(secure_app, "/practitioner", "GET") if r not in public]
     assert len(pages) >= 5
     for rule in pages:
         response = client.get(fill(rule, "ACDEFGHJ"))
@@ -182,14 +201,16 @@ def test_hostile_content_is_stored_as_typed_and_shown_escaped(secure_app: Flask)
     assert response.status_code == 303
     html = client.get(f"/practitioner/screening/{reference}").get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    csv = client.get("/practitioner/export.csv").get_data(as_text=True)
+    admin = secure_app.test_client()
+    log_in(admin, ADMIN)
+    csv = admin.get("/practitioner/export.csv").get_data(as_text=True)
     assert HOSTILE_NAME in csv  # a CSV holds text, stored as typed
 
 
 def test_formula_in_a_name_is_neutralised_in_csv(secure_app: Flask) -> None:
     client = secure_app.test_client()
     submit_screening(client, patient_name="=cmd|' /C calc'!A0")
-    log_in(client)
+    log_in(client, ADMIN)
     csv = client.get("/practitioner/export.csv").get_data(as_text=True)
     assert ",'=cmd|' /C calc'!A0," in csv
     assert ",=cmd" not in csv
@@ -267,7 +288,7 @@ def test_oversized_body_is_refused_clearly(secure_app: Flask) -> None:
 def test_odd_practitioner_queries_never_crash(secure_app: Flask, url: str) -> None:
     secure_app.config["WTF_CSRF_ENABLED"] = False
     client = secure_app.test_client()
-    client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD})
+    client.post("/practitioner/login", data={"email": ADMIN, "password": PASSWORD})
     response = client.get(url)
     assert response.status_code in (200, 400), url
     if url.startswith("/practitioner/export.csv") and response.status_code == 200:

@@ -44,12 +44,12 @@ def test_the_rules_page_in_russian(doctor: FlaskClient, ruleset) -> None:
     assert "любой ответ" in text
 
 
-def test_the_audit_log_says_actions_and_details_in_words(app: Flask, doctor: FlaskClient) -> None:
+def test_the_audit_log_says_actions_and_details_in_words(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     screening = add_screening(app)
     assert reconfirm(doctor, screening["reference"], unchanged="y").status_code == 303
-    text = page_text(doctor.get("/practitioner/audit", headers=EN))
+    text = page_text(admin.get("/practitioner/audit", headers=EN))
     assert "Viewed a screening" in text
-    assert "Day-of-session check" in text
+    assert "Re-confirmed answers on the day" in text
     assert "answers changed: no" in text
     assert "screening.view" not in text.replace('value="screening.view"', "")
     assert "answers_changed=" not in text

@@ -11,6 +11,7 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from ..storage import ApiTokenRecord, get_api_token, touch_api_token
+from ..web.audit import audit
 from ..web.db import get_db
 from ..web.errors import json_error
 
@@ -32,27 +33,41 @@ def check_bearer_token() -> ApiTokenRecord | Response:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "no token"}, actor="anonymous")
         return _unauthorized("This needs an API token: send Authorization: Bearer <token>.", bool(header))
     db = get_db()
     row = get_api_token(db, token)
     if row is None:
-        return _unauthorized("The API token is not valid or has been revoked.", True)
+        audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "bad token"}, actor="anonymous")
+        return _unauthorized("The API token is not valid, has expired or has been revoked.", True)
     touch_api_token(db, row["id"])
     return row
 
 
-def bearer_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
-    """Let the request through only with a live token (``g.api_token``)."""
+def bearer_required(scope: str) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """Let the request through only with a live token that carries ``scope`` (``g.api_token``)."""
 
-    @functools.wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        checked = check_bearer_token()
-        if isinstance(checked, Response):
-            return checked
-        g.api_token = checked
-        return view(*args, **kwargs)
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @functools.wraps(view)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            checked = check_bearer_token()
+            if isinstance(checked, Response):
+                return checked
+            if scope not in checked["scopes"].split():
+                audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "scope"}, token=checked)
+                return json_error(
+                    403,
+                    f"This API token may not do this: it needs the scope {scope}.",
+                    headers={
+                        "WWW-Authenticate": f'Bearer realm="screening", error="insufficient_scope", scope="{scope}"'
+                    },
+                )
+            g.api_token = checked
+            return view(*args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorate
 
 
 def api_token() -> ApiTokenRecord:

@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from ..core.model import Question, pick_text
+from ..web.links import public_root
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 QUESTIONNAIRE_ID = "screening"
@@ -70,7 +71,7 @@ class FhirUrls:
 
 def fhir_urls() -> FhirUrls:
     """The URLs for this request: ``FHIR_BASE_URL`` if set, else this server's /fhir/."""
-    base = current_app.config.get("FHIR_BASE_URL") or f"{request.url_root}fhir/"
+    base = current_app.config.get("FHIR_BASE_URL") or f"{public_root()}fhir/"
     return FhirUrls(base if base.endswith("/") else f"{base}/")
 
 

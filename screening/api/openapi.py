@@ -77,11 +77,17 @@ def _error_doc(description: str, schema: str = "Error") -> dict[str, Any]:
 RESPONSES: dict[str, Any] = {
     "BadRequest": _error_doc("Invalid input: errors names every bad field.", "ValidationError"),
     "Unauthorized": {
-        "description": "No API token, or one that is not valid or has been revoked.",
+        "description": "No API token, or one that is not valid, has expired or has been revoked.",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+        "content": {"application/json": {"schema": ref("Error")}},
+    },
+    "Forbidden": {
+        "description": "The API token does not carry the scope this needs (screenings:read or fhir:read).",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
         "content": {"application/json": {"schema": ref("Error")}},
     },
     "NotFound": _error_doc("There is no screening with this reference."),
+    "KeyReused": _error_doc("The Idempotency-Key was used before with a different body.", "ValidationError"),
     "PayloadTooLarge": _error_doc("The body is larger than the server accepts (64 KiB by default)."),
     "UnsupportedMediaType": _error_doc("The body is not sent as application/json."),
     "TooManyRequests": {

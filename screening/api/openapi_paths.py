@@ -69,7 +69,18 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                     "Validated exactly as the web form, stored with source api. No CSRF token; "
                     "limited per client address (30 per minute by default)."
                 ),
-                "parameters": [ACCEPT_LANGUAGE],
+                "parameters": [
+                    ACCEPT_LANGUAGE,
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "description": (
+                            "Any unique value (a UUID): a retry with the same key and body gets the first "
+                            "response back instead of storing the screening twice."
+                        ),
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+                    },
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -96,6 +107,7 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                         "content": {"application/json": {"schema": ref("ScreeningCreated")}},
                     },
                     "400": response_ref("BadRequest"),
+                    "422": response_ref("KeyReused"),
                     "413": response_ref("PayloadTooLarge"),
                     "415": response_ref("UnsupportedMediaType"),
                     "429": response_ref("TooManyRequests"),
@@ -139,6 +151,7 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                     },
                     "400": response_ref("BadRequest"),
                     "401": response_ref("Unauthorized"),
+                    "403": response_ref("Forbidden"),
                 },
             },
         },
@@ -154,6 +167,7 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                         "content": {"application/json": {"schema": ref("Screening")}},
                     },
                     "401": response_ref("Unauthorized"),
+                    "403": response_ref("Forbidden"),
                     "404": response_ref("NotFound"),
                 },
             }
@@ -172,6 +186,7 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                 "responses": {
                     "200": fhir_response,
                     "401": response_ref("Unauthorized"),
+                    "403": response_ref("Forbidden"),
                     "404": response_ref("NotFound"),
                 },
             }

@@ -198,15 +198,28 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["rule", "outcome", "questions", "patient", "practitioner", "source", "rescreen_after"],
     },
+    "PatientReason": {
+        "type": "object",
+        "description": "A rule that fired, as the patient (and an anonymous caller) may read it: no clinical note.",
+        "properties": {
+            "rule": {"type": "string"},
+            "outcome": {"type": "string", "enum": list(RULE_OUTCOMES)},
+            "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
+            "patient": {"type": "string", "description": "The explanation for the patient."},
+            "rescreen_after": {"type": ["string", "null"], "format": "date"},
+        },
+        "required": ["rule", "outcome", "questions", "patient", "rescreen_after"],
+        "additionalProperties": False,
+    },
     "ScreeningCreated": {
         "type": "object",
         "properties": {
             "reference": {"type": "string", "description": "The code the patient quotes at the clinic."},
             "status": {"type": "string", "enum": list(OUTCOMES)},
-            "reasons": {"type": "array", "items": ref("Reason")},
+            "reasons": {"type": "array", "items": ref("PatientReason")},
             "notes": {
                 "type": "array",
-                "items": ref("Reason"),
+                "items": ref("PatientReason"),
                 "description": "Notes for the session: they never change the verdict.",
             },
             "rescreen_after": {"type": ["string", "null"], "format": "date"},

@@ -41,7 +41,7 @@ def course_json(progress: dict[str, Any]) -> dict[str, Any] | None:
 
 
 @bp.get("/screenings/<reference>/patient")
-@bearer_required
+@bearer_required("screenings:read")
 def get_patient_record(reference: str) -> ResponseReturnValue:
     """The patient record of a screening: every screening of the same person, oldest first, and the course."""
     db = get_db()

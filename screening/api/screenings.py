@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from flask import Response, abort, current_app, jsonify, request, url_for
+from flask import Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from .. import storage
 from ..core.engine import InvalidAnswers, screen
-from ..core.model import OUTCOMES
+from ..core.model import OUTCOMES, pick_text
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import (
     ScreeningFilter,
     ScreeningRecord,
+    find_idempotency_key,
     get_screening_by_reference,
     list_screening_sessions,
     list_screenings,
+    record_idempotency_key,
     save_screening,
     write_transaction,
 )
@@ -32,12 +37,14 @@ from ..web.db import get_db, screening_day
 from ..web.errors import json_error
 from ..web.i18n import current_language
 from ..web.limits import api_rate_limit, limiter
+from ..web.links import external_url
 from ..web.ruleset import get_ruleset
 from .bearer import api_token, bearer_required
 from .blueprint import bp
 from .body import parse_patient, read_json_object
 from .fhir_bundle import screening_bundle
 from .fhir_common import fhir_json_response, fhir_urls, now_instant
+from .idempotency import HEADER, BadIdempotencyKey, idempotency_key, key_hash, request_hash, result_token
 from .serialize import screening_json
 
 BODY_KEYS = ("answers", "patient", "consent")
@@ -54,6 +61,17 @@ _LIMIT = re.compile(r"\A[0-9]{1,6}\Z")
 
 
 # --- Submitting a screening ----------------------------------------------------------
+
+
+def patient_reason(reason: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """A stored fired rule as a patient may read it: without the practitioner's note or the source."""
+    return {
+        "rule": reason["rule"],
+        "outcome": reason["outcome"],
+        "questions": list(reason["questions"]),
+        "patient": pick_text(reason["patient"], language),
+        "rescreen_after": reason["rescreen_after"],
+    }
 
 
 @bp.post("/screenings")
@@ -92,11 +110,27 @@ def create_screening() -> ResponseReturnValue:
     if errors or verdict is None or patient is None:
         return json_error(400, "The screening has invalid fields; see errors.", errors)
 
+    try:
+        retry_key = idempotency_key()
+    except BadIdempotencyKey as error:
+        return json_error(400, "The Idempotency-Key header is not valid.", {HEADER: [str(error)]})
     language = current_language()
     # The API's client shows the patient the texts and sends "consent": true; nothing is typed.
     consent = signed_consent(language, None)
     db = get_db()
-    with write_transaction(db):  # the screening and its staff notice and webhook commit together
+    # One transaction: the screening, its staff notice and webhook commit together, and two
+    # retries arriving together cannot both store.
+    with write_transaction(db):
+        if retry_key is not None:
+            first = find_idempotency_key(db, key_hash(retry_key))
+            if first is not None:
+                if first[0] != request_hash(body):
+                    return json_error(
+                        422,
+                        "This Idempotency-Key was used for a different request.",
+                        {HEADER: ["was already used with another body; use a new key for a new screening"]},
+                    )
+                return _created(first[1], result_token(retry_key))
         saved = save_screening(
             db,
             verdict,
@@ -105,23 +139,34 @@ def create_screening() -> ResponseReturnValue:
             language=language,
             consent_version=consent.consent.version,
             consent=consent,
+            token=result_token(retry_key) if retry_key is not None else None,
         )
         queue_screening_created(db, saved, verdict.status, patient.email, language, send_link=False)
+        if retry_key is not None:
+            record_idempotency_key(db, key_hash(retry_key), request_hash(body), saved.id)
     wake_sender()
-    result = verdict.as_dict(language, include_notes=True)
+    return _created(saved.id, saved.token)
+
+
+def _created(screening_id: int, token: str) -> Response:
+    """The 201 for a stored screening, built from what was stored (so a retry gets the same)."""
+    screening = storage.get_screening(get_db(), screening_id)
+    assert screening is not None
+    language = screening["language"] or current_language()
     response = jsonify(
         {
-            "reference": saved.reference,
-            "status": result["status"],
-            "reasons": result["reasons"],
-            "notes": result["notes"],
-            "rescreen_after": result["rescreen_after"],
-            "rules_version": result["rules_version"],
-            "result_url": url_for("patient.result", token=saved.token, _external=True),
+            "reference": screening["reference"],
+            "status": screening["status"],
+            # The caller is anonymous: the patient's texts only, never the clinical notes.
+            "reasons": [patient_reason(reason, language) for reason in screening["reasons"]],
+            "notes": [patient_reason(note, language) for note in screening["notes"] or []],
+            "rescreen_after": screening["rescreen_after"],
+            "rules_version": screening["rules_version"],
+            "result_url": external_url("patient.result", token=token),
         }
     )
     response.status_code = 201
-    response.headers["Location"] = url_for("api.get_screening", reference=saved.reference, _external=True)
+    response.headers["Location"] = external_url("api.get_screening", reference=screening["reference"])
     return response
 
 
@@ -145,7 +190,7 @@ def parse_since(value: str) -> str | None:
 
 
 @bp.get("/screenings")
-@bearer_required
+@bearer_required("screenings:read")
 def list_screenings_view() -> ResponseReturnValue:
     """Screenings newest first, a page at a time (keyset: pass next_cursor back as cursor)."""
     errors: dict[str, list[str]] = {}
@@ -201,7 +246,7 @@ def _find(reference: str) -> ScreeningRecord:
 
 
 @bp.get("/screenings/<reference>")
-@bearer_required
+@bearer_required("screenings:read")
 def get_screening(reference: str) -> ResponseReturnValue:
     """One screening by its reference code."""
     screening = _find(reference)
@@ -210,7 +255,7 @@ def get_screening(reference: str) -> ResponseReturnValue:
 
 
 @bp.get("/screenings/<reference>/fhir")
-@bearer_required
+@bearer_required("fhir:read")
 def get_screening_fhir(reference: str) -> ResponseReturnValue:
     """One screening as a FHIR R4 Bundle: QuestionnaireResponse plus a DetectedIssue per fired rule."""
     screening = _find(reference)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import url_for
-
 from ..core.model import pick_text
+from ..web.links import external_url
 from ..web.ruleset import get_ruleset
 
 
@@ -50,6 +49,6 @@ def screening_json(row: Mapping[str, Any], language: str) -> dict[str, Any]:
         "reviewed": bool(row.get("reviewed")),
         "decided_status": row.get("decided_status"),
         "reviewed_at": row.get("reviewed_at"),
-        "url": url_for("api.get_screening", reference=row["reference"], _external=True),
-        "fhir_url": url_for("api.get_screening_fhir", reference=row["reference"], _external=True),
+        "url": external_url("api.get_screening", reference=row["reference"]),
+        "fhir_url": external_url("api.get_screening_fhir", reference=row["reference"]),
     }

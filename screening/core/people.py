@@ -4,6 +4,7 @@ the one set of checks on them that the web form, the API and the CLI share."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ DETAIL_MESSAGES = {
     "invalid_email": "must be an email address like name@example.com",
     "invalid_phone": "must be a phone number of digits, spaces, brackets and dashes, optionally starting with +",
     "no_contact": "an email address or a phone number is required",
+    "invalid_characters": "must not contain control characters or text-direction overrides",
 }
 DETAIL_LIMITS = {"name": NAME_MAX, "email": EMAIL_MAX, "phone": PHONE_MAX}
 
@@ -68,6 +70,16 @@ def is_email(value: str) -> bool:
     return len(value) <= EMAIL_MAX and EMAIL_PATTERN.match(value) is not None
 
 
+# Characters that hide or reorder what staff read: controls (NUL, tabs,
+# newlines) and the bidirectional embeddings, overrides and isolates.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
+
+
+def has_hidden_characters(text: str) -> bool:
+    """Whether ``text`` holds control characters or text-direction controls."""
+    return any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
+
+
 def check_patient(name: str, email: str = "", phone: str = "") -> Patient:
     """The patient's details, trimmed, or ``InvalidPatient`` naming every bad field.
 
@@ -79,6 +91,8 @@ def check_patient(name: str, email: str = "", phone: str = "") -> Patient:
     for field, value in typed.items():
         if len(value) > DETAIL_LIMITS[field]:
             problems.append(DetailError(field, "too_long"))
+        elif has_hidden_characters(value.strip()):
+            problems.append(DetailError(field, "invalid_characters"))
     patient = Patient(name=name.strip(), email=email.strip(), phone=phone.strip())
     if not patient.name:
         problems.append(DetailError("name", "required"))

@@ -61,6 +61,10 @@ DETAIL_MESSAGES = {
     ("email", "invalid_email"): _l("Please enter an email address like name@example.com."),
     ("phone", "invalid_phone"): _l("Please enter a phone number using digits, for example +7 912 345 67 89."),
     ("email", "no_contact"): _l("Please give an email address or a phone number."),
+    **{
+        (field, "invalid_characters"): _l("Please use only letters, digits, spaces and punctuation.")
+        for field in ("name", "email", "phone")
+    },
 }
 DETAIL_FIELDS = {"name": "patient_name", "email": "email", "phone": "phone"}
 

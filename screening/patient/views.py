@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -16,12 +16,13 @@ from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, Verdict, screen
 from ..core.model import UNSURE, RuleSet
 from ..outbox import queue_screening_created, wake_sender
-from ..storage import get_screening_by_token, save_screening, write_transaction
+from ..storage import get_screening_by_token, is_storage_fault, save_screening, write_transaction
 from ..web.clinic import get_clinic
 from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
+from ..web.redirects import local_path
 from ..web.ruleset import get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
 from .notices import notice_context
@@ -116,20 +117,32 @@ def store_submission(form: ScreeningFormBase, verdict: Verdict) -> ResponseRetur
     messages it sets off, then send the patient to their result."""
     consent = signed_consent(current_language(), form.signature.data)
     db, patient = get_db(), form.patient()
-    # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
-    with write_transaction(db):
-        saved = save_screening(
-            db,
-            verdict,
-            patient,
-            source="web",
-            language=current_language(),
-            consent_version=consent.consent.version,
-            consent=consent,
+    try:
+        # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
+        with write_transaction(db):
+            saved = save_screening(
+                db,
+                verdict,
+                patient,
+                source="web",
+                language=current_language(),
+                consent_version=consent.consent.version,
+                consent=consent,
+            )
+            queue_screening_created(
+                db, saved, verdict.status, patient.email, current_language(), send_link=form.wants_link()
+            )
+    except Exception as error:
+        if not is_storage_fault(error):
+            raise
+        # The patient keeps every answer and is told plainly that nothing was saved.
+        notice = _(
+            "We could not save your answers just now, so nothing was stored. Your answers are still filled in "
+            "below: please try sending them again in a minute, or call the clinic."
         )
-        queue_screening_created(
-            db, saved, verdict.status, patient.email, current_language(), send_link=form.wants_link()
-        )
+        response = make_response(render_questionnaire(form, 503, notice))
+        response.headers["Retry-After"] = "60"
+        return response
     wake_sender()
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=saved.token), 303)
@@ -141,6 +154,10 @@ def result(token: str) -> ResponseReturnValue:
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
+    created = dt.datetime.fromisoformat(screening["created_at"])
+    if dt.datetime.now(dt.UTC) - created > dt.timedelta(days=int(current_app.config["RESULT_LINK_DAYS"])):
+        # An old link (forwarded, left in a mailbox) no longer shows health data.
+        return render_template("patient/result_expired.html", reference=screening["reference"]), 410
     ruleset = get_ruleset(current_app)
     return render_template(
         "patient/result.html",
@@ -167,11 +184,8 @@ def set_language(code: str) -> ResponseReturnValue:
     """Remember the patient's language and go back to the page they were on."""
     if code not in available_languages():
         abort(404)
-    target = request.args.get("next", "")
-    parts = urlsplit(target)
     # Only local paths: the switch must not become an open redirect.
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        target = url_for("patient.index")
+    target = local_path(request.args.get("next")) or url_for("patient.index")
     return _remember_language(redirect(target, 303), code)
 
 

@@ -8,17 +8,22 @@ from flask import Flask
 # Importing the page modules adds their routes to the blueprint, so each one
 # must be imported here, before the blueprint is first registered.
 from . import (  # noqa: F401
+    accounts,
     audit_log,
     auth,
+    contact,
     course,
     deliveries,
     detail,
     documents,
     export,
+    password,
     patients,
     queue,
     rules_page,
+    sessions_page,
     signin,
+    two_factor,
     words,
 )
 from .blueprint import bp

@@ -9,13 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import storage
-from ..web.audit import ACTIONS, practitioner_target, screening_target
+from ..web.audit import ACTION_LABELS, practitioner_target, screening_target
 from ..web.db import get_db
 from .blueprint import bp
 from .clock import day_bounds
 from .forms import AuditFilterForm, select_choices
 from .paging import next_cursor, page_start
-from .words import audit_action_label
 
 AUDIT_PAGE_SIZE = 100
 
@@ -51,7 +50,7 @@ def audit_log() -> ResponseReturnValue:
     db = get_db()
     practitioners = storage.list_practitioners(db)
     form = AuditFilterForm(formdata=request.args)
-    form.action.choices = select_choices(("", _("Any action")), *[(a, audit_action_label(a)) for a in ACTIONS])
+    form.action.choices = select_choices(("", _("Any action")), *ACTION_LABELS.items())
     form.practitioner.choices = select_choices(
         ("", _("Anyone")), *[(str(p["id"]), f"{p['name']} ({p['email']})") for p in practitioners]
     )
@@ -61,6 +60,12 @@ def audit_log() -> ResponseReturnValue:
     cursor = next_cursor(rows, AUDIT_PAGE_SIZE, "at")
     next_url = url_for("practitioner.audit_log", **args, after=cursor) if cursor else None
     return (
-        render_template("practitioner/audit.html", form=form, rows=rows[:AUDIT_PAGE_SIZE], next_url=next_url),
+        render_template(
+            "practitioner/audit.html",
+            form=form,
+            rows=rows[:AUDIT_PAGE_SIZE],
+            next_url=next_url,
+            action_labels=ACTION_LABELS,
+        ),
         200 if valid else 400,
     )

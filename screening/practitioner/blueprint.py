@@ -1,50 +1,49 @@
 """The workspace's one blueprint: its URL prefix, the sign-in check, the idle
 timeout and the helpers every template gets.
 
-Every page but the login page needs a signed-in practitioner; the check is a
-``before_request`` on the blueprint, so a new page cannot forget it.
+Every page but the login page needs a signed-in account whose role opens it
+(``roles.ACCESS``); the check is a ``before_request`` on the blueprint, so a
+new page cannot forget it.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
 from ..core.conditions import describe_condition
+from ..web.audit import audit
 from .clock import local_time, machine_time
 from .forms import OUTCOME_LABELS, OVERRIDE_REASONS, RULE_OUTCOME_LABELS, LogoutForm
+from .roles import PUBLIC_ENDPOINTS, may_open
 
 URL_PREFIX = "/practitioner"
 bp = Blueprint("practitioner", __name__, url_prefix=URL_PREFIX)
 
-# Endpoints an anonymous visitor may reach.
-PUBLIC_ENDPOINTS = frozenset({"practitioner.login"})
-# Session key: when the signed-in practitioner last made a request (epoch seconds).
-LAST_SEEN = "last_seen"
-
 
 @bp.before_request
 def require_login() -> ResponseReturnValue | None:
-    """Send anonymous visitors to the login page, remembering where they were going."""
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
-    if current_user.is_authenticated:
-        now = time.time()
-        # Clinic computers are shared: an idle session ends (checked here, on the server).
-        if now - session.get(LAST_SEEN, now) > int(current_app.config["IDLE_TIMEOUT"]):
-            logout_user()
-            session.clear()
-            flash(_("You were signed out after a period without activity. Please sign in again."))
-            return redirect(url_for("practitioner.login", next=target))
-        session[LAST_SEEN] = now
-        return None
+    """Send anonymous visitors to the login page, remembering where they were
+    going, and refuse pages the account's role does not open (roles.ACCESS)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    return redirect(url_for("practitioner.login", next=target))
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    if not current_user.is_authenticated:
+        if g.get("session_timed_out"):
+            # Clinic computers are shared: an idle session ends (checked on the server).
+            session.clear()
+            flash(_("You were signed out after a period without activity. Please sign in again."))
+        return redirect(url_for("practitioner.login", next=target))
+    if not may_open(current_user.role, request.endpoint):
+        audit("access.denied", None, {"page": request.endpoint, "role": current_user.role})
+        abort(403)
+    from .two_factor import require_enrolment  # the page module imports this blueprint
+
+    return require_enrolment()
 
 
 @bp.context_processor
@@ -58,5 +57,7 @@ def template_helpers() -> dict[str, Any]:
         "rule_outcome_labels": RULE_OUTCOME_LABELS,
         "override_reasons": OVERRIDE_REASONS,
         "logout_form": LogoutForm() if current_user.is_authenticated else None,
+        # Links to pages the account cannot open are not shown.
+        "can_open": lambda endpoint: current_user.is_authenticated and may_open(current_user.role, endpoint),
         "timezone_name": current_app.config["TIMEZONE"],
     }

@@ -67,7 +67,9 @@ def render_detail(
     reconfirm_form: ReconfirmForm | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    """The screening page with its decision and re-confirmation forms."""
+    """The screening page with its decision and re-confirmation forms; every
+    rendering shows the answers, so every one is audited (a 400 too)."""
+    audit("screening.view", screening_target(screening["reference"]), {"status": status} if status != 200 else None)
     ruleset = get_ruleset(current_app)
     db = get_db()
     language = current_language()
@@ -129,9 +131,7 @@ def current_rules_verdict(screening: storage.ScreeningRecord, ruleset: RuleSet) 
 @bp.get("/screening/<reference>")
 def detail(reference: str) -> ResponseReturnValue:
     """Everything about one screening, for the decision and the paper file."""
-    screening = screening_or_404(reference)
-    audit("screening.view", screening_target(screening["reference"]))
-    return render_detail(screening)
+    return render_detail(screening_or_404(reference))
 
 
 def _stale(screening: Mapping[str, Any]) -> ResponseReturnValue:
@@ -288,6 +288,7 @@ def answers(reference: str) -> ResponseReturnValue:
                     return _record_reconfirmation(
                         screening, form.revision.data or "", verdict, form.patient_signature.data
                     )
+    audit("screening.view", screening_target(screening["reference"]), {"part": "answers", "status": status})
     return (
         render_template(
             "practitioner/answers.html",

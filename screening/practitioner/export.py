@@ -30,7 +30,7 @@ from ..web.ruleset import get_ruleset
 from .blueprint import bp
 from .clock import is_expired, local_time
 from .forms import OVERRIDE_REASONS, QueueFilterForm
-from .queue import filter_args, queue_filter
+from .queue import filter_args, listing_details, queue_filter
 from .words import rule_titles
 
 # A cell starting with one of these may be read as a formula.
@@ -149,7 +149,7 @@ def export_csv() -> ResponseReturnValue:
     filters = queue_filter(form)
     args = filter_args(form)
     # No search text in the audit row: it may be a patient's name.
-    audit("export.csv", None, {**{k: v for k, v in args.items() if k != "q"}, "search": "q" in args})
+    audit("export.csv", None, listing_details(args))
     today = screening_day()
 
     # The export is in English, like its header.

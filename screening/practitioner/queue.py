@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from .. import storage
 from ..core.facts import needs_review
+from ..web.audit import audit
 from ..web.db import get_db, screening_day
 from .blueprint import bp
 from .chart import chart
@@ -77,6 +78,11 @@ def queue_views(
     ]
 
 
+def listing_details(args: dict[str, Any]) -> dict[str, Any]:
+    """The filters as an audit row keeps them: whether there was a search, not its text."""
+    return {**{key: value for key, value in args.items() if key != "q"}, "search": "q" in args}
+
+
 @bp.get("/")
 def queue() -> ResponseReturnValue:
     """Screenings newest first, filtered, a page at a time (keyset)."""
@@ -104,6 +110,8 @@ def queue() -> ResponseReturnValue:
     ]
     counts = storage.queue_counts(db, form_filters)
     undecided = storage.queue_counts(db, replace(form_filters, reviewed=False))
+    # Who looked at which list: the filters and how many rows, never a name searched for.
+    audit("screening.list", None, {**listing_details(args), "shown": len(shown)})
     return (
         render_template(
             "practitioner/queue.html",

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.conditions import ConditionVisitor, fold_condition
 from ..core.model import Condition, Rescreen, Rule, RuleSet, Test, pick_text
+from ..web.audit import ACTION_LABELS
 from ..web.i18n import current_language
 from ..web.ruleset import get_ruleset
 from .blueprint import bp
@@ -122,25 +123,6 @@ def rescreen_text(rescreen: Rescreen, ruleset: RuleSet, language: str) -> str:
     return _("%(amount)d %(unit)s after the screening", amount=rescreen.amount, unit=unit_word(rescreen.unit))
 
 
-AUDIT_ACTIONS = {
-    "login.success": _l("Signed in"),
-    "login.failure": _l("Sign-in failed"),
-    "login.locked": _l("Account locked after failed sign-ins"),
-    "logout": _l("Signed out"),
-    "screening.view": _l("Viewed a screening"),
-    "screening.list": _l("Listed screenings (API)"),
-    "review.confirm": _l("Confirmed a verdict"),
-    "review.override": _l("Overrode a verdict"),
-    "screening.reconfirm": _l("Day-of-session check"),
-    "export.csv": _l("Exported screenings as CSV"),
-    "practitioner.create": _l("Created an account"),
-    "practitioner.deactivate": _l("Deactivated an account"),
-    "api_token.create": _l("Created an API token"),
-    "api_token.revoke": _l("Revoked an API token"),
-    "screening.erase": _l("Erased a screening"),
-    "data.purge": _l("Purged old screenings"),
-    "data.backup": _l("Backed up the database"),
-}
 DETAIL_KEYS = {
     "verdict": _l("verdict"),
     "status": _l("decision"),
@@ -159,7 +141,7 @@ DETAIL_KEYS = {
 
 def audit_action_label(action: str) -> str:
     """What an audit action means, in words (the action itself if it is new)."""
-    return str(AUDIT_ACTIONS.get(action, action))
+    return str(ACTION_LABELS.get(action, action))
 
 
 def audit_details_text(details: Mapping[str, Any]) -> str:

@@ -34,7 +34,9 @@ from __future__ import annotations
 # Re-exported because callers have always reached the patient's details
 # through storage (storage.Patient) when saving a screening.
 from ..core.people import Patient
+from .account_links import create_account_link, live_account_link, use_account_link
 from .accounts import (
+    API_SCOPES,
     create_api_token,
     create_practitioner,
     get_api_token,
@@ -42,19 +44,30 @@ from .accounts import (
     get_practitioner_by_email,
     has_live_api_token,
     list_practitioners,
-    record_login_failure,
     record_login_success,
     revoke_api_tokens,
     set_practitioner_active,
+    set_practitioner_password,
+    set_practitioner_role,
     touch_api_token,
 )
 from .audit import AuditFilter, list_audit, record_audit
-from .connection import MAX_ROW_ID, SYNCHRONOUS_LEVELS, connect, hash_token, utc_now, write_transaction
+from .connection import (
+    MAX_ROW_ID,
+    SYNCHRONOUS_LEVELS,
+    StorageUnavailable,
+    check_writable,
+    connect,
+    hash_token,
+    is_storage_fault,
+    utc_now,
+    write_transaction,
+)
 from .consent import ConsentTextRecord, get_consent_text, store_consent_text
 from .courses import (
     CourseRecord,
+    CourseSessionRecord,
     DuplicateSession,
-    SessionRecord,
     get_current_course,
     list_course_sessions,
     list_open_courses,
@@ -62,6 +75,7 @@ from .courses import (
     record_session,
     start_course,
 )
+from .idempotency import find_idempotency_key, record_idempotency_key
 from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
     SCREENING_CHILDREN,
@@ -104,6 +118,7 @@ from .records import (
     ReconfirmationRecord,
     ReviewRecord,
     ScreeningRecord,
+    SessionRecord,
 )
 from .reviews import (
     Reconfirmation,
@@ -129,8 +144,12 @@ from .screenings import (
     screening_revision,
     verdict_columns,
 )
+from .sessions import end_session, end_sessions, get_session, list_open_sessions, start_session, touch_session
+from .throttle import clear_failed_logins, login_blocked_until, record_failed_login
+from .two_factor import accept_totp_step, enable_totp, use_recovery_code
 
 __all__ = [
+    "API_SCOPES",
     "MAX_ROW_ID",
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
@@ -142,6 +161,7 @@ __all__ = [
     "AuditRecord",
     "ConsentTextRecord",
     "CourseRecord",
+    "CourseSessionRecord",
     "DuplicateSession",
     "OutboxRecord",
     "Patient",
@@ -156,22 +176,31 @@ __all__ = [
     "ScreeningRecord",
     "SessionRecord",
     "StaleScreening",
+    "StorageUnavailable",
     "UnknownPatient",
+    "accept_totp_step",
     "add_review",
     "adjacent_reference",
     "backup_database",
+    "check_writable",
     "claim_messages",
+    "clear_failed_logins",
     "connect",
     "count_screenings",
     "count_screenings_before",
     "count_screenings_by_status",
+    "create_account_link",
     "create_api_token",
     "create_practitioner",
     "current_integrity",
     "daily_status_counts",
     "due_reminders",
+    "enable_totp",
+    "end_session",
+    "end_sessions",
     "enqueue_message",
     "erase_screening",
+    "find_idempotency_key",
     "get_api_token",
     "get_consent_text",
     "get_current_course",
@@ -182,16 +211,19 @@ __all__ = [
     "get_screening",
     "get_screening_by_reference",
     "get_screening_by_token",
+    "get_session",
     "has_live_api_token",
     "hash_token",
     "integrity_digest",
     "integrity_matches",
+    "is_storage_fault",
     "iter_screenings",
     "latest_reviews",
     "legacy_role_columns",
     "list_audit",
     "list_course_sessions",
     "list_open_courses",
+    "list_open_sessions",
     "list_outbox",
     "list_patient_screenings",
     "list_practitioners",
@@ -199,6 +231,8 @@ __all__ = [
     "list_reviews",
     "list_screening_sessions",
     "list_screenings",
+    "live_account_link",
+    "login_blocked_until",
     "mark_delivered",
     "mark_failed",
     "mark_reminded",
@@ -212,7 +246,8 @@ __all__ = [
     "queue_counts",
     "reconfirm_screening",
     "record_audit",
-    "record_login_failure",
+    "record_failed_login",
+    "record_idempotency_key",
     "record_login_success",
     "record_session",
     "resend_message",
@@ -222,10 +257,16 @@ __all__ = [
     "save_screening",
     "screening_revision",
     "set_practitioner_active",
+    "set_practitioner_password",
+    "set_practitioner_role",
     "start_course",
+    "start_session",
     "store_consent_text",
     "store_integrity",
     "touch_api_token",
+    "touch_session",
+    "use_account_link",
+    "use_recovery_code",
     "utc_now",
     "verdict_columns",
     "write_transaction",

@@ -7,18 +7,18 @@ from typing import cast
 
 from sqlite_utils import Database
 
-from .connection import hash_token, query_one, utc_now, write_transaction
+from .connection import hash_token, query_one, utc_now
 from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
 
 # --- Practitioners ---------------------------------------------------------------
 
 
-def create_practitioner(db: Database, email: str, name: str, password_hash: str) -> int:
+def create_practitioner(db: Database, email: str, name: str, password_hash: str, role: str = "practitioner") -> int:
     """Add an account; raise ``sqlite3.IntegrityError`` if the e-mail is taken."""
     cursor = db.execute(
-        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins)"
-        " VALUES (?, ?, ?, 1, ?, 0)",
-        [email.strip().lower(), name.strip(), password_hash, utc_now()],
+        "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins, role)"
+        " VALUES (?, ?, ?, 1, ?, 0, ?)",
+        [email.strip().lower(), name.strip(), password_hash, utc_now(), role],
     )
     return int(cursor.lastrowid or 0)
 
@@ -43,59 +43,71 @@ def set_practitioner_active(db: Database, email: str, active: bool) -> bool:
     return cursor.rowcount > 0
 
 
+def set_practitioner_role(db: Database, practitioner_id: int, role: str) -> None:
+    """Give an account another role."""
+    db.execute("UPDATE practitioners SET role = ? WHERE id = ?", [role, practitioner_id])
+
+
+def set_practitioner_password(db: Database, practitioner_id: int, password_hash: str) -> None:
+    """Replace an account's password hash (and forget earlier failed sign-ins)."""
+    db.execute(
+        "UPDATE practitioners SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+        [password_hash, practitioner_id],
+    )
+
+
 def list_practitioners(db: Database) -> list[PractitionerSummary]:
     """Every account (without password hashes), by name."""
-    rows = db.query("SELECT id, email, name, active, created_at FROM practitioners ORDER BY name, id")
+    rows = db.query(
+        "SELECT id, email, name, active, created_at, role, last_login_at FROM practitioners ORDER BY name, id"
+    )
     return [cast(PractitionerSummary, row) for row in rows]
 
 
-# --- Login lockout ---------------------------------------------------------------
-
-
-def record_login_failure(db: Database, practitioner_id: int, *, limit: int, lock_until: str) -> bool:
-    """Count a failed login; at ``limit`` failures in a row, lock the account
-    until ``lock_until`` and start counting again. True if this one locked it."""
-    with write_transaction(db):
-        row = query_one(db, "SELECT failed_logins FROM practitioners WHERE id = ?", [practitioner_id])
-        if row is None:
-            return False
-        failures = int(row["failed_logins"]) + 1
-        if failures >= limit:
-            db.execute(
-                "UPDATE practitioners SET failed_logins = 0, locked_until = ? WHERE id = ?",
-                [lock_until, practitioner_id],
-            )
-            return True
-        db.execute("UPDATE practitioners SET failed_logins = ? WHERE id = ?", [failures, practitioner_id])
-        return False
+# --- Sign-ins ---------------------------------------------------------------
 
 
 def record_login_success(db: Database, practitioner_id: int) -> None:
-    """Forget earlier failures after a successful login."""
-    db.execute("UPDATE practitioners SET failed_logins = 0, locked_until = NULL WHERE id = ?", [practitioner_id])
+    """Note a successful sign-in (the account page shows when)."""
+    db.execute(
+        "UPDATE practitioners SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+        [utc_now(), practitioner_id],
+    )
 
 
 # --- API tokens ------------------------------------------------------------------
 
 
-def create_api_token(db: Database, practitioner_id: int, name: str) -> str:
-    """Issue a bearer token; only its hash is kept, so it is shown once."""
+API_SCOPES = ("screenings:read", "fhir:read")
+
+
+def create_api_token(
+    db: Database,
+    practitioner_id: int,
+    name: str,
+    scopes: tuple[str, ...] = API_SCOPES,
+    expires_at: str | None = None,
+) -> str:
+    """Issue a bearer token for ``scopes`` (until ``expires_at``, UTC ISO, if given);
+    only its hash is kept, so it is shown once."""
     token = secrets.token_urlsafe(32)
     db.execute(
-        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-        [practitioner_id, name.strip(), hash_token(token), utc_now()],
+        "INSERT INTO api_tokens (practitioner_id, name, token_hash, created_at, scopes, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [practitioner_id, name.strip(), hash_token(token), utc_now(), " ".join(scopes), expires_at],
     )
     return token
 
 
 def get_api_token(db: Database, token: str) -> ApiTokenRecord | None:
-    """The live (not revoked) token with its owner, if the owner is active."""
+    """The live (not revoked, not expired) token with its owner, if the owner is active."""
     row = query_one(
         db,
         "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
         " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
-        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1",
-        [hash_token(token)],
+        " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1"
+        " AND (expires_at IS NULL OR expires_at > ?)",
+        [hash_token(token), utc_now()],
     )
     return cast(ApiTokenRecord | None, row)
 

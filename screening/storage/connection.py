@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,37 @@ MAX_ROW_ID = 2**63 - 1
 SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
 
 
+class StorageUnavailable(Exception):
+    """The database cannot take writes now (read-only, or the disk is full): nothing was saved."""
+
+
+# SQLite's messages for the faults a retry later may get past.
+_FAULT_MESSAGES = ("readonly database", "disk is full", "disk i/o error", "unable to open database")
+
+
+def is_storage_fault(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing writes (read-only, full disk, I/O), not a bug."""
+    return isinstance(error, StorageUnavailable) or (
+        isinstance(error, sqlite3.OperationalError) and any(m in str(error).lower() for m in _FAULT_MESSAGES)
+    )
+
+
+def create_private_file(path: str) -> None:
+    """Create ``path`` readable and writable by its owner only (0600), unless it exists."""
+    if path == ":memory:" or os.path.exists(path):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def check_writable(db: Database) -> None:
+    """Raise ``StorageUnavailable`` unless a write to the database file goes through."""
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute(f"PRAGMA user_version = {int(version)}")  # rewrites the header: a real write
+    except sqlite3.OperationalError as error:
+        raise StorageUnavailable(str(error)) from error
+
+
 def connect(path: str, synchronous: str = "FULL") -> Database:
     """Open the database with the settings every connection needs.
 
@@ -28,6 +60,8 @@ def connect(path: str, synchronous: str = "FULL") -> Database:
     """
     if synchronous not in SYNCHRONOUS_LEVELS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
+    # SQLite gives the -wal and -shm files the database file's mode: 0600 for all three.
+    create_private_file(path)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
     db = Database(conn)
     for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):

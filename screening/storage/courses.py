@@ -26,7 +26,7 @@ class CourseRecord(TypedDict):
     interval_days: int
 
 
-class SessionRecord(TypedDict):
+class CourseSessionRecord(TypedDict):
     """A session given, with who gave it and the screening it was given on."""
 
     id: int
@@ -61,7 +61,7 @@ def get_current_course(db: Database, patient_id: int) -> CourseRecord | None:
     return None if row is None else cast(CourseRecord, row)
 
 
-def list_course_sessions(db: Database, course_id: int) -> list[SessionRecord]:
+def list_course_sessions(db: Database, course_id: int) -> list[CourseSessionRecord]:
     """The sessions of the course, in order of their number."""
     rows = db.query(
         "SELECT cs.*, p.name AS practitioner_name, s.reference FROM course_sessions cs"
@@ -69,7 +69,7 @@ def list_course_sessions(db: Database, course_id: int) -> list[SessionRecord]:
         " WHERE cs.course_id = ? ORDER BY cs.number",
         [course_id],
     )
-    return [cast(SessionRecord, row) for row in rows]
+    return [cast(CourseSessionRecord, row) for row in rows]
 
 
 def record_session(

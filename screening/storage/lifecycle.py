@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 from sqlite_utils import Database
 
-from .connection import write_transaction
+from .connection import create_private_file, write_transaction
 
 # Tables whose rows belong to one screening and go with it.
-SCREENING_CHILDREN = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions")
+SCREENING_CHILDREN = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions", "api_idempotency")
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
@@ -62,18 +62,30 @@ def purge_screenings(db: Database, cutoff: str, *, batch: int = 500) -> Iterator
 
 
 def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
-    """Erase one patient's screening and everything attached; None if unknown."""
+    """Erase one patient's screening and everything attached, leaving no copy of
+    it in the database files; None if unknown.
+
+    ``secure_delete`` zeroes the freed bytes, the full-text index is rebuilt
+    (its segments kept the name's tokens) and the WAL is checkpointed and
+    truncated (it held the pages as they were). ``counts["wal_cleared"]`` is 0
+    if a reader kept the WAL from being truncated; run ``erase`` again then.
+    """
+    db.execute("PRAGMA secure_delete = ON").fetchall()
     with write_transaction(db):
         row = db.execute("SELECT id FROM screenings WHERE reference = ?", [reference.strip().upper()]).fetchone()
         if row is None:
             return None
-        return _delete_screenings(db, [row[0]])
+        counts = _delete_screenings(db, [row[0]])
+        db.execute("INSERT INTO screenings_fts (screenings_fts) VALUES ('rebuild')")
+    busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return {**counts, "wal_cleared": 0 if busy else 1}
 
 
 def backup_database(db: Database, target: str, *, pages: int = 256) -> Iterator[tuple[int, int]]:
     """Copy the live database to ``target`` with SQLite's online backup API;
     yields (pages left, total pages) as it goes. Writers are not blocked."""
     progress: list[tuple[int, int]] = []
+    create_private_file(target)  # a backup holds every patient: 0600 like the database
     destination = sqlite3.connect(target)
     try:
         db.conn.backup(

@@ -61,6 +61,10 @@ class PractitionerRecord(TypedDict):
     created_at: str
     failed_logins: int
     locked_until: str | None
+    role: str  # admin | practitioner | reception (m024)
+    last_login_at: str | None
+    totp_secret: str | None  # set once two-factor sign-in is enrolled
+    totp_last_step: int | None
 
 
 class PractitionerSummary(TypedDict):
@@ -71,6 +75,8 @@ class PractitionerSummary(TypedDict):
     name: str
     active: int
     created_at: str
+    role: str
+    last_login_at: str | None
 
 
 class ReviewRecord(TypedDict):
@@ -140,3 +146,19 @@ class ApiTokenRecord(TypedDict):
     revoked_at: str | None
     last_used_at: str | None
     practitioner_email: str
+    scopes: str  # space-separated (m029)
+    expires_at: str | None
+
+
+class SessionRecord(TypedDict):
+    """A sign-in session (m025); the cookie holds a secret whose hash names it."""
+
+    id: int
+    token_hash: str
+    practitioner_id: int
+    created_at: str
+    last_seen_at: str
+    ended_at: str | None
+    end_reason: str | None
+    client_address: str | None
+    user_agent: str | None

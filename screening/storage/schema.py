@@ -12,6 +12,14 @@ from collections.abc import Callable, Mapping
 from sqlite_utils import Database, Migrations
 from sqlite_utils.db import quote_identifier
 
+from .schema_accounts import (
+    m024_staff_accounts,
+    m025_sessions,
+    m026_audit_append_only,
+    m027_login_failures,
+    m028_idempotency_keys,
+    m029_api_token_scopes,
+)
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
 from .schema_outbox import m016_outbox, m017_patient_notices
@@ -350,6 +358,12 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m021_consent_signature,
         m022_reconfirmation_signatures,
         m023_integrity,
+        m024_staff_accounts,
+        m025_sessions,
+        m026_audit_append_only,
+        m027_login_failures,
+        m028_idempotency_keys,
+        m029_api_token_scopes,
         m030_phone_search,
         m031_email_search,
         m032_patients,

@@ -95,8 +95,10 @@ def save_screening(
     language: str,
     consent_version: str,
     consent: SignedConsent | None = None,
+    token: str | None = None,
 ) -> SavedScreening:
-    """Store a screening with its verdict; return its reference and token.
+    """Store a screening with its verdict; return its reference and token
+    (``token`` if given, else a new random one).
 
     With ``consent``, the texts the patient signed are kept by their hash (see
     ``storage.consent``), the screening names them and keeps the signature; its
@@ -113,8 +115,9 @@ def save_screening(
         **verdict_columns(verdict),
         **_consent_columns(consent),
     }
+    given = token
     for _ in range(20):
-        token = secrets.token_urlsafe(32)
+        token = given or secrets.token_urlsafe(32)
         values = {**row, "reference": new_reference(), "token_hash": hash_token(token)}
         sql = (
             f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code

@@ -10,40 +10,53 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import has_request_context, request
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..core.people import normalise_email
 from ..storage import ApiTokenRecord, record_audit
 from .db import get_db
 
-# Every action the app records, for the audit page's filter.
-ACTIONS = (
-    "login.success",
-    "login.failure",
-    "login.locked",
-    "logout",
-    "screening.view",
-    "screening.list",
-    "review.confirm",
-    "review.override",
-    "screening.reconfirm",
-    "document.patient_pdf",
-    "document.chart_pdf",
-    "export.csv",
-    "practitioner.create",
-    "practitioner.deactivate",
-    "api_token.create",
-    "api_token.revoke",
-    "screening.erase",
-    "data.purge",
-    "data.backup",
-    "webhook.resend",
-    "patient.link",
-    "patient.unlink",
-    "course.start",
-    "course.session",
-    "course.due",
-)
+# Every action the app records, in words, for the audit page (and its filter).
+ACTION_LABELS: Mapping[str, LazyString] = {
+    "login.success": _l("Signed in"),
+    "login.failure": _l("Sign-in refused"),
+    "login.password_ok": _l("Password accepted; waiting for the second factor"),
+    "two_factor.enable": _l("Set up two-factor sign-in"),
+    "login.locked": _l("Sign-ins paused after repeated failures"),
+    "logout": _l("Signed out"),
+    "session.end": _l("Ended a session"),
+    "access.denied": _l("Refused access"),
+    "screening.view": _l("Viewed a screening"),
+    "screening.list": _l("Viewed a list of screenings"),
+    "review.confirm": _l("Confirmed a verdict"),
+    "review.override": _l("Overrode a verdict"),
+    "screening.reconfirm": _l("Re-confirmed answers on the day"),
+    "export.csv": _l("Exported screenings as CSV"),
+    "practitioner.create": _l("Created an account"),
+    "practitioner.deactivate": _l("Deactivated an account"),
+    "practitioner.reactivate": _l("Reactivated an account"),
+    "practitioner.role": _l("Changed an account's role"),
+    "practitioner.reset": _l("Reset an account's password"),
+    "password.change": _l("Changed their password"),
+    "password.set": _l("Set a password through a link"),
+    "api_token.create": _l("Issued an API token"),
+    "api_token.revoke": _l("Revoked an API token"),
+    "screening.erase": _l("Erased a screening"),
+    "data.purge": _l("Purged old screenings"),
+    "data.backup": _l("Backed up the database"),
+    "document.patient_pdf": _l("Downloaded a patient's PDF"),
+    "document.chart_pdf": _l("Downloaded a chart PDF"),
+    "webhook.resend": _l("Re-sent a webhook"),
+    "patient.link": _l("Linked a screening to a patient record"),
+    "patient.unlink": _l("Unlinked a screening from a patient record"),
+    "course.start": _l("Started a course"),
+    "course.session": _l("Recorded a session"),
+    "course.due": _l("Viewed the sessions due"),
+    "rules.replay": _l("Replayed screenings under candidate rules"),
+}
+ACTIONS = tuple(ACTION_LABELS)
 
 
 def screening_target(reference: str) -> str:

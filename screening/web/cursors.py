@@ -32,6 +32,8 @@ def decode_cursor(cursor: str) -> tuple[str, int] | None:
     timestamp, row_id = value
     if not isinstance(timestamp, str) or not isinstance(row_id, int) or isinstance(row_id, bool):
         return None
+    if not timestamp.isascii():  # a lone surrogate could not even be sent to the database
+        return None
     if not 0 <= row_id <= MAX_ROW_ID:
         return None
     try:

@@ -52,15 +52,34 @@ def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
     """
     legacy_columns = storage.legacy_role_columns((ruleset or get_ruleset()).roles)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    make_private(directory, path)
     # Several server workers start at once: one migrates, the others wait.
     with open(os.path.join(directory, ".migrate.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         db = storage.connect(path)
         try:
-            return storage.migrate(db, legacy_columns)
+            applied = storage.migrate(db, legacy_columns)
+            # A read-only database or a full disk is said at start-up, not
+            # discovered by the first patient whose answers cannot be saved.
+            try:
+                storage.check_writable(db)
+            except storage.StorageUnavailable as error:
+                raise storage.StorageUnavailable(f"cannot write to the database {path}: {error}") from error
+            return applied
         finally:
             db.close()
+
+
+def make_private(directory: str, path: str) -> None:
+    """The database folder 0700 and its files 0600: patient data for this account only."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for target, mode in [(directory, 0o700), *[(path + suffix, 0o600) for suffix in ("", "-wal", "-shm")]]:
+        try:
+            info = os.stat(target)
+        except FileNotFoundError:
+            continue
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(target, mode)
 
 
 def screening_day() -> dt.date:

@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
+
+from ..storage import is_storage_fault
 
 
 def wants_json() -> bool:
@@ -42,8 +44,26 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     return render_template(template, error=error), code
 
 
+RETRY_AFTER_SECONDS = 60
+
+
+def storage_fault_response() -> Response:
+    """503 with Retry-After: the database refuses writes (read-only, disk full); nothing was saved."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    current_app.logger.error("The database refuses writes (read-only or disk full) in %s", request.endpoint)
+    if wants_json():
+        return json_error(
+            503, "The service cannot store anything right now; nothing was saved. Try again later.", headers=headers
+        )
+    response = make_response(render_template("errors/503.html"), 503)
+    response.headers.update(headers)
+    return response
+
+
 def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
-    """A bug must not show a traceback: log it and answer 500."""
+    """A bug must not show a traceback: log it and answer 500 (a storage fault: 503)."""
+    if is_storage_fault(error):
+        return storage_fault_response()
     # The endpoint, not the path: result paths carry a patient's secret token.
     current_app.logger.error("Unhandled error in %s", request.endpoint, exc_info=error)
     return handle_http_error(InternalServerError())
@@ -52,6 +72,10 @@ def handle_unexpected_error(error: Exception) -> ResponseReturnValue:
 def respond_to_http_error(error: HTTPException) -> Response:
     """``handle_http_error`` plus the error's own headers (Allow on a 405, which
     RFC 9110 requires), keeping our content type."""
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no page can be built (its links would
+        # need that host), so a plain answer.
+        return Response("400 Bad Request: this server does not answer to that host name.\n", 400, mimetype="text/plain")
     response = make_response(handle_http_error(error))
     for name, value in error.get_headers():
         if name.lower() != "content-type":

@@ -4,9 +4,10 @@ Settings (``SCREENING_`` environment variables in production):
 
 - ``RATELIMIT_ENABLED`` (default true): Flask-Limiter's own switch; false turns
   every limit off.
-- ``RATELIMIT_STORAGE_URI`` (default ``memory://``): where counts are kept.
-  The in-memory store is per process; with several server workers use a
-  shared store such as ``redis://`` so a client cannot multiply its allowance.
+- ``RATELIMIT_STORAGE_URI`` (default ``sqlite:///<instance>/ratelimits.sqlite``):
+  where counts are kept; the SQLite file (limit_storage.py) is shared by every
+  worker, so a client cannot multiply its allowance; ``redis://`` for several
+  machines; ``memory://`` counts per process.
 - ``API_RATE_LIMIT`` (default ``30 per minute``): screenings one client
   address may submit through ``POST /api/v1/screenings``.
 - ``FORM_RATE_LIMIT`` (default ``20 per minute``): questionnaire submissions
@@ -14,9 +15,9 @@ Settings (``SCREENING_`` environment variables in production):
 - ``PDF_RATE_LIMIT`` (default ``10 per minute``): patient PDFs one client
   address may download (each takes the server a good part of a second).
 - ``LOGIN_RATE_LIMIT`` (default ``10 per minute``) per client address and
-  ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email,
-  on practitioner sign-in attempts; repeated failures also lock the account
-  (auth.py).
+  ``LOGIN_ACCOUNT_RATE_LIMIT`` (default ``20 per hour``) per account email
+  and client address, on sign-in attempts; repeated failures also pause
+  that account-and-address pair with a growing delay (auth.py).
 
 The client address is ``request.remote_addr``; behind a reverse proxy set
 ``PROXY_COUNT`` (security.py applies ProxyFix) so that this is the client's
@@ -28,6 +29,9 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from ..core.people import normalise_email
+from . import limit_storage  # noqa: F401 - registers the sqlite:// store with the limits library
 
 # One limiter for the process, configured from the app's config by init_app;
 # routes are decorated with ``limiter.limit(...)``.
@@ -65,8 +69,10 @@ def login_account_rate_limit() -> str:
 
 
 def login_account_key() -> str:
-    """The account a sign-in attempt names (lower-cased), whoever sends it."""
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The account a sign-in attempt names (normalised) together with the sender's
+    address: a count per account alone would let anyone lock its holder out."""
+    email = normalise_email(request.form.get("email") or "")[:254]
+    return f"login:{email}:{get_remote_address()}"
 
 
 def init_app(app: Flask) -> None:

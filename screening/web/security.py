@@ -52,14 +52,22 @@ def check_production_config(app: Flask) -> None:
         )
 
 
+# Control characters (a decoded %0a ends a log line early and forges the next one).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class RedactResultTokens(logging.Filter):
-    """Access logs must not leak the secret links to patients' results."""
+    """Access logs must not leak the secret links to patients' results, nor
+    carry control characters a client sent in a path (forged log lines)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the message with tokens replaced; never drop the record."""
+        """Rewrite the message with tokens replaced and control characters escaped; never drop the record."""
         message = record.getMessage()
-        if "/result/" in message:
-            record.msg = RESULT_PATH.sub("/result/<redacted>", message)
+        cleaned = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", message)
+        if "/result/" in cleaned:
+            cleaned = RESULT_PATH.sub("/result/<redacted>", cleaned)
+        if cleaned != message:
+            record.msg = cleaned
             record.args = ()
         return True
 

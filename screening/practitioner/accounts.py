@@ -1,0 +1,154 @@
+"""Account management for administrators: invite (the new user sets their own
+password through a one-time link), change a role, deactivate, reactivate and
+reset a password. Every action is audited; a deactivation, a role change and a
+reset end the account's open sessions at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sqlite3
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import storage
+from ..core.people import normalise_email
+from ..web.audit import audit, practitioner_target
+from ..web.db import get_db
+from ..web.links import external_url
+from .account_forms import InviteForm, RoleForm
+from .auth import hash_password
+from .blueprint import bp
+from .forms import LogoutForm
+from .roles import ROLE_LABELS
+
+
+def _account_or_404(account_id: int) -> storage.PractitionerRecord:
+    row = storage.get_practitioner(get_db(), account_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _not_yourself(row: storage.PractitionerRecord) -> bool:
+    """An administrator cannot lock themselves out (another administrator can)."""
+    if row["id"] == current_user.id:
+        flash(_("You cannot do that to your own account; ask another administrator."), "error")
+        return False
+    return True
+
+
+def _unusable_password_hash() -> str:
+    # Until the link is used nobody knows a password that opens the account.
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def _link_page(row: storage.PractitionerRecord, purpose: str) -> ResponseReturnValue:
+    hours = int(current_app.config["ACCOUNT_LINK_HOURS"])
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).isoformat(timespec="microseconds")
+    token = storage.create_account_link(get_db(), row["id"], purpose, expires)
+    link = external_url("practitioner.set_password", token=token)
+    return render_template("practitioner/account_link.html", account=row, link=link, hours=hours, purpose=purpose)
+
+
+def render_accounts(form: InviteForm | None = None, status: int = 200) -> ResponseReturnValue:
+    """The accounts page with the invitation form."""
+    return (
+        render_template(
+            "practitioner/accounts.html",
+            accounts=storage.list_practitioners(get_db()),
+            form=form or InviteForm(formdata=None),
+            action_form=LogoutForm(),
+            role_labels=ROLE_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.get("/accounts")
+def accounts() -> ResponseReturnValue:
+    """Every account with its role, status and last sign-in."""
+    return render_accounts()
+
+
+@bp.post("/accounts")
+def invite() -> ResponseReturnValue:
+    """Create an account and show its one-time set-password link."""
+    form = InviteForm()
+    if not form.validate():
+        return render_accounts(form, 400)
+    email = normalise_email(form.email.data)
+    existing = storage.get_practitioner_by_email(get_db(), email)
+    if existing is not None:
+        message = (
+            _("This account exists but is deactivated: reactivate it below.")
+            if not existing["active"]
+            else _("An account with this email exists already.")
+        )
+        form.email.errors = [message]
+        return render_accounts(form, 400)
+    try:
+        account_id = storage.create_practitioner(
+            get_db(), email, form.name.data, _unusable_password_hash(), form.role.data
+        )
+    except sqlite3.IntegrityError:
+        form.email.errors = [_("An account with this email exists already.")]
+        return render_accounts(form, 400)
+    audit("practitioner.create", practitioner_target(email), {"role": form.role.data})
+    return _link_page(_account_or_404(account_id), "invite")
+
+
+@bp.post("/accounts/<int:account_id>/deactivate")
+def deactivate(account_id: int) -> ResponseReturnValue:
+    """Deactivate an account: it cannot sign in, and its open sessions end now."""
+    row = _account_or_404(account_id)
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    if _not_yourself(row):
+        storage.set_practitioner_active(get_db(), row["email"], False)
+        storage.end_sessions(get_db(), row["id"], "deactivated")
+        audit("practitioner.deactivate", practitioner_target(row["email"]))
+        flash(_("%(name)s can no longer sign in.", name=row["name"]))
+    return redirect(url_for("practitioner.accounts"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/reactivate")
+def reactivate(account_id: int) -> ResponseReturnValue:
+    """Let a deactivated account sign in again (with its old password, or after a reset)."""
+    row = _account_or_404(account_id)
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    storage.set_practitioner_active(get_db(), row["email"], True)
+    audit("practitioner.reactivate", practitioner_target(row["email"]))
+    flash(_("%(name)s can sign in again.", name=row["name"]))
+    return redirect(url_for("practitioner.accounts"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/role")
+def change_role(account_id: int) -> ResponseReturnValue:
+    """Give an account another role; its sessions end, so the new role applies at once."""
+    row = _account_or_404(account_id)
+    form = RoleForm()
+    if not form.validate():
+        abort(400)
+    if _not_yourself(row) and form.role.data != row["role"]:
+        storage.set_practitioner_role(get_db(), row["id"], form.role.data)
+        storage.end_sessions(get_db(), row["id"], "role_changed")
+        audit("practitioner.role", practitioner_target(row["email"]), {"from": row["role"], "to": form.role.data})
+        flash(_("%(name)s now has the role %(role)s.", name=row["name"], role=ROLE_LABELS[form.role.data]))
+    return redirect(url_for("practitioner.accounts"), 303)
+
+
+@bp.post("/accounts/<int:account_id>/reset")
+def reset_password(account_id: int) -> ResponseReturnValue:
+    """The old password stops working and its sessions end; show a one-time link to set a new one."""
+    row = _account_or_404(account_id)
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    storage.set_practitioner_password(get_db(), row["id"], _unusable_password_hash())
+    storage.end_sessions(get_db(), row["id"], "password_reset")
+    audit("practitioner.reset", practitioner_target(row["email"]))
+    return _link_page(row, "reset")

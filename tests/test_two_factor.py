@@ -1,0 +1,104 @@
+"""Two-factor sign-in: enrolment with a server-drawn QR code, the code step,
+codes that work once, recovery codes, and who must use it."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.helpers import audit_rows, build_app, create_account, page_text, query, sign_in
+
+ADMIN = "boss@example.com"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    """The app as in production: administrators must use a second factor."""
+    return build_app(tmp_path, ADMINS_REQUIRE_2FA=True)
+
+
+def enrol(client: FlaskClient) -> tuple[str, list[str]]:
+    """Set up two-factor sign-in from the enrolment page; return (secret, recovery codes)."""
+    page = client.get("/practitioner/two-factor")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<svg" in html and "<img" not in html
+    secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', html).group(1)
+    done = client.post("/practitioner/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200, page_text(done)
+    codes = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
+def next_step_code(secret: str) -> str:
+    """A code for the next time step (the current one was spent by enrolment)."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def test_an_admin_must_enrol_before_anything_else(app: Flask) -> None:
+    create_account(app, ADMIN, "Boss", role="admin")
+    client = app.test_client()
+    assert sign_in(client, ADMIN).status_code == 303
+    response = client.get("/practitioner/audit")
+    assert response.status_code == 302 and response.headers["Location"] == "/practitioner/two-factor"
+    enrol(client)
+    assert client.get("/practitioner/audit").status_code == 200
+    assert len(audit_rows(app, "two_factor.enable")) == 1
+    stored = query(app, "SELECT code_hash FROM recovery_codes")
+    assert len(stored) == 10 and all(len(r["code_hash"]) == 64 for r in stored)  # hashed, not the codes
+
+
+def test_sign_in_then_needs_a_code_that_works_once(app: Flask) -> None:
+    create_account(app, ADMIN, "Boss", role="admin")
+    first = app.test_client()
+    sign_in(first, ADMIN)
+    secret, _codes = enrol(first)
+    client = app.test_client()
+    step = sign_in(client, ADMIN)
+    assert step.status_code == 303 and step.headers["Location"].startswith("/practitioner/login/code")
+    assert client.get("/practitioner/").status_code == 302  # no session before the code
+    code = next_step_code(secret)
+    assert client.post("/practitioner/login/code", data={"code": "000000"}).status_code == 400
+    assert client.post("/practitioner/login/code", data={"code": code}).status_code == 303
+    assert client.get("/practitioner/").status_code == 200
+    again = app.test_client()
+    sign_in(again, ADMIN)
+    replay = again.post("/practitioner/login/code", data={"code": code})
+    assert replay.status_code == 400 and "used already" in page_text(replay)
+
+
+def test_a_recovery_code_signs_in_once(app: Flask) -> None:
+    create_account(app, ADMIN, "Boss", role="admin")
+    first = app.test_client()
+    sign_in(first, ADMIN)
+    _secret, codes = enrol(first)
+    for expected in (303, 400):
+        client = app.test_client()
+        sign_in(client, ADMIN)
+        assert client.post("/practitioner/login/code", data={"code": codes[0]}).status_code == expected
+    assert '"second_factor": "recovery"' in audit_rows(app, "login.success")[-1]["details"]
+
+
+def test_practitioners_need_it_only_when_required_for_all(tmp_path: Path) -> None:
+    relaxed = build_app(tmp_path / "a", ADMINS_REQUIRE_2FA=True)
+    create_account(relaxed)
+    client = relaxed.test_client()
+    sign_in(client)
+    assert client.get("/practitioner/").status_code == 200
+    strict = build_app(tmp_path / "b", REQUIRE_2FA=True)
+    create_account(strict)
+    client = strict.test_client()
+    sign_in(client)
+    assert client.get("/practitioner/").headers["Location"] == "/practitioner/two-factor"
+
+
+def test_a_stale_code_step_sends_back_to_the_password(app: Flask) -> None:
+    client = app.test_client()
+    response = client.post("/practitioner/login/code", data={"code": "123456"})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/practitioner/login")
