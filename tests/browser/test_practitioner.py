@@ -50,7 +50,7 @@ def test_practitioner_signs_in_and_reviews_the_screening(
     expect(page.get_by_text("Maria Sokolova", exact=True)).to_be_visible()  # the name, not the signature
     reasons = page.get_by_role("region", name="Reasons")
     expect(reasons).to_contain_text("Pregnancy: elective laser resurfacing is conventionally deferred")
-    expect(page.get_by_text("Not reviewed yet")).to_be_visible()
+    expect(page.get_by_role("strong").filter(has_text="Not reviewed yet")).to_be_visible()
     assert axe_violations(axe, page) == []
 
     page.get_by_role("group", name="Decision").get_by_role("radio", name="Confirm the verdict").check()
