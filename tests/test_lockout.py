@@ -11,7 +11,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.helpers import EMAIL, PASSWORD, audit_rows, create_account, execute, page_text, query
+from tests.helpers import (
+    EMAIL,
+    PASSWORD,
+    Inbox,
+    audit_rows,
+    create_account,
+    execute,
+    mail_text,
+    page_text,
+    query,
+    send_mail,
+)
 
 GENERIC_FAILURE = "We could not sign you in with that email and password."
 PAUSED = "too many failed attempts for this email from this computer"
@@ -84,3 +95,16 @@ def test_unknown_accounts_pause_the_same_way(app: Flask) -> None:
     for _ in range(5):
         attempt(app, "203.0.113.9", email="nobody@example.com")
     assert PAUSED in page_text(attempt(app, "203.0.113.9", email="nobody@example.com"))
+
+
+def test_the_account_holder_is_told_once_when_sign_ins_from_an_address_pause(mail_app: Flask, mailbox: Inbox) -> None:
+    create_account(mail_app)
+    for _ in range(7):  # the fifth failure pauses that address; the later ones tell nobody again
+        attempt(mail_app, "203.0.113.9")
+    attempt(mail_app, "198.51.100.7", email="nobody@example.com")  # no account: no message to anyone
+    assert "1 delivered" in send_mail(mail_app)
+    (message,) = mailbox.to(EMAIL)
+    assert message["Subject"] == "Failed sign-ins to your account at Example Skin Clinic"
+    text = mail_text(message)
+    assert "5 failed attempts" in text and "203.0.113.9" in text and "other addresses still work" in text
+    assert PASSWORD not in text and "not the password" not in text

@@ -102,3 +102,26 @@ def test_a_stale_code_step_sends_back_to_the_password(app: Flask) -> None:
     client = app.test_client()
     response = client.post("/practitioner/login/code", data={"code": "123456"})
     assert response.status_code == 303 and response.headers["Location"].startswith("/practitioner/login")
+
+
+def test_replacing_the_app_needs_the_password(app: Flask) -> None:
+    """A session left open is not enough to move the second factor to another phone."""
+    from tests.helpers import PASSWORD
+
+    create_account(app, ADMIN, "Boss", role="admin")
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    first_secret, _ = enrol(client)
+    page = client.get("/practitioner/two-factor").get_data(as_text=True)
+    new_secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', page).group(1)
+    refused = client.post("/practitioner/two-factor", data={"code": pyotp.TOTP(new_secret).now()})
+    assert refused.status_code == 400
+    assert "Type your password to replace the app already set up." in page_text(refused)
+    assert (
+        query(app, "SELECT totp_secret FROM practitioners WHERE email = ?", [ADMIN])[0]["totp_secret"] == first_secret
+    )
+    replaced = client.post(
+        "/practitioner/two-factor", data={"code": pyotp.TOTP(new_secret).now(), "password": PASSWORD}
+    )
+    assert replaced.status_code == 200 and "recovery" in page_text(replaced).lower()
+    assert query(app, "SELECT totp_secret FROM practitioners WHERE email = ?", [ADMIN])[0]["totp_secret"] == new_secret

@@ -21,6 +21,7 @@ from .. import storage
 from ..core.facts import needs_review
 from ..core.model import pick_text
 from ..web.clinic import get_clinic
+from ..web.i18n import current_language
 from ..web.ruleset import get_ruleset
 from .links import base_url, external_url, seal_token, unseal_token
 
@@ -93,6 +94,37 @@ def queue_result_link(db: Database, screening_id: int, reference: str, token: st
             link=external_url("patient.result", base, token=token),
             link_label=_("Open your result"),
             after=_keep_line(reference),
+        )
+
+
+def queue_failed_sign_ins_notice(db: Database, email: str, failures: int, address: str, minutes: int) -> int | None:
+    """Tell an account holder that sign-ins to their account from one address were paused (None: no mail)."""
+    if not mail_enabled():
+        return None
+    clinic = get_clinic()
+    language = current_language()
+    with force_locale(language):
+        return _queue_mail(
+            db,
+            "account.failed_sign_ins",
+            email,
+            language,
+            screening_id=None,
+            subject=_("Failed sign-ins to your account at %(clinic)s", clinic=pick_text(clinic.name, language)),
+            paragraphs=[
+                _(
+                    "There were %(failures)s failed attempts to sign in to your account from the address "
+                    "%(address)s; sign-ins from that address are paused for %(minutes)s minutes. Sign-ins from "
+                    "other addresses still work.",
+                    failures=failures,
+                    address=address,
+                    minutes=minutes,
+                ),
+                _(
+                    "If this was you, wait and try again, or ask an administrator to reset your password. If it "
+                    "was not you, tell the clinic's administrator."
+                ),
+            ],
         )
 
 

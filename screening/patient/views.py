@@ -22,7 +22,7 @@ from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
-from ..web.redirects import local_path
+from ..web.redirects import has_control_characters, local_path
 from ..web.ruleset import get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
 from .notices import notice_context
@@ -184,6 +184,8 @@ def set_language(code: str) -> ResponseReturnValue:
     """Remember the patient's language and go back to the page they were on."""
     if code not in available_languages():
         abort(404)
+    if has_control_characters(request.args.get("next")):
+        abort(400)  # a forged link (CR/LF header injection)
     # Only local paths: the switch must not become an open redirect.
     target = local_path(request.args.get("next")) or url_for("patient.index")
     return _remember_language(redirect(target, 303), code)

@@ -21,6 +21,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import storage
 from ..core.passwords import PASSWORD_MESSAGES, password_problem
 from ..core.people import EMAIL_MAX, is_email, normalise_email
+from ..outbox import wake_sender
+from ..outbox.compose import queue_failed_sign_ins_notice
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 
@@ -194,6 +196,12 @@ def count_failure(email: str, address: str, now: dt.datetime, target: str | None
     audit("login.failure", target, {"reason": reason}, actor=actor)
     if delay:
         audit("login.locked", target, {"failures": failures, "seconds": delay}, actor=actor)
+        if target is not None and failures == int(config["LOGIN_LOCK_AFTER"]):
+            # The holder hears of it once per address, when sign-ins from it first pause.
+            queue_failed_sign_ins_notice(
+                get_db(), target.removeprefix("practitioner:"), failures, address, max(1, round(delay / 60))
+            )
+            wake_sender()
 
 
 def init_app(app: Flask) -> None:

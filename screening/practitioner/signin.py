@@ -11,7 +11,7 @@ from .. import storage
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 from ..web.limits import limiter, login_account_key, login_account_rate_limit, login_rate_limit
-from ..web.redirects import local_path
+from ..web.redirects import has_control_characters, local_path
 from . import auth
 from .blueprint import URL_PREFIX, bp
 from .forms import LoginForm, LogoutForm
@@ -28,6 +28,8 @@ def safe_next(target: str | None) -> str:
 @limiter.limit(login_account_rate_limit, key_func=login_account_key, methods=["POST"])
 def login() -> ResponseReturnValue:
     """Email and password; one message for every kind of failure."""
+    if has_control_characters(request.args.get("next")):
+        abort(400)  # a forged link: nobody is signed in through it
     if current_user.is_authenticated:
         return redirect(url_for("practitioner.queue"))
     form = LoginForm()

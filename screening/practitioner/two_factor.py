@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import StringField
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import storage
@@ -43,6 +44,12 @@ class CodeForm(FlaskForm):
         _l("Code from your authenticator app (or a recovery code)"),
         validators=[DataRequired(_l("Enter the code.")), Length(max=32)],
     )
+
+
+class EnrolForm(CodeForm):
+    """The new app's code; to replace an app already set up, the account's password too."""
+
+    password = PasswordField(_l("Your password (to replace the app already set up)"), validators=[Length(max=1024)])
 
 
 def two_factor_required(role: str) -> bool:
@@ -100,17 +107,24 @@ def two_factor() -> ResponseReturnValue:
     """Enrol an authenticator app: scan the code, type one code to prove it works."""
     secret = session.get(ENROLLING) or pyotp.random_base32()
     session[ENROLLING] = secret
-    form = CodeForm()
+    form = EnrolForm()
     if form.validate_on_submit():
         totp = pyotp.TOTP(secret)
-        if totp.verify(_clean(form.code.data), valid_window=1):
+        row = storage.get_practitioner(get_db(), current_user.id)
+        if current_user.has_totp and not (
+            row is not None and check_password_hash(row["password_hash"], form.password.data or "")
+        ):
+            # A session left open must not be enough to move the second factor to another phone.
+            form.password.errors = [_("Type your password to replace the app already set up.")]
+        elif totp.verify(_clean(form.code.data), valid_window=1):
             codes = new_recovery_codes()
             storage.enable_totp(get_db(), current_user.id, secret, codes)
             storage.accept_totp_step(get_db(), current_user.id, totp.timecode(time.time()))
             session.pop(ENROLLING, None)
             audit("two_factor.enable", practitioner_target(current_user.email))
             return render_template("practitioner/recovery_codes.html", codes=codes)
-        form.code.errors = [_("That code does not match. Check the app's clock and try the newest code.")]
+        else:
+            form.code.errors = [_("That code does not match. Check the app's clock and try the newest code.")]
     uri = pyotp.TOTP(secret).provisioning_uri(name=current_user.email, issuer_name=ISSUER)
     status = 400 if form.errors else 200
     page = render_template(

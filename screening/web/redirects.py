@@ -13,9 +13,15 @@ def local_path(target: str | None, prefix: str = "/") -> str | None:
     """
     if not target or not target.startswith(prefix) or target.startswith("//") or "\\" in target:
         return None
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+    if has_control_characters(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def has_control_characters(target: str | None) -> bool:
+    """Whether a ``next=`` address holds control characters (CR/LF header injection):
+    such a request is refused with 400 before anything else happens."""
+    return bool(target) and any(ord(ch) < 32 or ord(ch) == 127 for ch in target or "")
