@@ -125,3 +125,29 @@ def test_replacing_the_app_needs_the_password(app: Flask) -> None:
     )
     assert replaced.status_code == 200 and "recovery" in page_text(replaced).lower()
     assert query(app, "SELECT totp_secret FROM practitioners WHERE email = ?", [ADMIN])[0]["totp_secret"] == new_secret
+
+
+def test_the_code_step_refuses_a_post_without_its_csrf_token(tmp_path: Path) -> None:
+    from screening import storage
+    from screening.web.db import get_db
+    from tests.helpers import PASSWORD
+
+    app = build_app(tmp_path, ADMINS_REQUIRE_2FA=True, WTF_CSRF_ENABLED=True)
+    account_id = create_account(app, ADMIN, "Boss", role="admin")
+    secret = pyotp.random_base32()
+    with app.app_context():
+        storage.enable_totp(get_db(), account_id, secret, ["0123456789"])
+    client = app.test_client()
+
+    def token(path: str) -> str:
+        html = client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+    login = {"email": ADMIN, "password": PASSWORD, "csrf_token": token("/practitioner/login")}
+    assert client.post("/practitioner/login", data=login).headers["Location"] == "/practitioner/login/code"
+    forged = client.post("/practitioner/login/code", data={"code": pyotp.TOTP(secret).now()})
+    assert forged.status_code == 400
+    assert client.get("/practitioner/").status_code == 302  # not signed in
+    good = {"code": pyotp.TOTP(secret).now(), "csrf_token": token("/practitioner/login/code")}
+    assert client.post("/practitioner/login/code", data=good).status_code == 303
+    assert client.get("/practitioner/").status_code == 200
