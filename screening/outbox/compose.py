@@ -22,8 +22,9 @@ from ..core.facts import needs_review
 from ..core.model import pick_text
 from ..web.clinic import get_clinic
 from ..web.i18n import current_language
+from ..web.links import base_url, external_url
 from ..web.ruleset import get_ruleset
-from .links import base_url, external_url, seal_token, unseal_token
+from .links import seal_token, unseal_token
 
 
 def mail_enabled() -> bool:

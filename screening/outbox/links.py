@@ -1,4 +1,4 @@
-"""Absolute links for messages read outside the site, and the sealed result token.
+"""The sealed result token (links themselves come from ``web.links``).
 
 The database keeps a result link's token only as a hash. A patient who asks
 to be e-mailed about their screening needs the link again when a practitioner
@@ -12,23 +12,7 @@ import base64
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, has_request_context, request
-
-
-def base_url() -> str:
-    """Where links start: ``PUBLIC_URL``, else the address of the current request."""
-    configured = str(current_app.config.get("PUBLIC_URL") or "")
-    if configured:
-        return configured.rstrip("/")
-    if has_request_context():
-        return request.url_root.rstrip("/")
-    raise RuntimeError("SCREENING_PUBLIC_URL is needed to build links outside a request")
-
-
-def external_url(endpoint: str, base: str | None = None, **values: object) -> str:
-    """The absolute URL of ``endpoint`` under ``base`` (default ``base_url()``); works outside requests."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return (base or base_url()).rstrip("/") + path
+from flask import current_app
 
 
 def _fernet() -> Fernet:

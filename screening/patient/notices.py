@@ -14,10 +14,10 @@ from flask.typing import ResponseReturnValue
 from .. import storage
 from ..outbox import wake_sender
 from ..outbox.compose import mail_enabled, queue_result_link
-from ..outbox.links import base_url
 from ..web.clinic import get_clinic, weekday_names
 from ..web.db import get_db
 from ..web.i18n import current_language, date_locale, format_iso_date
+from ..web.links import base_url
 from ..web.ruleset import get_ruleset
 from .forms import NoticeForm
 

@@ -1,20 +1,28 @@
-"""Absolute links the app hands out (result links, API locations, FHIR URLs):
-under ``PUBLIC_URL`` when it is set, so a forged ``Host`` header cannot put
+"""Absolute links the app hands out (result links, API locations, FHIR URLs, e-mails,
+webhooks): under ``PUBLIC_URL`` when it is set, so a forged ``Host`` header cannot put
 another site into a link a patient or a clinic system will follow."""
 
 from __future__ import annotations
 
-from typing import Any
+from flask import current_app, has_request_context, request
 
-from flask import current_app, request, url_for
+
+def base_url() -> str:
+    """Where links start, without a trailing slash: ``PUBLIC_URL``, else the current request's address."""
+    configured = str(current_app.config.get("PUBLIC_URL") or "")
+    if configured:
+        return configured.rstrip("/")
+    if has_request_context():
+        return request.url_root.rstrip("/")
+    raise RuntimeError("SCREENING_PUBLIC_URL is needed to build links outside a request")
 
 
 def public_root() -> str:
-    """The site's public address with a trailing slash: ``PUBLIC_URL``, else this request's."""
-    configured = current_app.config.get("PUBLIC_URL")
-    return str(configured).rstrip("/") + "/" if configured else request.url_root
+    """The site's public address with a trailing slash."""
+    return base_url() + "/"
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """The absolute URL of ``endpoint`` under the public address."""
-    return public_root() + url_for(endpoint, **values).lstrip("/")
+def external_url(endpoint: str, base: str | None = None, **values: object) -> str:
+    """The absolute URL of ``endpoint`` under ``base`` (default ``base_url()``); works outside requests too."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return (base or base_url()).rstrip("/") + path
