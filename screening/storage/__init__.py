@@ -78,7 +78,7 @@ from .courses import (
 from .idempotency import find_idempotency_key, record_idempotency_key
 from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
-    SCREENING_CHILDREN,
+    CHILD_TABLES,
     backup_database,
     count_screenings_before,
     erase_screening,
@@ -150,11 +150,11 @@ from .two_factor import accept_totp_step, enable_totp, use_recovery_code
 
 __all__ = [
     "API_SCOPES",
+    "CHILD_TABLES",
     "MAX_ROW_ID",
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
     "ROLE_COLUMNS",
-    "SCREENING_CHILDREN",
     "SYNCHRONOUS_LEVELS",
     "ApiTokenRecord",
     "AuditFilter",

@@ -11,13 +11,13 @@ from sqlite_utils import Database
 from .connection import create_private_file, write_transaction
 
 # Tables whose rows belong to one screening and go with it.
-SCREENING_CHILDREN = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions", "api_idempotency")
+CHILD_TABLES = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions", "api_idempotency")
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
     marks = ",".join("?" * len(ids))
     counts = {}
-    for table in SCREENING_CHILDREN:
+    for table in CHILD_TABLES:
         counts[table] = db.execute(f"DELETE FROM {table} WHERE screening_id IN ({marks})", ids).rowcount  # noqa: S608
     patients = [
         row[0]
@@ -45,7 +45,7 @@ def count_screenings_before(db: Database, cutoff: str) -> int:
 def purge_screenings(db: Database, cutoff: str, *, batch: int = 500) -> Iterator[dict[str, int]]:
     """Delete screenings created before ``cutoff`` with their reviews, in
     small transactions so the app keeps serving; yields running totals."""
-    totals = {"screenings": 0, **dict.fromkeys(SCREENING_CHILDREN, 0)}
+    totals = {"screenings": 0, **dict.fromkeys(CHILD_TABLES, 0)}
     while True:
         with write_transaction(db):
             ids = [
