@@ -6,6 +6,7 @@ from screening import create_app
 from screening.core.clinic import ClinicFileError
 from screening.core.consent import ConsentFileError
 from screening.core.model import RuleFileError
+from screening.storage import StorageUnavailable
 from screening.web.security import ConfigError
 
 try:
@@ -22,6 +23,6 @@ except (ClinicFileError, ConsentFileError) as error:
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)
-except ConfigError as error:
+except (ConfigError, StorageUnavailable) as error:
     print(f"The app will not start: {error}", file=sys.stderr)
     sys.exit(2)

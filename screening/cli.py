@@ -32,6 +32,7 @@ from .storage import (
     purge_screenings,
     revoke_api_tokens,
     set_practitioner_active,
+    verify_backup,
 )
 from .web.audit import audit, practitioner_target, screening_target
 from .web.db import get_db, init_db, screening_day
@@ -239,11 +240,7 @@ def backup_command(path: str) -> None:
     with click.progressbar(length=100, label="Backing up", file=sys.stderr) as bar:
         for remaining, total in backup_database(db, path):
             bar.update(int(100 * (total - remaining) / max(total, 1)) - bar.pos)
-    copy = sqlite3.connect(path)
-    try:
-        check = copy.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        copy.close()
+    check = verify_backup(db, path)
     audit("data.backup", details={"integrity": check})
     click.echo(f"Backup written to {path} (integrity_check: {check}).")
 

@@ -20,6 +20,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "RULES_FILE": str(ROOT / "rules.yaml"),
         # FULL: every acknowledged screening survives a power cut (see storage.connect).
         "SQLITE_SYNCHRONOUS": "FULL",
+        # With DATABASE=postgresql://...: connections each app process keeps open at most
+        # (one per request being served; gunicorn's sync workers need 1, threads need more).
+        "POSTGRES_POOL_SIZE": 4,
         # The screening day (ages, re-screen dates) is the clinic's calendar day.
         "TIMEZONE": "UTC",
         # The consent and privacy texts patients sign (<kind>.<language>.md, see core.consent).

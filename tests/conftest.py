@@ -16,6 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 import screening
+from bench.servers import PostgresServer
+from screening import storage
 from screening.core.loader import load_rules
 from screening.core.model import RuleSet
 from screening.settings import default_settings
@@ -27,6 +29,7 @@ from tests.helpers import (
     WebhookReceiver,
     add_screening,
     build_app,
+    empty_postgres,
     free_port,
     outbox_config,
     signed_in,
@@ -61,13 +64,63 @@ def parse_each_rule_file_once() -> Iterator[None]:
         yield
 
 
+# --- The database: SQLite, and PostgreSQL for the modules that run on both -------
+
+# These modules' tests run once on each backend (the ``backend`` parameter).
+BOTH_BACKENDS = frozenset(
+    {"test_storage", "test_api", "test_practitioner", "test_lifecycle", "test_backends", "test_queue_views"}
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of ``BOTH_BACKENDS`` that use a database on SQLite and on PostgreSQL."""
+    if "backend" in metafunc.fixturenames and metafunc.module.__name__.rpartition(".")[2] in BOTH_BACKENDS:
+        metafunc.parametrize(
+            "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True
+        )
+
+
 @pytest.fixture
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """The app on an empty database in a temporary folder.
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite``, or ``postgresql`` where the module runs on both backends."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for this test process, stopped at the end."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """One migrated database for this test process; each test starts it empty (``database``)."""
+    url = postgres_server.create_database("screening_test")
+    db = storage.connect(url)
+    storage.migrate(db)
+    db.close()
+    return url
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The DATABASE setting of this test: a new SQLite file, or the PostgreSQL database emptied."""
+    if backend == "sqlite":
+        return str(tmp_path / "test.sqlite")
+    url: str = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: Path, database: str) -> Iterator[Flask]:
+    """The app on an empty database (in a temporary folder, or PostgreSQL's emptied).
 
     Passwords get a cheap hash, unless the test is marked ``real_password_hash``.
     """
-    overrides: dict[str, object] = {}
+    overrides: dict[str, object] = {"DATABASE": database}
     if request.node.get_closest_marker("real_password_hash"):
         overrides["PASSWORD_HASH_METHOD"] = default_settings(str(tmp_path))["PASSWORD_HASH_METHOD"]
     yield build_app(tmp_path, **overrides)

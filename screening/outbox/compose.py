@@ -15,11 +15,11 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlite_utils import Database
 
 from .. import storage
 from ..core.facts import needs_review
 from ..core.model import pick_text
+from ..storage import Database
 from ..web.clinic import get_clinic
 from ..web.i18n import current_language
 from ..web.links import base_url, external_url

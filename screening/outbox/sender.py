@@ -31,9 +31,9 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from flask import Flask, current_app
-from sqlite_utils import Database
 
 from .. import storage
+from ..storage import Database
 from ..web.clinic import get_clinic
 from .compose import DIGEST_EVENT, render_digest
 

@@ -9,10 +9,10 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlite_utils import Database
 
 from .. import storage
 from ..core.model import OUTCOMES
+from ..storage import Database
 from .clock import day_start
 from .forms import OUTCOME_LABELS
 

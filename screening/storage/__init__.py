@@ -21,12 +21,14 @@ from here, never from its modules, which group the tables:
 Each function takes the connection ``connect`` returned as its first
 argument and returns plain values, dataclasses or the dicts typed in
 ``records``, never cursors or rows, and raises the errors named here
-(``StaleScreening``, ``ValueError``). A second backend, PostgreSQL say,
-would be a sibling package implementing the same functions under the same
-names with the same records, and this facade would import from the one the
-settings choose; nothing above storage would change. (Two SQLite details
-still show through: ``create_practitioner`` raises ``sqlite3.IntegrityError``
-and the connection is a ``sqlite_utils.Database``.)
+(``StaleScreening``, ``ValueError``). The connection is either backend
+(``Database``): an SQLite file through sqlite-utils, or PostgreSQL through
+psycopg (``postgres``: the adapter that gives a psycopg connection the same
+``execute``/``query`` shape, with errors as sqlite3's classes, so
+``create_practitioner`` raises ``sqlite3.IntegrityError`` on both). The
+same SQL runs on both; the few statements spelled differently ask
+``dialect_of``, and each backend has its schema migrations
+(``schema`` for SQLite, ``schema_postgresql``).
 """
 
 from __future__ import annotations
@@ -55,9 +57,10 @@ from .audit import AuditFilter, list_audit, record_audit
 from .connection import (
     MAX_ROW_ID,
     SYNCHRONOUS_LEVELS,
-    StorageUnavailable,
+    Database,
     check_writable,
     connect,
+    dialect_of,
     hash_token,
     is_storage_fault,
     utc_now,
@@ -75,6 +78,7 @@ from .courses import (
     record_session,
     start_course,
 )
+from .errors import PostgresUnavailable, SchemaTooNew, StorageUnavailable
 from .idempotency import find_idempotency_key, record_idempotency_key
 from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
 from .lifecycle import (
@@ -83,6 +87,7 @@ from .lifecycle import (
     count_screenings_before,
     erase_screening,
     purge_screenings,
+    verify_backup,
 )
 from .outbox import (
     OutboxRecord,
@@ -101,6 +106,7 @@ from .outbox import (
     save_patient_notice,
 )
 from .patients import UnknownPatient, list_patient_screenings, match_keys, move_screening, patient_summary
+from .postgres import describe_url, is_postgres_url, open_pool, pooled_database
 from .queue import (
     ScreeningFilter,
     adjacent_reference,
@@ -162,16 +168,19 @@ __all__ = [
     "ConsentTextRecord",
     "CourseRecord",
     "CourseSessionRecord",
+    "Database",
     "DuplicateSession",
     "OutboxRecord",
     "Patient",
     "PatientNoticeRecord",
+    "PostgresUnavailable",
     "PractitionerRecord",
     "PractitionerSummary",
     "Reconfirmation",
     "ReconfirmationRecord",
     "ReviewRecord",
     "SavedScreening",
+    "SchemaTooNew",
     "ScreeningFilter",
     "ScreeningRecord",
     "SessionRecord",
@@ -194,6 +203,8 @@ __all__ = [
     "create_practitioner",
     "current_integrity",
     "daily_status_counts",
+    "describe_url",
+    "dialect_of",
     "due_reminders",
     "enable_totp",
     "end_session",
@@ -216,6 +227,7 @@ __all__ = [
     "hash_token",
     "integrity_digest",
     "integrity_matches",
+    "is_postgres_url",
     "is_storage_fault",
     "iter_screenings",
     "latest_reviews",
@@ -241,7 +253,9 @@ __all__ = [
     "move_screening",
     "new_reference",
     "next_attempt_in",
+    "open_pool",
     "patient_summary",
+    "pooled_database",
     "purge_screenings",
     "queue_counts",
     "reconfirm_screening",
@@ -269,5 +283,6 @@ __all__ = [
     "use_recovery_code",
     "utc_now",
     "verdict_columns",
+    "verify_backup",
     "write_transaction",
 ]

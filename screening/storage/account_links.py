@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlite_utils import Database
-
-from .connection import hash_token, query_one, utc_now, write_transaction
+from .connection import Database, hash_token, query_one, utc_now, write_transaction
 
 
 def create_account_link(db: Database, practitioner_id: int, purpose: str, expires_at: str) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import cast
 
-from sqlite_utils import Database
-
-from .connection import hash_token, query_one, utc_now
+from .connection import Database, hash_token, insert_row, query_one, utc_now
 from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
 
 # --- Practitioners ---------------------------------------------------------------
@@ -15,12 +13,13 @@ from .records import ApiTokenRecord, PractitionerRecord, PractitionerSummary
 
 def create_practitioner(db: Database, email: str, name: str, password_hash: str, role: str = "practitioner") -> int:
     """Add an account; raise ``sqlite3.IntegrityError`` if the e-mail is taken."""
-    cursor = db.execute(
+    new_id = insert_row(
+        db,
         "INSERT INTO practitioners (email, name, password_hash, active, created_at, failed_logins, role)"
         " VALUES (?, ?, ?, 1, ?, 0, ?)",
         [email.strip().lower(), name.strip(), password_hash, utc_now(), role],
     )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
 def get_practitioner(db: Database, practitioner_id: int) -> PractitionerRecord | None:

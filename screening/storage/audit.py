@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlite_utils import Database
-
-from .connection import Where, utc_now
+from .connection import Database, Where, utc_now
 from .records import AuditRecord
 
 

@@ -9,18 +9,20 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlite_utils import Database
+import sqlite_utils
+
+from .errors import StorageUnavailable
+from .postgres import PgDatabase, connect_postgres, is_postgres_url
+
+# Either backend: every storage function takes one and runs the same SQL on both.
+Database: TypeAlias = sqlite_utils.Database | PgDatabase
 
 # SQLite integers are signed 64-bit: a larger id in a cursor cannot be bound.
 MAX_ROW_ID = 2**63 - 1
 
 SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
-
-
-class StorageUnavailable(Exception):
-    """The database cannot take writes now (read-only, or the disk is full): nothing was saved."""
 
 
 # SQLite's messages for the faults a retry later may get past.
@@ -41,8 +43,21 @@ def create_private_file(path: str) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+def dialect_of(db: Database) -> str:
+    """``sqlite`` or ``postgresql``: for the few statements the two spell differently."""
+    return "postgresql" if isinstance(db, PgDatabase) else "sqlite"
+
+
 def check_writable(db: Database) -> None:
-    """Raise ``StorageUnavailable`` unless a write to the database file goes through."""
+    """Raise ``StorageUnavailable`` unless a write to the database goes through."""
+    if isinstance(db, PgDatabase):
+        # A standby (or a server set read-only) says so here, not at the first patient's answers.
+        try:
+            with write_transaction(db):
+                db.execute("CREATE TEMPORARY TABLE IF NOT EXISTS write_check (x INTEGER)")
+        except sqlite3.OperationalError as error:
+            raise StorageUnavailable(str(error)) from error
+        return
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         db.execute(f"PRAGMA user_version = {int(version)}")  # rewrites the header: a real write
@@ -51,7 +66,7 @@ def check_writable(db: Database) -> None:
 
 
 def connect(path: str, synchronous: str = "FULL") -> Database:
-    """Open the database with the settings every connection needs.
+    """Open the database (an SQLite file, or a ``postgresql://`` URL) with the settings every connection needs.
 
     WAL lets readers and the writer work at once. ``synchronous=FULL`` syncs
     every commit to disk, so an acknowledged screening survives a power cut;
@@ -60,10 +75,12 @@ def connect(path: str, synchronous: str = "FULL") -> Database:
     """
     if synchronous not in SYNCHRONOUS_LEVELS:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
+    if is_postgres_url(path):
+        return connect_postgres(path)
     # SQLite gives the -wal and -shm files the database file's mode: 0600 for all three.
     create_private_file(path)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-    db = Database(conn)
+    db = sqlite_utils.Database(conn)
     for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
         # Read each result to the end: a pragma's unread row keeps a read
         # snapshot open, and a write from a stale snapshot fails at once with
@@ -77,6 +94,10 @@ def write_transaction(db: Database) -> Iterator[Database]:
     """A transaction that takes the write lock at once, so what is read
     inside it cannot change before the writes that depend on it. Inside an
     open transaction it is a savepoint, so functions that write can compose."""
+    if isinstance(db, PgDatabase):
+        with _postgres_transaction(db):
+            yield db
+        return
     if db.conn.in_transaction:
         with db.atomic():
             yield db
@@ -89,6 +110,26 @@ def write_transaction(db: Database) -> Iterator[Database]:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _postgres_transaction(db: PgDatabase) -> Iterator[None]:
+    if db.conn.in_transaction:
+        name = db.savepoint()
+        try:
+            yield
+        except BaseException:
+            db.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        db.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    db.begin()
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.commit()
 
 
 def query_one(db: Database, sql: str, params: Any = ()) -> dict[str, Any] | None:
@@ -132,3 +173,17 @@ class Where:
     def sql(self) -> str:
         """`` WHERE ...`` or nothing."""
         return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
+
+
+def insert_row(db: Database, sql: str, params: Any) -> int:
+    """Run ``sql`` (an INSERT) and return the new row's id, committed unless a transaction is open.
+
+    ``RETURNING id`` works on both backends (sqlite3's ``lastrowid`` has no
+    PostgreSQL equivalent); sqlite-utils commits a bare write only when it
+    returns no rows, so the statement runs in ``write_transaction``.
+    """
+    with write_transaction(db):
+        cursor = db.execute(sql + " RETURNING id", params)
+        row = cursor.fetchone()
+        cursor.close()
+    return int(row[0])

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import TypedDict, cast
 
-from sqlite_utils import Database
-
 from ..core.consent import ConsentText
-from .connection import query_one, utc_now
+from .connection import Database, query_one, utc_now
 
 
 class ConsentTextRecord(TypedDict):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, TypedDict, cast
 
-from sqlite_utils import Database
-
-from .connection import query_one, utc_now, write_transaction
+from .connection import Database, insert_row, query_one, utc_now, write_transaction
 
 
 class DuplicateSession(Exception):
@@ -47,12 +45,13 @@ def start_course(
 ) -> int:
     """Start a course on the patient record; return its id."""
     with write_transaction(db):
-        cursor = db.execute(
+        new_id = insert_row(
+            db,
             "INSERT INTO courses (patient_id, practitioner_id, created_at, started_on, planned_sessions, interval_days)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [patient_id, practitioner_id, utc_now(), started_on, planned_sessions, interval_days],
         )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
 def get_current_course(db: Database, patient_id: int) -> CourseRecord | None:
@@ -86,14 +85,15 @@ def record_session(
     """Record a session given in the course; raise ``DuplicateSession`` if its number is taken."""
     try:
         with write_transaction(db):
-            cursor = db.execute(
+            new_id = insert_row(
+                db,
                 "INSERT INTO course_sessions (course_id, screening_id, practitioner_id, created_at, given_on,"
                 " number, note, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [course_id, screening_id, practitioner_id, utc_now(), given_on, number, note, settings],
             )
     except sqlite3.IntegrityError as exc:
         raise DuplicateSession(str(number)) from exc
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
 def list_open_courses(db: Database) -> list[dict[str, Any]]:

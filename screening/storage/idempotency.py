@@ -3,9 +3,7 @@ from which request body, so that a retry gets the first answer."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from .connection import query_one, utc_now
+from .connection import Database, query_one, utc_now
 
 
 def find_idempotency_key(db: Database, key_hash: str) -> tuple[str, int] | None:

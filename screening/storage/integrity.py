@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlite_utils import Database
+from .connection import Database
 
 # What the digest covers, in the screenings row.
 SCREENING_FIELDS = (

@@ -6,9 +6,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from sqlite_utils import Database
-
-from .connection import create_private_file, write_transaction
+from .connection import Database, create_private_file, write_transaction
+from .postgres import PgDatabase, dump_postgres, verify_dump
 
 # Tables whose rows belong to one screening and go with it.
 CHILD_TABLES = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions", "api_idempotency")
@@ -70,6 +69,8 @@ def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
     truncated (it held the pages as they were). ``counts["wal_cleared"]`` is 0
     if a reader kept the WAL from being truncated; run ``erase`` again then.
     """
+    if isinstance(db, PgDatabase):
+        return _erase_postgres(db, reference)
     db.execute("PRAGMA secure_delete = ON").fetchall()
     with write_transaction(db):
         row = db.execute("SELECT id FROM screenings WHERE reference = ?", [reference.strip().upper()]).fetchone()
@@ -81,9 +82,30 @@ def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
     return {**counts, "wal_cleared": 0 if busy else 1}
 
 
+def _erase_postgres(db: PgDatabase, reference: str) -> dict[str, int] | None:
+    """PostgreSQL keeps a deleted row's bytes until VACUUM reclaims its space:
+    vacuum the tables the screening had rows in, at once, outside the transaction."""
+    with write_transaction(db):
+        row = db.execute("SELECT id FROM screenings WHERE reference = ?", [reference.strip().upper()]).fetchone()
+        if row is None:
+            return None
+        counts = _delete_screenings(db, [row[0]])
+    db.execute("VACUUM " + ", ".join(("screenings", "patient_keys", *CHILD_TABLES)))
+    return {**counts, "wal_cleared": 1}
+
+
 def backup_database(db: Database, target: str, *, pages: int = 256) -> Iterator[tuple[int, int]]:
-    """Copy the live database to ``target`` with SQLite's online backup API;
-    yields (pages left, total pages) as it goes. Writers are not blocked."""
+    """Copy the live database to ``target``; yields (left, total) as it goes. Writers are not blocked.
+
+    SQLite: the online backup API, page by page. PostgreSQL: ``pg_dump``
+    in its custom format (restore with ``pg_restore``), which must be on
+    the PATH; the password goes to it through the environment, not argv.
+    """
+    if isinstance(db, PgDatabase):
+        yield (1, 1)
+        dump_postgres(db, target)
+        yield (0, 1)
+        return
     progress: list[tuple[int, int]] = []
     create_private_file(target)  # a backup holds every patient: 0600 like the database
     destination = sqlite3.connect(target)
@@ -94,3 +116,15 @@ def backup_database(db: Database, target: str, *, pages: int = 256) -> Iterator[
     finally:
         destination.close()
     yield from progress
+
+
+def verify_backup(db: Database, path: str) -> str:
+    """Read the backup at ``path`` back: SQLite's ``integrity_check`` result, or "ok" when
+    ``pg_restore --list`` reads a PostgreSQL dump through."""
+    if isinstance(db, PgDatabase):
+        return verify_dump(path)
+    copy = sqlite3.connect(path)
+    try:
+        return str(copy.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        copy.close()

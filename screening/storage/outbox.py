@@ -14,9 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TypedDict, cast
 
-from sqlite_utils import Database
-
-from .connection import query_one, utc_now, write_transaction
+from .connection import Database, insert_row, query_one, utc_now, write_transaction
 
 CHANNELS = ("mail", "webhook")
 
@@ -77,7 +75,8 @@ def enqueue_message(
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
     now = utc_now()
     with write_transaction(db):
-        cursor = db.execute(
+        new_id = insert_row(
+            db,
             "INSERT INTO outbox (channel, event, screening_id, recipient, subject, body, html, delivery_id,"
             " created_at, attempts, next_attempt_at, resent_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
             [
@@ -94,7 +93,7 @@ def enqueue_message(
                 resent_from,
             ],
         )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
 def claim_messages(
@@ -165,7 +164,9 @@ def next_attempt_in(db: Database) -> float | None:
     row = query_one(
         db,
         # A message held by another sender's claim is due when the claim expires.
-        "SELECT min(max(next_attempt_at, coalesce(claimed_until, ''))) AS due FROM outbox"
+        # (CASE, not max(a, b): PostgreSQL spells the two-argument max GREATEST.)
+        "SELECT min(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END) AS due"
+        " FROM outbox"
         " WHERE delivered_at IS NULL AND failed_at IS NULL",
     )
     if row is None or row["due"] is None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlite_utils import Database
-
 from ..core.people import normalise_email
-from .connection import hash_token, query_one, utc_now, write_transaction
+from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
 from .records import ScreeningRecord
 
 # Fewer digits than this are too likely to be shared (or a typo) to link people.
@@ -41,8 +39,7 @@ def match_keys(email: str | None, phone: str | None, birth_date: str | None) -> 
 
 
 def _new_patient(db: Database) -> int:
-    cursor = db.execute("INSERT INTO patients (created_at) VALUES (?)", [utc_now()])
-    return int(cursor.lastrowid or 0)
+    return insert_row(db, "INSERT INTO patients (created_at) VALUES (?)", [utc_now()])
 
 
 def link_new_screening(
@@ -60,7 +57,9 @@ def link_new_screening(
         if patient_id is None:
             patient_id = _new_patient(db)
         for key in keys:
-            db.execute("INSERT OR IGNORE INTO patient_keys (key, patient_id) VALUES (?, ?)", [key, patient_id])
+            db.execute(
+                "INSERT INTO patient_keys (key, patient_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [key, patient_id]
+            )
         db.execute("UPDATE screenings SET patient_id = ? WHERE id = ?", [patient_id, screening_id])
     return patient_id
 

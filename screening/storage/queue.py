@@ -3,12 +3,11 @@ per status and the chart's counts per day."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
-from .connection import Where
+from .connection import Database, Where, dialect_of
 from .records import ScreeningRecord
 from .screenings import decode_screening
 
@@ -35,7 +34,18 @@ def phone_digits(term: str) -> str:
     return digits if digits.isdigit() and digits.isascii() else ""
 
 
-def _filter_where(filters: ScreeningFilter) -> Where:
+# The indexed expression of PostgreSQL's name search (schema_postgresql), and
+# the query for it: a prefix match on every word, as FTS5's "word"* in SQLite.
+PG_NAME_VECTOR = "to_tsvector('simple', coalesce(patient_name, ''))"
+
+
+def pg_name_query(term: str) -> str:
+    """A ``to_tsquery`` text matching names with a word starting with each word of ``term``."""
+    words = [w for w in re.split(r"\W+", term.lower()) if w]
+    return " & ".join("'" + w.replace("'", "''") + "':*" for w in words) or "''"
+
+
+def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
     reviewed = None if filters.reviewed is None else int(filters.reviewed)
     where = (
         Where()
@@ -48,13 +58,18 @@ def _filter_where(filters: ScreeningFilter) -> Where:
     term = "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
     digits = phone_digits(term)
     if "@" in term:
-        where.add("contact_email = ? COLLATE NOCASE", term)
+        # Each backend's case-insensitive index (m031): NOCASE in SQLite, lower() in PostgreSQL.
+        where.add(
+            "lower(contact_email) = lower(?)" if dialect == "postgresql" else "contact_email = ? COLLATE NOCASE", term
+        )
     elif len(digits) >= PHONE_SEARCH_MIN_DIGITS:
         # A phone number from its start, typed with or without +, spaces, brackets and dashes
         # (a range on the indexed digits: ":" sorts right after "9"); or a reference of digits.
         where.add(
             "(reference = ? OR (contact_phone_digits >= ? AND contact_phone_digits < ?))", term, digits, digits + ":"
         )
+    elif term and dialect == "postgresql":
+        where.add(f"(reference = ? OR {PG_NAME_VECTOR} @@ to_tsquery('simple', ?))", term.upper(), pg_name_query(term))
     elif term:
         # Prefix match on each word of the name, or an exact reference code.
         fts_query = " ".join(f'"{w}"*' for w in term.split())
@@ -64,7 +79,7 @@ def _filter_where(filters: ScreeningFilter) -> Where:
             fts_query,
         )
     elif filters.search:
-        where.add("0")  # nothing searchable was typed: nothing matches
+        where.add("1 = 0")  # nothing searchable was typed: nothing matches
     return where
 
 
@@ -81,7 +96,7 @@ def list_screenings(
     Keyset pagination: ``before`` is the (created_at, id) of the last row of
     the previous page, so every page costs the same however deep it is.
     """
-    where = _filter_where(filters)
+    where = _filter_where(filters, dialect_of(db))
     if before is not None:
         where.add("(created_at, id) < (?, ?)", *before)
     # Columns come from code, not users.
@@ -92,7 +107,7 @@ def list_screenings(
 def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, int], *, newer: bool) -> str | None:
     """The reference of the screening just older (or ``newer``) than ``at``
     (created_at, id) in the queue's order among those matching ``filters``."""
-    where = _filter_where(filters)
+    where = _filter_where(filters, dialect_of(db))
     where.add("(created_at, id) > (?, ?)" if newer else "(created_at, id) < (?, ?)", *at)
     order = "ASC" if newer else "DESC"
     sql = f"SELECT reference FROM screenings{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"  # noqa: S608
@@ -102,7 +117,7 @@ def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, in
 
 def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
     """How many screenings match, per status."""
-    where = _filter_where(ScreeningFilter(**{**filters.__dict__, "status": None}))
+    where = _filter_where(ScreeningFilter(**{**filters.__dict__, "status": None}), dialect_of(db))
     sql = f"SELECT status, count(*) AS n FROM screenings{where.sql()} GROUP BY status"  # noqa: S608 - placeholders only
     return {row["status"]: row["n"] for row in db.query(sql, where.params)}
 

@@ -6,12 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlite_utils import Database
-
 from ..core.consent import Signature
 from ..core.decisions import decision_problems
 from ..core.engine import Verdict
-from .connection import utc_now, write_transaction
+from .connection import Database, insert_row, utc_now, write_transaction
 from .integrity import store_integrity
 from .records import ReconfirmationRecord, ReviewRecord
 from .screenings import StaleScreening, get_screening, screening_revision, to_json, verdict_columns
@@ -31,7 +29,8 @@ def add_review(
     """Record a decision; it supersedes, never edits, earlier ones."""
     now = utc_now()
     with write_transaction(db):
-        cursor = db.execute(
+        new_id = insert_row(
+            db,
             "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
             " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
@@ -40,7 +39,7 @@ def add_review(
             "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
             [status, now, screening_id],
         )
-    return int(cursor.lastrowid or 0)
+    return new_id
 
 
 def list_reviews(db: Database, screening_id: int) -> list[ReviewRecord]:
@@ -160,7 +159,8 @@ def reconfirm_screening(
             _verdict_key(columns["status"], columns["rescreen_after"], json.loads(columns["reasons"]))
         )
         now = utc_now()
-        cursor = db.execute(
+        new_id = insert_row(
+            db,
             "INSERT INTO reconfirmations (screening_id, practitioner_id, created_at, answers_changed, verdict_changed,"
             " previous_answers, previous_status, previous_reasons, previous_rescreen_after, previous_rules_version,"
             " status, rules_version, patient_signature_name, patient_signed_at, patient_signature_address,"
@@ -200,7 +200,7 @@ def reconfirm_screening(
         updated = get_screening(db, screening_id)
         assert updated is not None  # read inside the same write transaction
         store_integrity(db, updated)
-    return Reconfirmation(int(cursor.lastrowid or 0), answers_changed, verdict_changed)
+    return Reconfirmation(new_id, answers_changed, verdict_changed)
 
 
 def list_reconfirmations(db: Database, screening_id: int) -> list[ReconfirmationRecord]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from sqlite_utils import Database, Migrations
 from sqlite_utils.db import quote_identifier
 
+from .errors import SchemaTooNew
+from .postgres import PgDatabase
 from .schema_accounts import (
     m024_staff_accounts,
     m025_sessions,
@@ -23,6 +25,7 @@ from .schema_accounts import (
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
 from .schema_outbox import m016_outbox, m017_patient_notices
+from .schema_postgresql import migrate_postgresql
 from .schema_search import m030_phone_search, m031_email_search
 
 
@@ -374,13 +377,23 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
     return migrations
 
 
-def migrate(db: Database, legacy_columns: Mapping[str, str] | None = None) -> list[str]:
+def migrate(db: Database | PgDatabase, legacy_columns: Mapping[str, str] | None = None) -> list[str]:
     """Create or upgrade the schema; return the names of migrations applied.
 
     ``legacy_columns`` maps the ids of the role questions to their columns
     (see ``legacy_role_columns``), for databases of the previous release.
     """
+    if isinstance(db, PgDatabase):
+        return migrate_postgresql(db)
     migrations = migration_set(legacy_columns)
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    if db["_sqlite_migrations"].exists():
+        applied = {row["name"] for row in db["_sqlite_migrations"].rows_where("migration_set = ?", ["screening"])}
+        if applied - known:
+            raise SchemaTooNew(
+                "the database's schema is newer than this code (migrations"
+                f" {', '.join(sorted(applied - known))} are unknown here): run the release that migrated it"
+            )
     pending = [m.name for m in migrations.pending(db)]
     if pending:
         migrations.apply(db)

@@ -10,12 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlite_utils import Database
-
 from ..core.consent import SignedConsent
 from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
-from .connection import hash_token, query_one, utc_now, write_transaction
+from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
 from .consent import store_consent_text
 from .integrity import store_integrity
 from .patients import link_new_screening
@@ -128,16 +126,14 @@ def save_screening(
                 if consent is not None:
                     store_consent_text(db, consent.consent)
                     store_consent_text(db, consent.privacy)
-                cursor = db.execute(sql, values)
-                store_integrity(db, {**decode_screening(values), "id": cursor.lastrowid})
+                screening_id = insert_row(db, sql, values)
+                store_integrity(db, {**decode_screening(values), "id": screening_id})
                 # In the same transaction: a screening is never stored without its patient.
-                link_new_screening(
-                    db, int(cursor.lastrowid or 0), row["contact_email"], row["contact_phone"], row["birth_date"]
-                )
+                link_new_screening(db, screening_id, row["contact_email"], row["contact_phone"], row["birth_date"])
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue
-        return SavedScreening(id=int(cursor.lastrowid or 0), reference=values["reference"], token=token)
+        return SavedScreening(id=screening_id, reference=values["reference"], token=token)
     raise RuntimeError("could not draw a unique reference code")
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import cast
 
-from sqlite_utils import Database
-
-from .connection import hash_token, query_one, utc_now
+from .connection import Database, hash_token, query_one, utc_now
 from .records import SessionRecord
 
 

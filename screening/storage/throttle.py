@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlite_utils import Database
-
-from .connection import query_one, write_transaction
+from .connection import Database, query_one, write_transaction
 
 
 def login_blocked_until(db: Database, email: str, address: str, now: dt.datetime) -> dt.datetime | None:

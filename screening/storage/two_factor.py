@@ -3,9 +3,7 @@ accepted (so a code works once) and hashed one-time recovery codes."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from .connection import hash_token, utc_now, write_transaction
+from .connection import Database, hash_token, utc_now, write_transaction
 
 
 def enable_totp(db: Database, practitioner_id: int, secret: str, recovery_codes: list[str]) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database
-
 from .. import storage
 from ..core.course import next_due
+from ..storage import Database
 
 
 def course_progress(db: Database, patient_id: int | None) -> dict[str, Any]:

@@ -6,41 +6,76 @@ import datetime as dt
 import fcntl
 import os
 import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from sqlite_utils import Database
 
 from .. import storage
 from ..core.model import RuleSet
+from ..storage import Database
 from .ruleset import get_ruleset
 
 
 class _Connections(threading.local):
-    """One connection per worker thread, reused across requests.
+    """SQLite: one connection per worker thread, reused across requests.
+    PostgreSQL: a pool per process, a connection lent to each request.
 
-    Opening a connection per request costs a connect, and closing the last
-    one checkpoints the WAL: together most of a screening's time. A
-    connection is never shared between threads or across a fork.
+    Opening an SQLite connection per request costs a connect, and closing
+    the last one checkpoints the WAL: together most of a screening's time.
+    A connection is never shared between threads or across a fork.
     """
 
     db: Database | None = None
     pid: int = 0
+    lent: bool = False  # this thread holds a pooled PostgreSQL connection until the request ends
+
+
+class _Pools:
+    """The process's PostgreSQL pool, made after gunicorn forks (a pool's sockets cannot cross a fork)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool: Any = None
+        self.pid = 0
 
 
 def get_db() -> Database:
-    """This thread's database connection, opened on first use."""
+    """This request's database connection, opened (or borrowed from the pool) on first use."""
     local: _Connections = current_app.extensions["db_connections"]
+    database = current_app.config["DATABASE"]
+    if storage.is_postgres_url(database):
+        if not local.lent or local.pid != os.getpid():
+            local.db = storage.pooled_database(_pool(database))
+            local.pid, local.lent = os.getpid(), True
+        assert local.db is not None
+        return local.db
     if local.db is None or local.pid != os.getpid():
-        local.db = storage.connect(current_app.config["DATABASE"], current_app.config["SQLITE_SYNCHRONOUS"])
+        local.db = storage.connect(database, current_app.config["SQLITE_SYNCHRONOUS"])
         local.pid = os.getpid()
     return local.db
 
 
+def _pool(url: str) -> Any:
+    pools: _Pools = current_app.extensions["db_pools"]
+    with pools.lock:
+        if pools.pool is None or pools.pid != os.getpid():
+            pools.pool = storage.open_pool(url, current_app.config["POSTGRES_POOL_SIZE"])
+            pools.pid = os.getpid()
+        return pools.pool
+
+
 def end_request(exc: BaseException | None = None) -> None:
-    """Leave the connection clean for the next request: no open transaction."""
+    """Leave the connection clean for the next request: no open transaction, a pooled one given back."""
     local: _Connections = current_app.extensions["db_connections"]
-    if local.db is not None and local.db.conn.in_transaction:
+    if local.db is None:
+        return
+    if local.lent:
+        db, local.db, local.lent = local.db, None, False
+        if local.pid == os.getpid():
+            db.close()
+        return
+    if local.db.conn.in_transaction:
         local.db.conn.rollback()
 
 
@@ -51,6 +86,19 @@ def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
     after which the previous release named the screenings columns.
     """
     legacy_columns = storage.legacy_role_columns((ruleset or get_ruleset()).roles)
+    if storage.is_postgres_url(path):
+        # Servers starting at once take turns on PostgreSQL's advisory lock (migrate_postgresql).
+        db = storage.connect(path)
+        try:
+            applied = storage.migrate(db, legacy_columns)
+            try:
+                storage.check_writable(db)
+            except storage.StorageUnavailable as error:
+                where = storage.describe_url(path)
+                raise storage.StorageUnavailable(f"cannot write to the database {where}: {error}") from error
+            return applied
+        finally:
+            db.close()
     directory = os.path.dirname(os.path.abspath(path))
     make_private(directory, path)
     # Several server workers start at once: one migrates, the others wait.
@@ -91,4 +139,5 @@ def init_app(app: Flask) -> None:
     """Migrate the database on start-up and close connections after requests."""
     init_db(app.config["DATABASE"], get_ruleset(app))
     app.extensions["db_connections"] = _Connections()
+    app.extensions["db_pools"] = _Pools()
     app.teardown_appcontext(end_request)

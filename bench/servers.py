@@ -1,0 +1,118 @@
+"""Throwaway PostgreSQL and Redis servers for the tests and benchmarks.
+
+Each runs from a temporary directory on a free port on 127.0.0.1 and is
+removed when stopped. PostgreSQL's ``initdb`` and ``pg_ctl`` refuse to run
+as root, so as root they run as the ``postgres`` user (``runuser``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_bin(program: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"))
+    if found:
+        return found[-1]
+    path = shutil.which(program)
+    if path is None:
+        raise RuntimeError(f"{program} not found: install Debian's postgresql package (make test does)")
+    return path
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of its own: ``url(dbname)`` for each database created with ``create_database``."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="screening-pg-"))
+        self.durable = durable
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)  # noqa: S603
+
+    def start(self) -> PostgresServer:
+        """initdb and start the server; returns once it takes connections."""
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres")
+        data = str(self.folder / "data")
+        self._run(_postgres_bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8")
+        # Tests and benchmarks of the app, not of the disk: unless durable, skip the fsyncs.
+        speed = "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200{speed}"
+        self._run(_postgres_bin("pg_ctl"), "-D", data, "-o", options, "-l", str(self.folder / "log"), "-w", "start")
+        return self
+
+    def url(self, dbname: str = "postgres") -> str:
+        """The database setting for ``dbname`` on this server."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, dbname: str) -> str:
+        """Create an empty database; return its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return self.url(dbname)
+
+    def stop(self) -> None:
+        """Stop the server at once and remove its files."""
+        try:
+            self._run(_postgres_bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RedisServer:
+    """A Redis server of its own, without persistence: ``url`` is the limiter's storage URI."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        """Start redis-server; returns once it answers."""
+        program = shutil.which("redis-server")
+        if program is None:
+            raise RuntimeError("redis-server not found: install Debian's redis-server package (make test does)")
+        self.process = subprocess.Popen(  # noqa: S603
+            [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>``."""
+        return f"redis://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

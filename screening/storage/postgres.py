@@ -1,0 +1,306 @@
+"""PostgreSQL behind the same storage functions as SQLite.
+
+The storage layer is written against the small part of sqlite-utils'
+``Database`` it uses: ``execute`` and ``query`` with ``?`` or ``:name``
+parameters, ``conn.in_transaction`` and ``close``. ``PgDatabase`` gives a
+psycopg 3 connection that shape, so every storage function runs unchanged on
+either database; the few statements that differ (the name search, the
+schema, erase and backup) ask ``dialect``. Errors come out as sqlite3's
+classes (``IntegrityError``, ``OperationalError``) so callers catch one kind.
+
+psycopg is imported only here and only when a ``postgresql://`` database is
+configured: the embedded SQLite default needs no driver.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .errors import PostgresUnavailable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import psycopg
+    import psycopg_pool
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+# The one advisory lock every write transaction takes: writers queue in the
+# server, as SQLite's BEGIN IMMEDIATE makes them queue on the file, so what a
+# transaction reads before it writes cannot change under it on any app server.
+WRITE_LOCK = 7_261_001
+# Held while migrating: two servers starting at once migrate one after the other.
+MIGRATE_LOCK = 7_261_002
+
+
+def is_postgres_url(database: str) -> bool:
+    """Whether the database setting names a PostgreSQL server rather than an SQLite file."""
+    return database.startswith(URL_SCHEMES)
+
+
+def describe_url(url: str) -> str:
+    """``host:port/dbname`` of a PostgreSQL URL, without the user's password, for messages."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError as error:
+        raise PostgresUnavailable(
+            "SCREENING_DATABASE is a postgresql:// URL but psycopg is not installed:"
+            ' pip install "screening[postgresql]" (psycopg and psycopg-pool)'
+        ) from error
+    return psycopg
+
+
+# Quoted text and identifiers pass through; ``?`` and ``:name`` become psycopg's
+# placeholders and a literal ``%`` is doubled.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|(?<![:\w]):([A-Za-z_]\w*)|%")
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """An SQLite-style statement with ``?``/``:name`` parameters in psycopg's ``%s``/``%(name)s`` form."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        if match.group(1):
+            return f"%({match.group(1)})s"
+        return text
+
+    return _TOKENS.sub(replace, sql)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Parameters and results in the types the storage layer uses with SQLite."""
+    from psycopg.adapt import Dumper, Loader
+
+    class UntypedIntDumper(Dumper):
+        # Sent untyped, as SQLite takes every parameter: an id compares with a
+        # TEXT column (the audit target) and a flag fills an INTEGER one.
+        oid = 0
+
+        def dump(self, obj: Any) -> bytes:
+            return str(int(obj)).encode()
+
+    class NumberLoader(Loader):
+        # sum() over integers is NUMERIC in PostgreSQL; SQLite gives an int.
+        def load(self, data: Any) -> int | float:
+            text = bytes(data).decode()
+            return float(text) if "." in text or "e" in text.lower() else int(text)
+
+    conn.adapters.register_dumper(int, UntypedIntDumper)
+    conn.adapters.register_dumper(bool, UntypedIntDumper)
+    conn.adapters.register_loader("numeric", NumberLoader)
+
+
+def _sqlite_error(error: Exception) -> Exception:
+    """psycopg's error as the sqlite3 class the storage layer's callers catch."""
+    psycopg = _driver()
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, psycopg.errors.IntegrityError):
+        return sqlite3.IntegrityError(message)
+    if isinstance(error, psycopg.errors.DiskFull | psycopg.errors.ReadOnlySqlTransaction):
+        return sqlite3.OperationalError(f"disk is full or read-only: {message}")
+    if isinstance(error, psycopg.OperationalError):
+        return sqlite3.OperationalError(f"unable to open database: {message}")
+    return sqlite3.DatabaseError(message)
+
+
+class PgCursor:
+    """A psycopg cursor with sqlite3's reading methods."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def description(self) -> Any:
+        """The result's columns; ``column[0]`` is the name, as in sqlite3."""
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def close(self) -> None:
+        """Release the result."""
+        self._cursor.close()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """What the storage layer asks of ``db.conn``: whether a transaction is open, and rollback."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.raw = conn
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (sqlite3's ``in_transaction``)."""
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def rollback(self) -> None:
+        """End the open transaction without its changes."""
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+
+class PgDatabase:
+    """A PostgreSQL connection with the shape of the sqlite-utils ``Database`` the storage layer uses."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any], pool: psycopg_pool.ConnectionPool[Any] | None = None) -> None:
+        self.conn = PgConnection(conn)
+        self._pool = pool
+        self._savepoints = 0
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
+        """Run one statement (``?`` or ``:name`` parameters) and return its cursor."""
+        try:
+            # Without parameters psycopg reads the statement as written (a "%" stays one).
+            cursor = self.conn.raw.execute(translate(sql), params) if params else self.conn.raw.execute(sql)
+        except _driver().Error as error:
+            raise _sqlite_error(error) from error
+        return PgCursor(cursor)
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of a SELECT as dicts."""
+        cursor = self.execute(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        rows = cursor.fetchall()
+        cursor.close()
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
+
+    def begin(self) -> None:
+        """Open a write transaction, queued behind every other writer (see ``WRITE_LOCK``)."""
+        self.execute("BEGIN")
+        self.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+        self.execute("COMMIT")
+
+    def savepoint(self) -> str:
+        """Open a savepoint inside the transaction; return its name."""
+        self._savepoints += 1
+        name = f"sp_{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        return name
+
+    def close(self) -> None:
+        """Give the connection back to its pool, or close it."""
+        self.conn.rollback()
+        if self._pool is not None:
+            self._pool.putconn(self.conn.raw)
+        else:
+            self.conn.raw.close()
+
+
+def _connect_kwargs() -> dict[str, Any]:
+    # autocommit: a statement outside write_transaction is its own transaction,
+    # so no read leaves one open; write_transaction says BEGIN itself.
+    return {"autocommit": True, "connect_timeout": 10}
+
+
+def connect_postgres(url: str) -> PgDatabase:
+    """One connection to the PostgreSQL database at ``url`` (commands, migrations)."""
+    psycopg = _driver()
+    try:
+        conn = psycopg.connect(url, **_connect_kwargs())
+    except psycopg.Error as error:
+        raise PostgresUnavailable(
+            f"cannot connect to PostgreSQL at {describe_url(url)}: {_first_line(error)}"
+        ) from error
+    _configure(conn)
+    return PgDatabase(conn)
+
+
+def open_pool(url: str, size: int) -> psycopg_pool.ConnectionPool[Any]:
+    """A pool of up to ``size`` connections for one app process; a connection found
+    broken (after a failover, say) is replaced rather than handed out."""
+    _driver()
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError as error:
+        raise PostgresUnavailable("psycopg-pool is not installed: pip install psycopg-pool") from error
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs=_connect_kwargs(),
+        configure=_configure,
+        check=ConnectionPool.check_connection,
+        open=True,
+        timeout=10,
+    )
+
+
+def pooled_database(pool: psycopg_pool.ConnectionPool[Any]) -> PgDatabase:
+    """A connection from ``pool``, given back by ``PgDatabase.close``."""
+    try:
+        conn = pool.getconn()
+    except Exception as error:  # the pool's timeout or a refused connection: a storage fault
+        raise sqlite3.OperationalError(f"unable to open database: {_first_line(error)}") from error
+    return PgDatabase(conn, pool)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def dump_postgres(db: PgDatabase, target: str) -> None:
+    """Write ``pg_dump``'s custom-format copy of the database to ``target`` (mode 0600)."""
+    import os
+    import shutil
+    import subprocess
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise PostgresUnavailable("pg_dump is not on the PATH: install PostgreSQL's client programs")
+    info = db.conn.raw.info
+    env = {**os.environ, "PGPASSWORD": info.password or ""}
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.close(fd)
+    command = [pg_dump, "--format=custom", f"--file={target}", f"--host={info.host}", f"--port={info.port}"]
+    command += [f"--username={info.user}", info.dbname]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise PostgresUnavailable(f"pg_dump failed: {done.stderr.strip().splitlines()[-1] if done.stderr else ''}")
+
+
+def verify_dump(path: str) -> str:
+    """ "ok" if ``pg_restore --list`` reads the dump at ``path`` through, else its error."""
+    import shutil
+    import subprocess
+
+    pg_restore = shutil.which("pg_restore")
+    if pg_restore is None:
+        return "not checked: pg_restore is not on the PATH"
+    done = subprocess.run([pg_restore, "--list", path], capture_output=True, text=True, check=False)  # noqa: S603
+    return "ok" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["unreadable"])[-1]
