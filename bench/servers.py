@@ -7,6 +7,7 @@ as root, so as root they run as the ``postgres`` user (``runuser``).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -45,14 +46,16 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)  # noqa: S603
+        subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
 
     def start(self) -> PostgresServer:
         """initdb and start the server; returns once it takes connections."""
         if self._as_postgres:
             shutil.chown(self.folder, "postgres")
         data = str(self.folder / "data")
-        self._run(_postgres_bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8")
+        # C.UTF-8: byte order for timestamps, and lower() and the name search fold Cyrillic too.
+        initdb = _postgres_bin("initdb")
+        self._run(initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8")
         # Tests and benchmarks of the app, not of the disk: unless durable, skip the fsyncs.
         speed = "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200{speed}"
@@ -73,10 +76,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server at once and remove its files."""
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self._run(_postgres_bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -92,7 +93,7 @@ class RedisServer:
         program = shutil.which("redis-server")
         if program is None:
             raise RuntimeError("redis-server not found: install Debian's redis-server package (make test does)")
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
