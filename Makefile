@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps bench-deps serve bench clean
+.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed translations pdf-deps
 
-install-test: $(VENV)/.installed-test translations browser-deps pdf-deps
+install-test: $(VENV)/.installed-test translations browser-deps pdf-deps db-deps
 
 # Compiled catalogs are build output: made from the .po files, not committed.
 translations: $(VENV)/.installed
@@ -50,6 +50,16 @@ browser-deps:
 	@command -v java >/dev/null 2>&1 || { \
 		echo "Installing Java with apt-get (for the Nu HTML Checker)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+# The tests run the storage, API, practitioner, lifecycle and queue tests on PostgreSQL too, and the
+# two-server check shares one Redis: each test run starts its own throwaway servers from these packages.
+db-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing PostgreSQL with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "Installing Redis with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # WeasyPrint (the PDFs) needs Debian's Pango; the tests read PDFs back with pdftotext.
 # The font is the project's own (screening/static/fonts), so no font package is needed.
@@ -86,7 +96,7 @@ test: install-test lint
 # The quick loop while working: no browser, no Nu checker, fuzzing or gunicorn
 # durability runs (markers in pyproject.toml), so no chromium or Java needed;
 # `make test` still runs them all.
-test-fast: $(VENV)/.installed-test translations pdf-deps
+test-fast: $(VENV)/.installed-test translations pdf-deps db-deps
 	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
 
 clean:

@@ -20,15 +20,23 @@ from .practitioner.roles import PRACTITIONER, ROLES
 from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
     API_SCOPES,
+    CopyRefused,
     PractitionerRecord,
+    StorageUnavailable,
     backup_database,
+    check_copy,
+    compare_counts,
+    connect,
+    copy_database,
     count_screenings_before,
     create_api_token,
     create_practitioner,
+    describe_url,
     end_sessions,
     erase_screening,
     get_practitioner_by_email,
     has_live_api_token,
+    is_postgres_url,
     purge_screenings,
     revoke_api_tokens,
     set_practitioner_active,
@@ -79,7 +87,47 @@ def init_db_command() -> None:
     applied = init_db(current_app.config["DATABASE"])
     if applied:
         click.echo(f"Applied migrations: {', '.join(applied)}")
-    click.echo(f"Database ready: {current_app.config['DATABASE']}")
+    click.echo(f"Database ready: {database_label(current_app.config['DATABASE'])}")
+
+
+def database_label(database: str) -> str:
+    """The database setting as it may be printed: a PostgreSQL URL without its password."""
+    return describe_url(database) if is_postgres_url(database) else database
+
+
+@click.command("copy-database")
+@click.argument("source")
+@click.argument("target")
+@with_appcontext
+def copy_database_command(source: str, target: str) -> None:
+    """Copy every table from SOURCE into the empty database TARGET (each an SQLite file or a postgresql:// URL)."""
+    if not is_postgres_url(source) and not os.path.exists(source):
+        raise CommandError(f"there is no database file {source}")
+    try:
+        # Both at this release's schema: the source is migrated if it is older, refused if newer.
+        for database in (source, target):
+            init_db(database)
+        from_db, to_db = connect(source), connect(target)
+    except StorageUnavailable as error:
+        raise CommandError(str(error)) from error
+    try:
+        check_copy(from_db, to_db)
+        for table, done, total in copy_database(from_db, to_db):
+            if done == 0:
+                click.echo(f"{table}: {total} row(s)", err=True)
+            elif done == total:
+                click.echo(f"{table}: {done} copied", err=True)
+        differing = compare_counts(from_db, to_db)
+    except CopyRefused as error:
+        raise CommandError(str(error)) from error
+    finally:
+        from_db.close()
+        to_db.close()
+    if differing:
+        details = ", ".join(f"{t} {a} != {b}" for t, (a, b) in differing.items())
+        raise CommandError(f"row counts differ after the copy: {details}")
+    audit("data.copy", details={"source": database_label(source), "target": database_label(target)})
+    click.echo(f"Copied {database_label(source)} to {database_label(target)}; every table's row count matches.")
 
 
 # --- Practitioner accounts and API tokens ------------------------------------------
@@ -259,5 +307,6 @@ def init_app(app: Flask) -> None:
         purge_command,
         erase_command,
         backup_command,
+        copy_database_command,
     ):
         app.cli.add_command(command)

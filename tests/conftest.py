@@ -67,9 +67,7 @@ def parse_each_rule_file_once() -> Iterator[None]:
 # --- The database: SQLite, and PostgreSQL for the modules that run on both -------
 
 # These modules' tests run once on each backend (the ``backend`` parameter).
-BOTH_BACKENDS = frozenset(
-    {"test_storage", "test_api", "test_practitioner", "test_lifecycle", "test_backends", "test_queue_views"}
-)
+BOTH_BACKENDS = frozenset({"test_storage", "test_api", "test_practitioner", "test_lifecycle", "test_queue_views"})
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

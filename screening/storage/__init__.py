@@ -67,6 +67,7 @@ from .connection import (
     write_transaction,
 )
 from .consent import ConsentTextRecord, get_consent_text, store_consent_text
+from .copy import COPY_ORDER, CopyRefused, check_copy, compare_counts, copy_database
 from .courses import (
     CourseRecord,
     CourseSessionRecord,
@@ -157,6 +158,7 @@ from .two_factor import accept_totp_step, enable_totp, use_recovery_code
 __all__ = [
     "API_SCOPES",
     "CHILD_TABLES",
+    "COPY_ORDER",
     "MAX_ROW_ID",
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
@@ -166,6 +168,7 @@ __all__ = [
     "AuditFilter",
     "AuditRecord",
     "ConsentTextRecord",
+    "CopyRefused",
     "CourseRecord",
     "CourseSessionRecord",
     "Database",
@@ -191,10 +194,13 @@ __all__ = [
     "add_review",
     "adjacent_reference",
     "backup_database",
+    "check_copy",
     "check_writable",
     "claim_messages",
     "clear_failed_logins",
+    "compare_counts",
     "connect",
+    "copy_database",
     "count_screenings",
     "count_screenings_before",
     "count_screenings_by_status",

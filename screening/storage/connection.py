@@ -187,3 +187,24 @@ def insert_row(db: Database, sql: str, params: Any) -> int:
         row = cursor.fetchone()
         cursor.close()
     return int(row[0])
+
+
+def execute_many(db: Database, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run ``sql`` once for each parameter row, in one call to the driver."""
+    if isinstance(db, PgDatabase):
+        db.execute_many(sql, rows)
+    else:
+        db.conn.executemany(sql, rows)
+
+
+def stream_rows(db: Database, sql: str, batch: int) -> Iterator[list[Any]]:
+    """The rows of a SELECT without parameters, ``batch`` at a time, never all in memory."""
+    if isinstance(db, PgDatabase):
+        yield from db.stream(sql, batch)
+        return
+    cursor = db.conn.execute(sql)
+    try:
+        while rows := cursor.fetchmany(batch):
+            yield rows
+    finally:
+        cursor.close()

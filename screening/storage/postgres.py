@@ -196,6 +196,24 @@ class PgDatabase:
         for row in rows:
             yield dict(zip(names, row, strict=True))
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row (psycopg pipelines them: one round trip, not one per row)."""
+        try:
+            with self.conn.raw.cursor() as cursor:
+                cursor.executemany(translate(sql), rows)
+        except _driver().Error as error:
+            raise _sqlite_error(error) from error
+
+    def stream(self, sql: str, batch: int) -> Iterator[list[Any]]:
+        """The rows of a SELECT, ``batch`` at a time, from a server-side cursor (never all in memory)."""
+        # DECLARE and FETCH by hand: psycopg's named cursor sends the batch size as a
+        # parameter, which the untyped int dumper (``_configure``) leaves unknown to FETCH.
+        with self.conn.raw.transaction():
+            self.conn.raw.execute(f"DECLARE stream NO SCROLL CURSOR FOR {sql}")
+            while rows := self.conn.raw.execute(f"FETCH FORWARD {int(batch)} FROM stream").fetchall():
+                yield rows
+            self.conn.raw.execute("CLOSE stream")
+
     def begin(self) -> None:
         """Open a write transaction, queued behind every other writer (see ``WRITE_LOCK``)."""
         self.execute("BEGIN")

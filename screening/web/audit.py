@@ -46,6 +46,7 @@ ACTION_LABELS: Mapping[str, LazyString] = {
     "screening.erase": _l("Erased a screening"),
     "data.purge": _l("Purged old screenings"),
     "data.backup": _l("Backed up the database"),
+    "data.copy": _l("Copied the database to another database"),
     "document.patient_pdf": _l("Downloaded a patient's PDF"),
     "document.chart_pdf": _l("Downloaded a chart PDF"),
     "webhook.resend": _l("Re-sent a webhook"),

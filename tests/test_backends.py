@@ -1,0 +1,175 @@
+"""Both backends: the same schema, moving a clinic between them, and clear errors at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from bench.servers import PostgresServer, free_port
+from screening import storage
+from screening.settings import ROOT
+from screening.storage.copy import DERIVED_TABLES, copied_columns, list_tables
+from tests.helpers import add_screening, build_app, decide, empty_postgres, query, sign_in, signed_in
+
+pytestmark = pytest.mark.postgresql
+
+
+def new_postgres_database(server: PostgresServer) -> str:
+    """A new, empty PostgreSQL database of its own (the copy's target must be empty)."""
+    return server.create_database("copy_" + uuid.uuid4().hex[:12])
+
+
+def queue_of(app: Flask) -> list[str]:
+    """The references on the queue page, newest first, seen by the practitioner account of the
+    source database (copied with its password hash, so signing in proves the accounts came across)."""
+    client = app.test_client()
+    assert sign_in(client).status_code == 303
+    page = client.get("/practitioner/").get_data(as_text=True)
+    return re.findall(r'data-reference="([A-Z0-9]+)"', page)
+
+
+def test_both_backends_end_with_the_same_tables_and_columns(postgres_url: str, tmp_path: Path) -> None:
+    sqlite = storage.connect(str(tmp_path / "schema.sqlite"))
+    storage.migrate(sqlite)
+    postgres = storage.connect(postgres_url)
+    try:
+        assert list_tables(sqlite) == list_tables(postgres)
+        for table in list_tables(sqlite):
+            if table not in DERIVED_TABLES:
+                assert set(copied_columns(sqlite, table)) == set(copied_columns(postgres, table)), table
+    finally:
+        sqlite.close()
+        postgres.close()
+
+
+def test_copy_database_to_postgresql_and_back_keeps_the_queue(
+    app: Flask, runner: FlaskCliRunner, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    screenings = [
+        add_screening(app, name, **changes)
+        for name, changes in [
+            ("Anna Petrova", {}),
+            ("Boris Ivanov", {"pregnant": "yes"}),
+            ("Clara Smith", {"keloids": "unsure"}),
+        ]
+    ]
+    doctor = signed_in(app)
+    assert decide(doctor, screenings[2]["reference"], decision="confirm").status_code == 303
+    before = queue_of(app)
+    target = new_postgres_database(postgres_server)
+
+    result = runner.invoke(args=["copy-database", app.config["DATABASE"], target])
+    assert result.exit_code == 0, result.output
+    assert "every table's row count matches" in result.stdout
+    assert "screenings: 3 copied" in result.stderr
+    assert "postgres@" not in result.stdout  # the URL is printed without its user and password part
+    on_postgres = build_app(tmp_path / "pg", DATABASE=target)
+    assert queue_of(on_postgres) == before
+    assert query(on_postgres, "SELECT decision FROM reviews") == [{"decision": "confirm"}]
+    # New rows after the copy get new ids: the sequences moved past the copied ones.
+    assert add_screening(on_postgres, "Dmitri New")["id"] > max(s["id"] for s in screenings)
+
+    back = tmp_path / "back.sqlite"
+    result = runner.invoke(args=["copy-database", target, str(back)])
+    assert result.exit_code == 0, result.output
+    on_sqlite = build_app(tmp_path / "back", DATABASE=str(back))
+    assert queue_of(on_sqlite)[1:] == before
+    assert storage.list_screenings(storage.connect(str(back)), storage.ScreeningFilter(search="dmitri"))
+
+
+def test_copy_database_refuses_a_target_that_holds_data(app: Flask, runner: FlaskCliRunner, postgres_url: str) -> None:
+    empty_postgres(postgres_url)
+    add_screening(app)
+    assert runner.invoke(args=["copy-database", app.config["DATABASE"], postgres_url]).exit_code == 0
+    again = runner.invoke(args=["copy-database", app.config["DATABASE"], postgres_url])
+    assert again.exit_code == 2
+    assert "the target is not empty (patients, screenings, patient_keys hold rows)" in again.stderr
+
+
+def test_copy_database_names_a_missing_source(runner: FlaskCliRunner, tmp_path: Path, postgres_url: str) -> None:
+    result = runner.invoke(args=["copy-database", str(tmp_path / "nothing.sqlite"), postgres_url])
+    assert result.exit_code == 2
+    assert "there is no database file" in result.stderr
+
+
+def test_servers_starting_at_once_migrate_once(postgres_server: PostgresServer) -> None:
+    url = new_postgres_database(postgres_server)
+    applied: list[list[str]] = []
+
+    def start() -> None:
+        db = storage.connect(url)
+        try:
+            applied.append(storage.migrate(db))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(applied, key=len) == [[], [], ["m001_to_m034_schema"]]
+
+
+def start_app(database: str, *, without_psycopg: bool = False) -> subprocess.CompletedProcess[str]:
+    """Import app.py in a new process with ``database`` set, as gunicorn would."""
+    env = {**os.environ, "SCREENING_DATABASE": database, "SCREENING_SECRET_KEY": "x" * 32}
+    # A None entry in sys.modules makes ``import psycopg`` fail as if it were not installed.
+    code = ("import sys; sys.modules['psycopg'] = None; " if without_psycopg else "") + "import app"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def future_schema(database: str) -> str:
+    """Mark ``database`` (migrated) as migrated by a newer release, as a newer app would leave it."""
+    db = storage.connect(database)
+    try:
+        storage.migrate(db)
+        bookkeeping = "_migrations" if storage.dialect_of(db) == "postgresql" else "_sqlite_migrations"
+        with storage.write_transaction(db):
+            db.execute(
+                f"INSERT INTO {bookkeeping} (migration_set, name, applied_at) VALUES ('screening', 'm999_future', ?)",
+                [storage.utc_now()],
+            )
+    finally:
+        db.close()
+    return database
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("unreachable", "cannot connect to PostgreSQL at 127.0.0.1:"),
+        ("unknown user", 'role "nobody" does not exist'),
+        ("no driver", "SCREENING_DATABASE is a postgresql:// URL but psycopg is not installed"),
+        ("newer postgresql schema", "schema is newer than this code (migrations m999_future are unknown here)"),
+        ("newer sqlite schema", "schema is newer than this code (migrations m999_future are unknown here)"),
+    ],
+)
+def test_bad_database_settings_stop_the_app_with_one_line(
+    setting: str, message: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    database = {
+        "unreachable": f"postgresql://postgres@127.0.0.1:{free_port()}/screening",
+        "unknown user": postgres_server.url().replace("postgres@", "nobody@"),
+        "no driver": postgres_server.url(),
+        "newer postgresql schema": future_schema(new_postgres_database(postgres_server))
+        if "postgresql" in setting
+        else "",
+        "newer sqlite schema": future_schema(str(tmp_path / "newer.sqlite")) if "sqlite" in setting else "",
+    }[setting]
+    started = start_app(database, without_psycopg=setting == "no driver")
+    assert started.returncode == 2, started.stderr
+    (line,) = started.stderr.strip().splitlines()
+    assert line.startswith("The app will not start: ")
+    assert message in line
+    assert "Traceback" not in started.stderr
