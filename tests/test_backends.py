@@ -153,20 +153,27 @@ def future_schema(database: str) -> str:
         ("no driver", "SCREENING_DATABASE is a postgresql:// URL but psycopg is not installed"),
         ("newer postgresql schema", "schema is newer than this code (migrations m999_future are unknown here)"),
         ("newer sqlite schema", "schema is newer than this code (migrations m999_future are unknown here)"),
+        ("read-only (a standby)", "cannot execute CREATE TABLE in a read-only transaction"),
     ],
 )
 def test_bad_database_settings_stop_the_app_with_one_line(
     setting: str, message: str, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    database = {
-        "unreachable": f"postgresql://postgres@127.0.0.1:{free_port()}/screening",
-        "unknown user": postgres_server.url().replace("postgres@", "nobody@"),
-        "no driver": postgres_server.url(),
-        "newer postgresql schema": future_schema(new_postgres_database(postgres_server))
-        if "postgresql" in setting
-        else "",
-        "newer sqlite schema": future_schema(str(tmp_path / "newer.sqlite")) if "sqlite" in setting else "",
-    }[setting]
+    if setting == "newer postgresql schema":
+        database = future_schema(new_postgres_database(postgres_server))
+    elif setting == "newer sqlite schema":
+        database = future_schema(str(tmp_path / "newer.sqlite"))
+    elif setting == "read-only (a standby)":
+        database = new_postgres_database(postgres_server)
+        admin = storage.connect(postgres_server.url())
+        admin.execute(f'ALTER DATABASE "{database.rpartition("/")[2]}" SET default_transaction_read_only = on')
+        admin.close()
+    else:
+        database = {
+            "unreachable": f"postgresql://postgres@127.0.0.1:{free_port()}/screening",
+            "unknown user": postgres_server.url().replace("postgres@", "nobody@"),
+            "no driver": postgres_server.url(),
+        }[setting]
     started = start_app(database, without_psycopg=setting == "no driver")
     assert started.returncode == 2, started.stderr
     (line,) = started.stderr.strip().splitlines()

@@ -71,16 +71,17 @@ def blank_questionnaire() -> str:
     same for every visitor on a given day in a given language except for the
     CSRF token, so it is rendered once and the visitor's own token put in.
     """
-    key = (current_language(), screening_day().isoformat())
-    cache: dict[tuple[str, str], str] = current_app.extensions.setdefault("blank_questionnaire", {})
+    # The rule set's digest too: a page is never served from a cache made on another rule file.
+    key = (current_language(), screening_day().isoformat(), get_ruleset().digest)
+    cache: dict[tuple[str, str, str], str] = current_app.extensions.setdefault("blank_questionnaire", {})
     page = cache.get(key)
     if page is None:
         form = _new_form()
         if hasattr(form, "csrf_token"):
             form.csrf_token.current_token = TOKEN_PLACEHOLDER
         page = questionnaire_html(form)
-        for stale in [k for k in cache if k[1] != key[1]]:
-            del cache[stale]  # only today's pages are kept, in every language
+        for stale in [k for k in cache if k[1:] != key[1:]]:
+            del cache[stale]  # only today's pages of this rule file are kept, in every language
         cache[key] = page
     if TOKEN_PLACEHOLDER in page:
         page = page.replace(TOKEN_PLACEHOLDER, generate_csrf())

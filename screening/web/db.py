@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import sqlite3
 import threading
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,7 +91,11 @@ def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
         # Servers starting at once take turns on PostgreSQL's advisory lock (migrate_postgresql).
         db = storage.connect(path)
         try:
-            applied = storage.migrate(db, legacy_columns)
+            try:
+                applied = storage.migrate(db, legacy_columns)
+            except sqlite3.DatabaseError as error:  # a standby, or a user without the rights to migrate
+                where = storage.describe_url(path)
+                raise storage.StorageUnavailable(f"cannot migrate the database {where}: {error}") from error
             try:
                 storage.check_writable(db)
             except storage.StorageUnavailable as error:
