@@ -229,5 +229,6 @@ def test_blank_questionnaire_cache_keeps_every_language_of_the_day(app) -> None:
     for language in ("en", "ru", "en", "ru"):
         client.get("/screening", headers={"Accept-Language": language})
     cache = app.extensions["blank_questionnaire"]
-    assert {language for language, _day in cache} == {"en", "ru"}
-    assert len({day for _language, day in cache}) == 1
+    assert {language for language, _day, _rules in cache} == {"en", "ru"}
+    assert len({day for _language, day, _rules in cache}) == 1
+    assert {rules for _language, _day, rules in cache} == {app.extensions["ruleset"].digest}
