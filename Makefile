@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench clean
+.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,11 @@ test: install-test lint
 # `make test` still runs them all.
 test-fast: $(VENV)/.installed-test translations pdf-deps db-deps
 	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
+
+# Every test (but the browser's) with PostgreSQL behind the app, not only the modules that
+# `make test` runs on both backends; tests about SQLite's own files stay on SQLite (sqlite_only).
+test-postgresql: $(VENV)/.installed-test translations pdf-deps db-deps
+	SCREENING_TEST_BACKEND=postgresql $(VENV)/bin/pytest -q -n 2 -m "not browser"
 
 clean:
 	rm -rf $(VENV) instance/secret_key

@@ -7,6 +7,7 @@ them from there, never from this file nor from one another.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """``sqlite``, or ``postgresql`` where the module runs on both backends."""
-    return str(getattr(request, "param", "sqlite"))
+    """``sqlite``, or ``postgresql`` where the module runs on both backends.
+
+    ``SCREENING_TEST_BACKEND=postgresql`` runs every other test on PostgreSQL too
+    (``make test-postgresql``): the whole suite, not only the modules of ``BOTH_BACKENDS``.
+    """
+    if request.node.get_closest_marker("sqlite_only"):
+        return "sqlite"
+    return str(getattr(request, "param", os.environ.get("SCREENING_TEST_BACKEND", "sqlite")))
 
 
 @pytest.fixture(scope="session")

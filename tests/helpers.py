@@ -88,6 +88,9 @@ def empty_postgres(url: str) -> None:
     """Empty every table of the PostgreSQL database at ``url`` (its schema stays), ids from 1 again."""
     db = storage.connect(url)
     try:
+        # A test may have made the database read-only (a standby's behaviour): undo that first.
+        db.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+        db.execute(f'ALTER DATABASE "{url.rpartition("/")[2]}" RESET default_transaction_read_only')
         tables = [
             row["tablename"]
             for row in db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")

@@ -51,6 +51,7 @@ def test_both_backends_end_with_the_same_tables_and_columns(postgres_url: str, t
         postgres.close()
 
 
+@pytest.mark.sqlite_only  # the app's database is the copy's source
 def test_copy_database_to_postgresql_and_back_keeps_the_queue(
     app: Flask, runner: FlaskCliRunner, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
@@ -86,6 +87,7 @@ def test_copy_database_to_postgresql_and_back_keeps_the_queue(
     assert storage.list_screenings(storage.connect(str(back)), storage.ScreeningFilter(search="dmitri"))
 
 
+@pytest.mark.sqlite_only
 def test_copy_database_refuses_a_target_that_holds_data(app: Flask, runner: FlaskCliRunner, postgres_url: str) -> None:
     empty_postgres(postgres_url)
     add_screening(app)

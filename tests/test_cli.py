@@ -89,6 +89,7 @@ def test_check_rules_bad_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
     assert f"{path}:27: rule 'pregnancy' names an unknown question 'pregnent'" in result.stderr
 
 
+@pytest.mark.sqlite_only
 def test_init_db_creates_the_schema(runner: FlaskCliRunner, app) -> None:
     os.remove(app.config["DATABASE"])
     result = runner.invoke(args=["init-db"])

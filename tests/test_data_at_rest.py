@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from screening import storage
 from screening.web.db import get_db
-from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, add_screening, body, build_app, decide, page_text, query
+from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, add_screening, body, build_app, decide, execute, page_text, query
 
 NAME, EMAIL = "Zyxwvut Quorrelby", "quorrelby.patient@example.org"
 COMMENT = "Mentioned a Xanthelasmoid scar"
@@ -47,6 +47,7 @@ def test_a_backup_is_private(app: Flask, tmp_path: Path) -> None:
     assert mode(target) == 0o600
 
 
+@pytest.mark.sqlite_only
 def test_erase_leaves_no_trace_in_the_database_files(app: Flask, doctor: FlaskClient) -> None:
     for other in range(3):
         add_screening(app, f"Other Patient {other}")
@@ -85,7 +86,18 @@ MANY_REASONS = {**CLEAR_ANSWERS, **{q: "yes" for q, value in CLEAR_ANSWERS.items
 
 
 def refuse_writes(app: Flask, how: str) -> None:
-    """Make the app's own connection refuse writes as a read-only file or a full disk would."""
+    """Make the app's own connection refuse writes as a read-only file or a full disk would
+    (on PostgreSQL: the database read-only, as a standby is after a failover)."""
+    if storage.is_postgres_url(app.config["DATABASE"]):
+        assert how == "read-only"
+        execute(
+            app, f'ALTER DATABASE "{app.config["DATABASE"].rpartition("/")[2]}" SET default_transaction_read_only = on'
+        )
+        pools = app.extensions["db_pools"]
+        if pools.pool is not None:  # connections open now keep the old default: the app gets new ones
+            pools.pool.close()
+            pools.pool = None
+        return
     with app.app_context():
         db = get_db()
         if how == "read-only":
@@ -103,7 +115,7 @@ def refuse_writes(app: Flask, how: str) -> None:
             db.conn.commit()  # the filler stays: the request's rollback must not free its pages
 
 
-@pytest.mark.parametrize("how", ["read-only", "disk full"])
+@pytest.mark.parametrize("how", ["read-only", pytest.param("disk full", marks=pytest.mark.sqlite_only)])
 def test_a_questionnaire_that_cannot_be_saved_comes_back_with_every_answer(
     app: Flask, client: FlaskClient, how: str
 ) -> None:
@@ -129,7 +141,7 @@ def test_a_questionnaire_that_cannot_be_saved_comes_back_with_every_answer(
     assert '<input checked id="keloids-2" name="keloids" type="radio" value="unsure">' in html
 
 
-@pytest.mark.parametrize("how", ["read-only", "disk full"])
+@pytest.mark.parametrize("how", ["read-only", pytest.param("disk full", marks=pytest.mark.sqlite_only)])
 def test_the_api_answers_503_with_retry_after(app: Flask, client: FlaskClient, how: str) -> None:
     for number in range(30):
         add_screening(app, f"Patient {number}")

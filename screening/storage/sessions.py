@@ -46,7 +46,7 @@ def end_sessions(db: Database, practitioner_id: int, reason: str, *, keep: int |
     """End every open session of an account (but ``keep``); return how many."""
     cursor = db.execute(
         "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE practitioner_id = ? AND ended_at IS NULL"
-        " AND id IS NOT ?",
+        " AND id IS DISTINCT FROM ?",  # NULL (keep none) is distinct from every id
         [utc_now(), reason, practitioner_id, keep],
     )
     return cursor.rowcount
