@@ -183,13 +183,19 @@ def _post_api(base: str, i: int, tally: Tally) -> None:
         tally.note(f"api {type(error).__name__}")
 
 
+def csrf_token(page: str) -> str | None:
+    """The CSRF token of the first form on ``page``, if it has one."""
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    return found.group(1) if found else None
+
+
 def _post_form(base: str, i: int, tally: Tally) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
     try:
         with opener.open(base + "/screening", timeout=30) as response:
             page = response.read().decode()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        token = csrf_token(page)
         if not token:
             tally.note("form without csrf token")
             return
@@ -200,7 +206,7 @@ def _post_form(base: str, i: int, tally: Tally) -> None:
                 "email": f"form{i}@example.com",
                 "consent": "y",
                 "signature": f"Form Test {i}",
-                "csrf_token": token.group(1),
+                "csrf_token": token,
             },
             doseq=True,  # a multi answer (["none"]) is one field per value, as a browser sends it
         ).encode()
@@ -259,6 +265,11 @@ def check_database(database: Path, tally: Tally) -> Report:
         hashes = {h for (h,) in conn.execute("SELECT token_hash FROM screenings")}
     finally:
         conn.close()
+    return compare_stored(references, hashes, tally, integrity)
+
+
+def compare_stored(references: list[str], hashes: set[str], tally: Tally, integrity: str) -> Report:
+    """What the clients were told beside the stored references and token hashes (any backend)."""
     stored = set(references)
     lost = [r for r in tally.acknowledged_api if r not in stored]
     lost += [t for t in tally.acknowledged_form if hash_token(t) not in hashes]
