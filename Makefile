@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench clean
+.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench two-servers clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench: install-test bench-deps
 	$(PY) -m bench.queue_scale
 	$(PY) -m bench.page_weight
 	$(PY) -m bench.pdf
+
+# Two gunicorn instances on one PostgreSQL and one Redis, one killed mid-load (BENCHMARKS.md);
+# `make test` runs its small size (tests/test_two_servers.py).
+two-servers: $(VENV)/.installed-test translations db-deps
+	$(PY) -m bench.two_servers
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

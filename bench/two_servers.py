@@ -11,7 +11,7 @@ the other (and signed out on both by one sign-out); failed sign-ins lock an
 account after LOGIN_LOCK_AFTER attempts in total across both; and a login rate
 limit of N per minute lets N attempts through across both instances, not 2N.
 
-    .venv/bin/python -m bench.two_servers [--clients 16] [--requests 40] [--no-fsync-cost]
+    .venv/bin/python -m bench.two_servers [--clients 16] [--requests 40] [--no-fsync-cost] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -387,13 +387,18 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=40, help="screenings per client")
     parser.add_argument("--no-fsync-cost", action="store_true", help="skip timing fsync on against fsync off")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the fsync timing")
     args = parser.parse_args()
     report = two_server_check(args.clients, args.requests)
     print_report(report, args.clients, args.requests)
     if not args.no_fsync_cost:
-        fast = post_rate(args.clients, args.requests, durable=False)
-        durable = post_rate(args.clients, args.requests, durable=True)
-        print("POST throughput of both instances, no kill (same run):")
+        # Alternating rounds, best of each: the machine is shared, and a busy spell hits both alike.
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.rounds):
+            for durable_round in (False, True):
+                rates[durable_round].append(post_rate(args.clients, args.requests, durable=durable_round))
+        fast, durable = max(rates[False]), max(rates[True])
+        print(f"POST throughput of both instances, no kill, best of {args.rounds} alternating rounds (same run):")
         print(f"  PostgreSQL fsync off (baseline)    {fast:8.0f} screenings/s   1.00")
         print(f"  PostgreSQL fsync on (as checked)   {durable:8.0f} screenings/s   {durable / fast:.2f}")
     print("PASS" if report.ok else "FAIL")
