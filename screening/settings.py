@@ -63,6 +63,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # Shared by every worker (web/limit_storage.py): the limits hold across gunicorn's processes.
         "RATELIMIT_STORAGE_URI": "sqlite:///" + os.path.join(instance_path, "ratelimits.sqlite"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A shared store that stops answering (Redis down) is no reason to refuse patients:
+        # limits then count per process in memory until it is back (the lockout is in the database).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "API_RATE_LIMIT": "30 per minute",
         "FORM_RATE_LIMIT": "20 per minute",
         "PDF_RATE_LIMIT": "10 per minute",

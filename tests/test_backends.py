@@ -182,3 +182,11 @@ def test_bad_database_settings_stop_the_app_with_one_line(
     assert line.startswith("The app will not start: ")
     assert message in line
     assert "Traceback" not in started.stderr
+
+
+def test_an_unreachable_redis_falls_back_to_limits_per_process(tmp_path: Path) -> None:
+    redis = f"redis://127.0.0.1:{free_port()}"  # nothing listens there
+    app = build_app(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis, LOGIN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    statuses = [sign_in(client, password="wrong password").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # refused sign-ins, then the limit: never a 500
