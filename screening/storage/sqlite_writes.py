@@ -16,6 +16,13 @@ Two costs of a write under concurrency, measured in BENCHMARKS.md (section 2):
   system's journal. WAL frames are checksummed in a chain, so a power cut
   before the sync loses only commits nobody was told about.
 
+- SQLite checkpoints the WAL into the database inside the commit that
+  crosses 1,000 pages, so every ~60th screening also copied the pages and
+  synced the database file, holding the write lock. A thread per process
+  (``Checkpointer``) now checkpoints in the background (PASSIVE: it never
+  blocks a writer); a request checkpoints only as a safety net, if the WAL
+  ever grows past ``FALLBACK_CHECKPOINT_PAGES``.
+
 Only SQLite database files in WAL mode get this; ``:memory:`` and other
 journal modes keep SQLite's own locking and syncing.
 """
@@ -47,6 +54,7 @@ class FileWriter:
         self.lock_path = os.path.abspath(path) + WRITER_LOCK_SUFFIX
         self.wal_path = os.path.abspath(path) + "-wal"
         self.sync_after_commit = sync_after_commit
+        self.checkpointer = checkpointer_for(path)
         self.fd = -1
         self.pid = 0
 
@@ -88,6 +96,80 @@ class FileWriter:
             os.close(fd)
 
 
+# The background checkpoint runs after this many commits, or after a second with any.
+CHECKPOINT_EVERY_COMMITS = 32
+CHECKPOINT_AFTER_SECONDS = 1.0
+# The thread ends after this long without commits; the next commit starts it again.
+CHECKPOINTER_IDLE_SECONDS = 10.0
+# A commit checkpoints itself only if the WAL reaches this (about 80 MB): the thread is stuck.
+FALLBACK_CHECKPOINT_PAGES = 20_000
+
+
+class Checkpointer:
+    """A daemon thread that checkpoints one database file's WAL for this process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.commits = 0
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def note_commit(self) -> None:
+        """Count a commit, starting the thread if it is not running (after a fork or idle exit it is not)."""
+        with self.lock:
+            self.commits += 1
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.wake = threading.Event()
+                self.thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
+                self.thread.start()
+            elif self.commits >= CHECKPOINT_EVERY_COMMITS:
+                self.wake.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        lock = FileWriter(self.path, sync_after_commit=False)
+        idle = 0.0
+        try:
+            while idle < CHECKPOINTER_IDLE_SECONDS:
+                woken = self.wake.wait(CHECKPOINT_AFTER_SECONDS)
+                with self.lock:
+                    self.wake.clear()
+                    pending, self.commits = self.commits, 0
+                if not pending:
+                    idle += 0.0 if woken else CHECKPOINT_AFTER_SECONDS
+                    continue
+                idle = 0.0
+                # Busy or gone: the next round, or a request's fallback, checkpoints.
+                with contextlib.suppress(sqlite3.Error):
+                    # The bulk (copying pages, syncing the database file) while writers go on;
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    # then the few frames committed meanwhile, with the writers held back: only a
+                    # checkpoint that reaches the WAL's end lets the next writer restart the WAL
+                    # from its beginning, else the file grows without end.
+                    if lock.acquire():
+                        try:
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        finally:
+                            lock.release()
+        finally:
+            lock.close()
+            conn.close()
+
+
+_CHECKPOINTERS: dict[str, Checkpointer] = {}
+_CHECKPOINTERS_LOCK = threading.Lock()
+
+
+def checkpointer_for(path: str) -> Checkpointer:
+    """This process's checkpointer of the database file at ``path``."""
+    key = os.path.abspath(path)
+    with _CHECKPOINTERS_LOCK:
+        return _CHECKPOINTERS.setdefault(key, Checkpointer(key))
+
+
 _WRITERS: weakref.WeakKeyDictionary[Database, FileWriter] = weakref.WeakKeyDictionary()
 
 
@@ -96,6 +178,7 @@ def attach_writer(db: Database, path: str, synchronous: str, journal_mode: str) 
     if path == ":memory:" or path.startswith("file:") or journal_mode.lower() != "wal":
         return
     writer = FileWriter(path, sync_after_commit=synchronous == "FULL")
+    db.conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}").fetchall()
     _WRITERS[db] = writer
     weakref.finalize(db, writer.close)
 
@@ -125,3 +208,4 @@ def serialised_writes(db: Database) -> Iterator[None]:
         except OSError as error:
             # What SQLite says when its own sync fails: a storage fault, answered with 503.
             raise sqlite3.OperationalError(f"disk I/O error: {error}") from error
+    writer.checkpointer.note_commit()
