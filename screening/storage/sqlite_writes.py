@@ -163,6 +163,19 @@ _CHECKPOINTERS: dict[str, Checkpointer] = {}
 _CHECKPOINTERS_LOCK = threading.Lock()
 
 
+def _forget_checkpointers() -> None:
+    # A forked child has none of the parent's threads, and a lock held by one
+    # of them at the fork would stay held for ever: start afresh.
+    global _CHECKPOINTERS_LOCK
+    _CHECKPOINTERS_LOCK = threading.Lock()
+    for checkpointer in _CHECKPOINTERS.values():
+        checkpointer.lock = threading.Lock()
+        checkpointer.thread = None
+
+
+os.register_at_fork(after_in_child=_forget_checkpointers)
+
+
 def checkpointer_for(path: str) -> Checkpointer:
     """This process's checkpointer of the database file at ``path``."""
     key = os.path.abspath(path)
