@@ -3,7 +3,7 @@
 Each endpoint of the app is measured beside a trivial Flask endpoint served by
 the same gunicorn setup in the same run, and reported as a ratio to it.
 
-    .venv/bin/python bench/http_load.py [--duration 10] [--connections 32]
+    .venv/bin/python bench/http_load.py [--duration 8] [--connections 32]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def post_script(folder: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     if not shutil.which("wrk"):
