@@ -81,6 +81,7 @@ bench-deps:
 bench: install-test bench-deps
 	$(PY) -m bench.engine
 	$(PY) -m bench.http_load
+	$(PY) -m bench.memory
 	$(PY) -m bench.queue_scale
 	$(PY) -m bench.page_weight
 	$(PY) -m bench.pdf

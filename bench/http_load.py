@@ -3,7 +3,7 @@
 Each endpoint of the app is measured beside a trivial Flask endpoint served by
 the same gunicorn setup in the same run, and reported as a ratio to it.
 
-    .venv/bin/python bench/http_load.py [--duration 10] [--connections 32]
+    .venv/bin/python bench/http_load.py [--duration 8] [--connections 32]
 """
 
 from __future__ import annotations
@@ -20,37 +20,52 @@ from pathlib import Path
 from bench.durability import ANSWERS, Server, free_port
 
 ROOT = Path(__file__).resolve().parent
-LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+LATENCY = re.compile(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+MAXIMUM = re.compile(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", re.M)
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def run_wrk(url: str, duration: int, connections: int, script: Path | None = None) -> dict[str, float]:
-    """Requests per second, p50 and p99 in ms, and the count of non-2xx/3xx answers."""
+    """Requests per second, p50, p90, p99 and the maximum in ms, and the count of non-2xx/3xx answers."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     latency = {p: float(v) * UNITS[u] for p, v, u in LATENCY.findall(output)}
+    worst = MAXIMUM.search(output)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return {"rps": rps, "p50": latency["50"], "p99": latency["99"], "errors": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": rps,
+        "p50": latency["50"],
+        "p90": latency["90"],
+        "p99": latency["99"],
+        "max": float(worst.group(1)) * UNITS[worst.group(2)] if worst else 0.0,
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def post_script(folder: Path) -> Path:
+    """A wrk script in ``folder`` that POSTs one complete screening as JSON."""
+    body = {"answers": ANSWERS, "patient": {"name": "Bench Patient", "email": "bench@example.com"}, "consent": True}
+    script = folder / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    )
+    return script
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
         return 2
-    body = {"answers": ANSWERS, "patient": {"name": "Bench Patient", "email": "bench@example.com"}, "consent": True}
     with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-        )
+        script = post_script(Path(folder))
         trivial = Server(Path(folder) / "unused", free_port(), app="bench.trivial_app:app", ready_path="/ping")
         trivial.start()
         try:
@@ -70,11 +85,15 @@ def main() -> int:
             finally:
                 app.stop()
     print(f"HTTP benchmark: gunicorn 2 sync workers, wrk {args.connections} connections, {args.duration} s each")
-    print(f"{'endpoint':<36}{'req/s':>9}{'vs trivial':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(
+        f"{'endpoint':<36}{'req/s':>9}{'vs trivial':>12}"
+        + "".join(f"{label:>9}" for label in ("p50 ms", "p90 ms", "p99 ms", "max ms", "errors"))
+    )
     rows = {"trivial Flask GET /ping": baseline, **results}
     for name, r in rows.items():
         ratio = r["rps"] / baseline["rps"]
-        print(f"{name:<36}{r['rps']:>9.0f}{ratio:>12.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['errors']:>8.0f}")
+        latencies = "".join(f"{r[key]:>9.2f}" for key in ("p50", "p90", "p99", "max"))
+        print(f"{name:<36}{r['rps']:>9.0f}{ratio:>12.2f}{latencies}{r['errors']:>8.0f}")
     post = results["POST /api/v1/screenings (FULL)"]
     ratio = post["rps"] / baseline["rps"]
     print(f"goals: POST >= 0.50 of trivial (got {ratio:.2f}), POST p99 < 50 ms (got {post['p99']:.1f})")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlite_utils import Database
 
 from bench.servers import PostgresServer, free_port
 from screening import storage
@@ -119,7 +120,16 @@ def test_servers_starting_at_once_migrate_once(postgres_server: PostgresServer) 
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(applied, key=len) == [[], [], ["m001_to_m034_schema"]]
+    assert sorted(applied, key=len) == [[], [], ["m001_to_m034_schema", "m035_search_at_scale"]]
+
+
+def test_migrations_after_m034_have_the_same_names_on_both_backends() -> None:
+    from screening.storage.schema import migration_set
+    from screening.storage.schema_postgresql import POSTGRES_MIGRATIONS
+
+    sqlite_names = [m.name for m in migration_set().pending(Database(memory=True))]
+    later = sqlite_names[sqlite_names.index("m034_course_sessions") + 1 :]
+    assert [name for name, _sql in POSTGRES_MIGRATIONS[1:]] == later
 
 
 def start_app(database: str, *, without_psycopg: bool = False) -> subprocess.CompletedProcess[str]:

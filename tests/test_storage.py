@@ -179,6 +179,7 @@ LATER_MIGRATIONS = [
     "m032_patients",
     "m033_courses",
     "m034_course_sessions",
+    "m035_search_at_scale",
 ]
 NEW_SCREENING_COLUMNS = {
     "consent_sha256",

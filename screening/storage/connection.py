@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .errors import StorageUnavailable
 from .postgres import PgDatabase, connect_postgres, is_postgres_url
+from .sqlite_writes import attach_writer, serialised_writes
 
 # Either backend: every storage function takes one and runs the same SQL on both.
 Database: TypeAlias = sqlite_utils.Database | PgDatabase
@@ -81,11 +82,13 @@ def connect(path: str, synchronous: str = "FULL") -> Database:
     create_private_file(path)
     conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
     db = sqlite_utils.Database(conn)
+    results = {}
     for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
         # Read each result to the end: a pragma's unread row keeps a read
         # snapshot open, and a write from a stale snapshot fails at once with
         # "database is locked" instead of waiting its turn.
-        conn.execute(f"PRAGMA {pragma}").fetchall()
+        results[pragma] = conn.execute(f"PRAGMA {pragma}").fetchall()
+    attach_writer(db, path, synchronous, str(results["journal_mode=WAL"][0][0]))
     return db
 
 
@@ -102,14 +105,17 @@ def write_transaction(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+    # For a database file: writers queue on a lock in the kernel, and a FULL
+    # commit is synced after the lock is released (see ``sqlite_writes``).
+    with serialised_writes(db):
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from .schema_consent import m020_consent_texts, m021_consent_signature, m022_rec
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
 from .schema_outbox import m016_outbox, m017_patient_notices
 from .schema_postgresql import migrate_postgresql
-from .schema_search import m030_phone_search, m031_email_search
+from .schema_search import m030_phone_search, m031_email_search, m035_search_at_scale
 
 
 def m001_screenings(db: Database) -> None:
@@ -372,6 +372,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m032_patients,
         m033_courses,
         m034_course_sessions,
+        m035_search_at_scale,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations
