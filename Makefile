@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps bench-deps serve bench clean
+.PHONY: run test test-fast lint install install-test translations browser-deps pdf-deps bench-deps lighthouse-deps serve bench lighthouse clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,23 @@ bench: install-test bench-deps
 	$(PY) -m bench.page_weight
 	$(PY) -m bench.pdf
 
+# Lighthouse runs on Node.js (Debian's nodejs 18 is enough for 12.x); it goes into .lighthouse/
+# (git-ignored), pinned, so every run audits with the same version.
+LIGHTHOUSE_VERSION := 12.8.2
+.lighthouse/.installed-$(LIGHTHOUSE_VERSION):
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Node.js and npm with apt-get (for Lighthouse)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --prefix .lighthouse --no-save --no-audit --no-fund --loglevel=error lighthouse@$(LIGHTHOUSE_VERSION)
+	touch $@
+
+lighthouse-deps: .lighthouse/.installed-$(LIGHTHOUSE_VERSION)
+
+# Lighthouse (mobile) on /, /screening and a result page: the median of 5 runs per page must be
+# 1.0 in every category (5 to 10 minutes; not part of `make test`, see BENCHMARKS.md).
+lighthouse: install-test browser-deps lighthouse-deps
+	$(PY) -m bench.lighthouse
+
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -90,4 +107,4 @@ test-fast: $(VENV)/.installed-test translations pdf-deps
 	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
 
 clean:
-	rm -rf $(VENV) instance/secret_key
+	rm -rf $(VENV) instance/secret_key .lighthouse
