@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps serve bench two-servers clean
+.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps lighthouse-deps serve bench two-servers lighthouse clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,22 @@ bench: install-test bench-deps
 # `make test` runs its small size (tests/test_two_servers.py).
 two-servers: $(VENV)/.installed-test translations db-deps
 	$(PY) -m bench.two_servers
+# Lighthouse runs on Node.js (Debian's nodejs 18 is enough for 12.x); it goes into .lighthouse/
+# (git-ignored), pinned, so every run audits with the same version.
+LIGHTHOUSE_VERSION := 12.8.2
+.lighthouse/.installed-$(LIGHTHOUSE_VERSION):
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Node.js and npm with apt-get (for Lighthouse)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --prefix .lighthouse --no-save --no-audit --no-fund --loglevel=error lighthouse@$(LIGHTHOUSE_VERSION)
+	touch $@
+
+lighthouse-deps: .lighthouse/.installed-$(LIGHTHOUSE_VERSION)
+
+# Lighthouse (mobile) on /, /screening and a result page: the median of 5 runs per page must be
+# 1.0 in every category (5 to 10 minutes; not part of `make test`, see BENCHMARKS.md).
+lighthouse: install-test browser-deps lighthouse-deps
+	$(PY) -m bench.lighthouse
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -111,4 +127,4 @@ test-postgresql: $(VENV)/.installed-test translations pdf-deps db-deps
 	SCREENING_TEST_BACKEND=postgresql $(VENV)/bin/pytest -q -n 2 -m "not browser"
 
 clean:
-	rm -rf $(VENV) instance/secret_key
+	rm -rf $(VENV) instance/secret_key .lighthouse
