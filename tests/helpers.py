@@ -10,12 +10,14 @@ import email
 import email.policy
 import re
 import socket
+import textwrap
 import threading
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlite_utils import Database
@@ -23,7 +25,8 @@ from werkzeug.test import TestResponse
 
 from screening import ROOT, create_app, storage
 from screening.core.engine import screen
-from screening.core.model import Rule, RuleSet
+from screening.core.loader import parse_rules
+from screening.core.model import Rule, RuleFileError, RuleSet
 from screening.practitioner.auth import hash_password
 from screening.web.db import get_db
 from screening.web.ruleset import get_ruleset
@@ -221,11 +224,26 @@ def decide(client: FlaskClient, reference: str, **form: str) -> TestResponse:
     return client.post(f"/practitioner/screening/{reference}/review", data=data)
 
 
+def override_to_eligible(
+    client: FlaskClient, reference: str, reason_code: str, comment: str, **form: str
+) -> TestResponse:
+    """POST an override of the screening's verdict to eligible (an empty ``reason_code`` sends none)."""
+    reason = {"reason_code": reason_code} if reason_code else {}
+    return decide(client, reference, decision="override", status="eligible", comment=comment, **reason, **form)
+
+
 def reconfirm(client: FlaskClient, reference: str, **form: str) -> TestResponse:
     """POST the day-of-session check on the screening as its page stands now, signed by
     add_screening's patient unless ``patient_signature`` says otherwise."""
     data = {"revision": revision_of(client, reference), "patient_signature": "Anna Petrova", **form}
     return client.post(f"/practitioner/screening/{reference}/reconfirm", data=data)
+
+
+def assert_form_kept(html: str, name: str, birth_date: str) -> None:
+    """The questionnaire came back with what was typed: the name, the date of birth, "no" to pregnancy."""
+    assert f'value="{name}"' in html
+    assert f'value="{birth_date}"' in html
+    assert '<input checked id="pregnant-1" name="pregnant" type="radio" value="no">' in html
 
 
 def page_text(response: TestResponse) -> str:
@@ -278,8 +296,35 @@ def bearer(token: str) -> dict[str, str]:
 
 # --- Rule files -------------------------------------------------------------------
 
+# The question, and two rules, every small rule file of the tests has: pregnancy
+# defers, an unsure answer needs review.
+PREGNANT_QUESTION = """\
+  - id: pregnant
+    section: main
+    type: choice
+    text: Are you pregnant?
+    options: [yes, no, unsure]
+"""
+PREGNANCY_RULE = """\
+  - id: pregnancy
+    when: {pregnant: yes}
+    outcome: deferred
+    patient: Come back later.
+    practitioner: Pregnant.
+    source: Clinic page
+"""
+UNSURE_RULE = """\
+  - id: unsure_answer
+    when: {any_answer: unsure}
+    outcome: review
+    patient: We will check.
+    practitioner: Unsure answers.
+    source: Policy
+"""
+
 # A small valid rule file (one language) that broken cases alter.
-MINIMAL = """\
+MINIMAL = (
+    """\
 version: "1"
 procedure:
   name: Laser
@@ -289,11 +334,9 @@ sections:
   - id: main
     title: Main
 questions:
-  - id: pregnant
-    section: main
-    type: choice
-    text: Are you pregnant?
-    options: [yes, no, unsure]
+"""
+    + PREGNANT_QUESTION
+    + """\
   - id: stopped
     section: main
     type: choice
@@ -305,19 +348,28 @@ questions:
     text: When?
     show_if: {stopped: stopped}
 rules:
-  - id: pregnancy
-    when: {pregnant: yes}
-    outcome: deferred
-    patient: Come back later.
-    practitioner: Pregnant.
-    source: Clinic page
-  - id: unsure_answer
-    when: {any_answer: unsure}
-    outcome: review
-    patient: We will check.
-    practitioner: Unsure answers.
-    source: Policy
 """
+    + PREGNANCY_RULE
+    + UNSURE_RULE
+)
+
+
+def problems_of(text: str) -> list[str]:
+    """The problems the loader names in a rule file ``test.yaml`` of ``text`` (dedented), which it must refuse."""
+    with pytest.raises(RuleFileError) as info:
+        parse_rules(textwrap.dedent(text).encode(), "test.yaml")
+    return info.value.problems
+
+
+def assert_refused_at(text: str, old: str, new: str, message: str, line: int | None) -> None:
+    """``text`` with ``old`` replaced by ``new`` is refused, ``message`` named at ``line`` (None: no line)."""
+    assert old in text
+    problems = problems_of(text.replace(old, new, 1))
+    matching = [p for p in problems if message in p]
+    assert matching, problems
+    assert all(p.startswith("test.yaml:") for p in problems)
+    if line is not None:
+        assert matching[0].startswith(f"test.yaml:{line}: "), matching
 
 
 # --- Outgoing mail and webhooks ---------------------------------------------------

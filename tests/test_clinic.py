@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from screening import ROOT
 from screening.core.clinic import ClinicFileError, load_clinic
-from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, build_app, decide, page_text, signed_in
+from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, build_app, override_to_eligible, page_text, signed_in
 
 PATIENT = PATIENT_FORM
 
@@ -92,13 +92,8 @@ def test_a_cleared_review_follows_the_decision_with_date_and_booking(clinic_app:
     assert "A practitioner needs to look" in before and "Why this result" in before
     reference = client.get(path).get_data(as_text=True).split('id="reference-code">')[1][:8]
     doctor = signed_in(clinic_app)
-    response = decide(
-        doctor,
-        reference,
-        decision="override",
-        status="eligible",
-        reason_code="physician_clearance",
-        comment="Neurologist letter: seizure-free for ten years",
+    response = override_to_eligible(
+        doctor, reference, "physician_clearance", "Neurologist letter: seizure-free for ten years"
     )
     assert response.status_code == 303
     after = page_text(client.get(path, headers={"Accept-Language": "en"}))

@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 from screening.core.engine import InvalidAnswers, clean_answers, screen, years_before
 from screening.core.loader import load_rules, parse_rules
 from screening.core.model import NOTE, OUTCOME_RANK, OUTCOMES, UNSURE, RuleFileError, RuleSet
-from tests.helpers import CLEAR_ANSWERS, RULES_FILE, TODAY
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    PREGNANCY_RULE,
+    PREGNANT_QUESTION,
+    RULES_FILE,
+    TODAY,
+    UNSURE_RULE,
+    assert_refused_at,
+    problems_of,
+)
 
 RULESET = load_rules(RULES_FILE)
 BIRTH = str(CLEAR_ANSWERS["date_of_birth"])
@@ -363,16 +372,15 @@ def test_unsure_exempt_says_why_a_question_has_no_unsure() -> None:
     assert RULESET.question_by_id["isotretinoin"].unsure_exempt is None
 
 
-MINIMAL = """\
+MINIMAL = (
+    """\
 version: "1"
 procedure: {name: Laser, description: Light pulses., course: 4-6 sessions.}
 sections: [{id: main, title: Main}]
 questions:
-  - id: pregnant
-    section: main
-    type: choice
-    text: Are you pregnant?
-    options: [yes, no, unsure]
+"""
+    + PREGNANT_QUESTION
+    + """\
   - id: born
     role: birth_date
     section: main
@@ -385,12 +393,9 @@ questions:
     text: Any of these?
     options: [gold, tattoo, none, unsure]
 rules:
-  - id: pregnancy
-    when: {pregnant: yes}
-    outcome: deferred
-    patient: Come back later.
-    practitioner: Pregnant.
-    source: Clinic page
+"""
+    + PREGNANCY_RULE
+    + """\
   - id: gold
     when: {extras: gold}
     outcome: review
@@ -402,19 +407,9 @@ rules:
     outcome: note
     practitioner: Shield the tattoo.
     source: IPL FAQs
-  - id: unsure_answer
-    when: {any_answer: unsure}
-    outcome: review
-    patient: We will check.
-    practitioner: Unsure answers.
-    source: Policy
 """
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(RuleFileError) as info:
-        parse_rules(text.encode(), "test.yaml")
-    return info.value.problems
+    + UNSURE_RULE
+)
 
 
 def test_minimal_file_with_a_multi_question_and_a_note_loads() -> None:
@@ -445,73 +440,57 @@ BROKEN = [
     # (case, replace, with, expected fragment, expected line)
     (
         "choice without unsure",
-        "    options: [yes, no, unsure]\n",
-        "    options: [yes, no]\n",
+        "[yes, no, unsure]\n",
+        "[yes, no]\n",
         "question 'pregnant' is read by a rule but offers no \"unsure\" option",
         5,
     ),
     ("multi without unsure", "[gold, tattoo, none, unsure]", "[gold, tattoo, none]", 'offers no "unsure"', 15),
-    ("multi without none", "[gold, tattoo, none, unsure]", "[gold, tattoo, unsure]", 'needs a "none" option', 15),
-    ("optional multi", "    required: true\n", "    required: false\n", "must be required", 15),
-    (
-        "multi option no rule reads",
-        "[gold, tattoo, none, unsure]",
-        "[gold, tattoo, silicone, none, unsure]",
-        "no rule reads the option(s) silicone",
-        15,
-    ),
-    (
-        "empty unsure_exempt",
-        "    text: Any of these?\n",
-        "    text: Any of these?\n    unsure_exempt: ''\n",
-        "unsure_exempt must be a text",
-        20,
-    ),
     (
         "unsure_exempt beside unsure",
-        "    text: Any of these?\n",
-        "    text: Any of these?\n    unsure_exempt: everyone knows\n",
+        "these?\n",
+        "these?\n    unsure_exempt: everyone knows\n",
         'offers "unsure" and also declares unsure_exempt',
         20,
     ),
-    (
-        "unsure_exempt on a date",
-        "    text: Born?\n",
-        "    text: Born?\n    unsure_exempt: everyone knows\n",
-        "a date question has no options",
-        15,
-    ),
+    ("multi without none", "[gold, tattoo, none, unsure]", "[gold, tattoo, unsure]", 'needs a "none" option', 15),
     (
         "note with a rescreen",
-        "    outcome: note\n",
-        "    outcome: note\n    rescreen: {weeks: 2}\n",
+        "note\n",
+        "note\n    rescreen: {weeks: 2}\n",
         "only a deferred rule can have a rescreen period",
         37,
     ),
+    ("optional multi", "required: true\n", "required: false\n", "must be required", 15),
     (
         "the unsure rule as a note",
-        "    when: {any_answer: unsure}\n    outcome: review\n",
-        "    when: {any_answer: unsure}\n    outcome: note\n",
+        "unsure}\n    outcome: review",
+        "unsure}\n    outcome: note",
         "no rule sends it to review",
         21,
     ),
+    ("unread option", "tattoo, none", "tattoo, silicone, none", "no rule reads the option(s) silicone", 15),
     (
         "a review without a patient text",
-        "    patient: We will check.\n    practitioner: Gold.\n",
-        ("    practitioner: Gold.\n"),
+        "patient: We will check.\n    practitioner: Gold",
+        "practitioner: Gold",
         "missing its 'patient' text",
         28,
+    ),
+    ("empty unsure_exempt", "these?\n", "these?\n    unsure_exempt: ''\n", "unsure_exempt must be a text", 20),
+    (
+        "unsure_exempt on a date",
+        "Born?\n",
+        "Born?\n    unsure_exempt: everyone knows\n",
+        "a date question has no options",
+        15,
     ),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "message", "line"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
 def test_broken_rule_file_names_line_and_problem(old: str, new: str, message: str, line: int) -> None:
-    assert old in MINIMAL
-    problems = problems_of(MINIMAL.replace(old, new, 1))
-    matching = [p for p in problems if message in p]
-    assert matching, problems
-    assert matching[0].startswith(f"test.yaml:{line}: "), matching
+    assert_refused_at(MINIMAL, old, new, message, line)
 
 
 def test_exempt_choice_question_loads() -> None:

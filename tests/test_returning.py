@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import textwrap
 
 import pytest
 from flask import Flask
@@ -15,17 +14,11 @@ from flask.testing import FlaskClient
 
 from screening.core.carry_over import window_questions
 from screening.core.loader import parse_rules
-from screening.core.model import RuleFileError, RuleSet
-from tests.helpers import CLEAR_ANSWERS, MINIMAL, execute, page_text, query, today
+from screening.core.model import RuleSet
+from tests.helpers import CLEAR_ANSWERS, MINIMAL, execute, page_text, problems_of, query, today
 from tests.helpers import PATIENT_FORM as SIGNED_PATIENT_FORM
 
 # --- The rule file's carry_over contract -------------------------------------------
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(RuleFileError) as info:
-        parse_rules(textwrap.dedent(text).encode(), "test.yaml")
-    return info.value.problems
 
 
 # A rule counting a waiting period from the follow-up date (its parent must then offer "unsure").

@@ -9,19 +9,13 @@ import pytest
 from screening.core.conditions import describe_condition
 from screening.core.loader import load_rules, parse_rules
 from screening.core.model import RuleFileError
-from tests.helpers import MINIMAL, RULES_FILE
+from tests.helpers import MINIMAL, RULES_FILE, assert_refused_at, problems_of
 
 # MINIMAL is a small valid rule file (one language) that the broken cases below alter.
 
 
 def load_text(text: str):
     return parse_rules(textwrap.dedent(text).encode(), "test.yaml")
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(RuleFileError) as info:
-        load_text(text)
-    return info.value.problems
 
 
 def test_minimal_file_loads() -> None:
@@ -67,77 +61,29 @@ def test_default_rule_file_loads_with_contract_ids() -> None:
 
 BROKEN = [
     # (description, replace old, with new, expected fragment of the message, expected line)
-    ("yaml syntax", "    text: Stopped?\n", "    text: [Stopped?\n", "YAML syntax error", None),
-    ("duplicate question id", "  - id: stopped_on\n", "  - id: stopped\n", "duplicate question id 'stopped'", 20),
-    ("duplicate rule id", "  - id: unsure_answer\n", "  - id: pregnancy\n", "duplicate rule id 'pregnancy'", 32),
-    (
-        "duplicate key",
-        "    outcome: deferred\n",
-        "    outcome: deferred\n    outcome: review\n",
-        "duplicate key 'outcome'",
-        29,
-    ),
-    ("unknown question in rule", "when: {pregnant: yes}", "when: {pregnent: yes}", "unknown question 'pregnent'", 27),
-    ("unknown option in rule", "when: {pregnant: yes}", "when: {pregnant: maybe}", "has no option 'maybe'", 27),
-    (
-        "unknown question in show_if",
-        "show_if: {stopped: stopped}",
-        "show_if: {stop: stopped}",
-        "unknown question 'stop'",
-        24,
-    ),
-    (
-        "unknown option in show_if",
-        "show_if: {stopped: stopped}",
-        "show_if: {stopped: paused}",
-        "no option 'paused'",
-        24,
-    ),
+    ("yaml syntax", "text: Stopped?\n", "text: [Stopped?\n", "YAML syntax error", None),
+    ("duplicate question id", "id: stopped_on\n", "id: stopped\n", "duplicate question id 'stopped'", 20),
+    ("duplicate rule id", "id: unsure_answer\n", "id: pregnancy\n", "duplicate rule id 'pregnancy'", 32),
+    ("duplicate key", "outcome: deferred\n", "outcome: deferred\n    outcome: review\n", "duplicate key 'outcome'", 29),
+    ("unknown question in rule", "{pregnant: yes}", "{pregnent: yes}", "unknown question 'pregnent'", 27),
+    ("unknown option in rule", "{pregnant: yes}", "{pregnant: maybe}", "has no option 'maybe'", 27),
+    ("unknown question in show_if", "{stopped: stopped}", "{stop: stopped}", "unknown question 'stop'", 24),
+    ("unknown option in show_if", "{stopped: stopped}", "{stopped: paused}", "no option 'paused'", 24),
     ("unknown outcome", "outcome: deferred", "outcome: postponed", "unknown outcome 'postponed'", 28),
     ("missing patient text", "    patient: Come back later.\n", "", "missing its 'patient' text", 26),
     ("missing practitioner text", "    practitioner: Pregnant.\n", "", "missing its 'practitioner' text", 26),
     ("missing source", "    source: Clinic page\n", "", "has no 'source'", 26),
-    ("unknown question type", "    type: date\n", "    type: datetime\n", "type 'datetime'", 22),
+    ("unknown question type", "type: date\n", "type: datetime\n", "type 'datetime'", 22),
     ("choice without options", "    options: [never, stopped]\n", "", "needs options", 15),
-    (
-        "unknown section",
-        "    section: main\n    type: date",
-        "    section: mian\n    type: date",
-        "unknown section 'mian'",
-        21,
-    ),
-    (
-        "rescreen on review",
-        "    outcome: review\n",
-        "    outcome: review\n    rescreen: {weeks: 2}\n",
-        "only a deferred rule",
-        35,
-    ),
-    (
-        "rescreen unit",
-        "    outcome: deferred\n",
-        "    outcome: deferred\n    rescreen: {fortnights: 2}\n",
-        "rescreen",
-        29,
-    ),
-    (
-        "date test on choice",
-        "when: {pregnant: yes}",
-        "when: {pregnant: {within_months: 6}}",
-        "needs a date question",
-        27,
-    ),
-    (
-        "no unsure rule",
-        "    when: {any_answer: unsure}\n",
-        "    when: {pregnant: unsure}\n",
-        "no rule sends it to review",
-        25,
-    ),
+    ("unknown section", "main\n    type: date", "mian\n    type: date", "unknown section 'mian'", 21),
+    ("rescreen on review", "review\n", "review\n    rescreen: {weeks: 2}\n", "only a deferred rule", 35),
+    ("rescreen unit", "outcome: deferred\n", "outcome: deferred\n    rescreen: {fortnights: 2}\n", "rescreen", 29),
+    ("date test on choice", "{pregnant: yes}", "{pregnant: {within_months: 6}}", "needs a date question", 27),
+    ("no unsure rule", "{any_answer: unsure}\n", "{pregnant: unsure}\n", "no rule sends it to review", 25),
     (
         "unknown key",
-        "    outcome: deferred\n",
-        "    outcome: deferred\n    severity: high\n",
+        "deferred\n",
+        "deferred\n    severity: high\n",
         "rule 'pregnancy' has an unknown key 'severity'",
         29,
     ),
@@ -147,13 +93,7 @@ BROKEN = [
 
 @pytest.mark.parametrize(("old", "new", "message", "line"), [case[1:] for case in BROKEN], ids=[c[0] for c in BROKEN])
 def test_broken_rule_file_names_line_and_problem(old: str, new: str, message: str, line: int | None) -> None:
-    assert old in MINIMAL
-    problems = problems_of(MINIMAL.replace(old, new, 1))
-    matching = [p for p in problems if message in p]
-    assert matching, problems
-    assert all(p.startswith("test.yaml:") for p in problems)
-    if line is not None:
-        assert matching[0].startswith(f"test.yaml:{line}: "), matching
+    assert_refused_at(MINIMAL, old, new, message, line)
 
 
 def test_follow_up_loop_is_refused() -> None:

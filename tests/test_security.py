@@ -286,9 +286,8 @@ def test_oversized_body_is_refused_clearly(secure_app: Flask) -> None:
     ],
 )
 def test_odd_practitioner_queries_never_crash(secure_app: Flask, url: str) -> None:
-    secure_app.config["WTF_CSRF_ENABLED"] = False
     client = secure_app.test_client()
-    client.post("/practitioner/login", data={"email": ADMIN, "password": PASSWORD})
+    log_in(client, ADMIN)
     response = client.get(url)
     assert response.status_code in (200, 400), url
     if url.startswith("/practitioner/export.csv") and response.status_code == 200:
@@ -296,9 +295,9 @@ def test_odd_practitioner_queries_never_crash(secure_app: Flask, url: str) -> No
 
 
 def test_rules_try_it_with_a_far_future_day_is_a_field_error(secure_app: Flask) -> None:
-    secure_app.config["WTF_CSRF_ENABLED"] = False
     client = secure_app.test_client()
-    client.post("/practitioner/login", data={"email": EMAIL, "password": PASSWORD})
+    log_in(client)
+    secure_app.config["WTF_CSRF_ENABLED"] = False  # the try-it form posted bare
     data = {
         **CLEAR_ANSWERS,
         "isotretinoin": "stopped",

@@ -181,14 +181,12 @@ LATER_MIGRATIONS = [
     "m034_course_sessions",
     "m035_search_at_scale",
 ]
-NEW_SCREENING_COLUMNS = {
-    "consent_sha256",
-    "privacy_sha256",
+# The columns m020-m023 add to screenings: the signed texts' hashes, the typed signature, the digest.
+NEW_SCREENING_COLUMNS = {"consent_sha256", "privacy_sha256", "integrity_sha256"} | {
     "signature_name",
     "signed_at",
     "signature_address",
     "signature_user_agent",
-    "integrity_sha256",
 }
 
 

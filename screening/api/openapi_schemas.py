@@ -20,10 +20,73 @@ def response_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{name}"}
 
 
+def object_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object that has every one of ``properties``."""
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` or null."""
     return {"anyOf": [schema, {"type": "null"}]}
 
+
+# What a patient may read of a fired rule; the practitioner's reason adds the
+# clinical note and its source. Each schema requires every property it lists.
+_PATIENT_REASON_PROPERTIES: dict[str, Any] = {
+    "rule": {"type": "string"},
+    "outcome": {"type": "string", "enum": list(RULE_OUTCOMES)},
+    "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
+    "patient": {"type": "string", "description": "The explanation for the patient."},
+    "rescreen_after": {"type": ["string", "null"], "format": "date"},
+}
+_REASON_PROPERTIES: dict[str, Any] = {
+    **_PATIENT_REASON_PROPERTIES,
+    "practitioner": {"type": "string", "description": "The clinical note for the practitioner."},
+    "source": {"type": "string"},
+}
+
+
+def _verdict_properties(reason: str) -> dict[str, Any]:
+    """The verdict's fields, its reasons and notes as ``reason`` schemas."""
+    return {
+        "status": {"type": "string", "enum": list(OUTCOMES), "description": "The rules' verdict."},
+        "reasons": {"type": "array", "items": ref(reason)},
+        "notes": {
+            "type": "array",
+            "items": ref(reason),
+            "description": "Notes for the session: they never change the verdict.",
+        },
+        "rescreen_after": {"type": ["string", "null"], "format": "date"},
+        "rules_version": {"type": "string"},
+    }
+
+
+# Every field of a stored screening, all required.
+_SCREENING_PROPERTIES: dict[str, Any] = {
+    "reference": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "source": {"type": ["string", "null"], "description": "web, api, ..."},
+    "language": {"type": ["string", "null"]},
+    **_verdict_properties("Reason"),
+    "consent_version": {"type": ["string", "null"]},
+    "answers": {"type": "object", "description": "Stored answers (follow-ups not shown are left out)."},
+    "patient": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "email": {"type": ["string", "null"]},
+            "phone": {"type": ["string", "null"]},
+            # Renamed to the birth-date question's id by _build.
+            "birth_date": {"type": ["string", "null"]},
+        },
+        "required": ["name", "email", "phone", "birth_date"],
+    },
+    "reviewed": {"type": "boolean", "description": "Whether a practitioner has decided."},
+    "decided_status": {"type": ["string", "null"], "description": "The practitioner's current decision."},
+    "reviewed_at": {"type": ["string", "null"]},
+    "url": {"type": "string", "format": "uri"},
+    "fhir_url": {"type": "string", "format": "uri"},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -187,43 +250,21 @@ SCHEMAS: dict[str, Any] = {
     "Reason": {
         "type": "object",
         "description": "A rule that fired (in ``notes``: a note for the session, outcome ``note``).",
-        "properties": {
-            "rule": {"type": "string"},
-            "outcome": {"type": "string", "enum": list(RULE_OUTCOMES)},
-            "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
-            "patient": {"type": "string", "description": "The explanation for the patient."},
-            "practitioner": {"type": "string", "description": "The clinical note for the practitioner."},
-            "source": {"type": "string"},
-            "rescreen_after": {"type": ["string", "null"], "format": "date"},
-        },
-        "required": ["rule", "outcome", "questions", "patient", "practitioner", "source", "rescreen_after"],
+        "properties": _REASON_PROPERTIES,
+        "required": list(_REASON_PROPERTIES),
     },
     "PatientReason": {
         "type": "object",
         "description": "A rule that fired, as the patient (and an anonymous caller) may read it: no clinical note.",
-        "properties": {
-            "rule": {"type": "string"},
-            "outcome": {"type": "string", "enum": list(RULE_OUTCOMES)},
-            "questions": {"type": "array", "items": {"type": "string"}, "description": "The answers that fired it."},
-            "patient": {"type": "string", "description": "The explanation for the patient."},
-            "rescreen_after": {"type": ["string", "null"], "format": "date"},
-        },
-        "required": ["rule", "outcome", "questions", "patient", "rescreen_after"],
+        "properties": _PATIENT_REASON_PROPERTIES,
+        "required": list(_PATIENT_REASON_PROPERTIES),
         "additionalProperties": False,
     },
     "ScreeningCreated": {
         "type": "object",
         "properties": {
             "reference": {"type": "string", "description": "The code the patient quotes at the clinic."},
-            "status": {"type": "string", "enum": list(OUTCOMES)},
-            "reasons": {"type": "array", "items": ref("PatientReason")},
-            "notes": {
-                "type": "array",
-                "items": ref("PatientReason"),
-                "description": "Notes for the session: they never change the verdict.",
-            },
-            "rescreen_after": {"type": ["string", "null"], "format": "date"},
-            "rules_version": {"type": "string"},
+            **_verdict_properties("PatientReason"),
             "result_url": {
                 "type": "string",
                 "format": "uri",
@@ -234,58 +275,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "Screening": {
         "type": "object",
-        "properties": {
-            "reference": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "source": {"type": ["string", "null"], "description": "web, api, ..."},
-            "language": {"type": ["string", "null"]},
-            "status": {"type": "string", "enum": list(OUTCOMES), "description": "The rules' verdict."},
-            "reasons": {"type": "array", "items": ref("Reason")},
-            "notes": {
-                "type": "array",
-                "items": ref("Reason"),
-                "description": "Notes for the session: they never change the verdict.",
-            },
-            "rescreen_after": {"type": ["string", "null"], "format": "date"},
-            "rules_version": {"type": "string"},
-            "consent_version": {"type": ["string", "null"]},
-            "answers": {"type": "object", "description": "Stored answers (follow-ups not shown are left out)."},
-            "patient": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "email": {"type": ["string", "null"]},
-                    "phone": {"type": ["string", "null"]},
-                    # Renamed to the birth-date question's id by _build.
-                    "birth_date": {"type": ["string", "null"]},
-                },
-                "required": ["name", "email", "phone", "birth_date"],
-            },
-            "reviewed": {"type": "boolean", "description": "Whether a practitioner has decided."},
-            "decided_status": {"type": ["string", "null"], "description": "The practitioner's current decision."},
-            "reviewed_at": {"type": ["string", "null"]},
-            "url": {"type": "string", "format": "uri"},
-            "fhir_url": {"type": "string", "format": "uri"},
-        },
-        "required": [
-            "reference",
-            "created_at",
-            "source",
-            "language",
-            "status",
-            "reasons",
-            "notes",
-            "rescreen_after",
-            "rules_version",
-            "consent_version",
-            "answers",
-            "patient",
-            "reviewed",
-            "decided_status",
-            "reviewed_at",
-            "url",
-            "fhir_url",
-        ],
+        "properties": _SCREENING_PROPERTIES,
+        "required": list(_SCREENING_PROPERTIES),
     },
     "ScreeningList": {
         "type": "object",
@@ -308,18 +299,16 @@ SCHEMAS: dict[str, Any] = {
             "patient_id": {"type": ["integer", "null"]},
             "screenings": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
+                "items": object_schema(
+                    {
                         "reference": {"type": "string"},
                         "created_at": {"type": "string", "format": "date-time"},
                         "status": {"type": "string", "enum": list(OUTCOMES)},
                         "reviewed": {"type": "boolean"},
                         "decided_status": {"type": ["string", "null"]},
                         "url": {"type": "string", "format": "uri"},
-                    },
-                    "required": ["reference", "created_at", "status", "reviewed", "decided_status", "url"],
-                },
+                    }
+                ),
             },
             "course": nullable(ref("Course")),
         },
@@ -334,9 +323,8 @@ SCHEMAS: dict[str, Any] = {
             "next_session_on": {"type": ["string", "null"], "format": "date"},
             "sessions": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
+                "items": object_schema(
+                    {
                         "number": {"type": "integer"},
                         "given_on": {"type": "string", "format": "date"},
                         "practitioner": {"type": "string"},
@@ -346,9 +334,8 @@ SCHEMAS: dict[str, Any] = {
                         },
                         "note": {"type": ["string", "null"]},
                         "settings": {"type": ["string", "null"]},
-                    },
-                    "required": ["number", "given_on", "practitioner", "screening", "note", "settings"],
-                },
+                    }
+                ),
             },
         },
         "required": ["started_on", "planned_sessions", "interval_days", "next_session_on", "sessions"],

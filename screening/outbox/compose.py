@@ -10,6 +10,7 @@ the rest with a token, never answers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, render_template
@@ -202,60 +203,71 @@ def render_digest(items: list[str]) -> tuple[str, str, str]:
         return subject, render_template("mail/message.txt", **context), render_template("mail/message.html", **context)
 
 
+def _queue_patient_mail(
+    db: Database,
+    event: str,
+    screening: storage.ScreeningRecord,
+    email: str,
+    words: Callable[[str], dict[str, Any]],
+) -> int:
+    """Queue an e-mail to a screening's patient in the language they used.
+
+    ``words`` gets the clinic's name and returns ``_queue_mail``'s subject,
+    paragraphs, link and lines after it; it runs inside the patient's locale so
+    its texts are translated into it.
+    """
+    language = screening["language"] or get_ruleset().languages[0]
+    with force_locale(language):
+        content = words(pick_text(get_clinic().name, language))
+        return _queue_mail(db, event, email, language, screening_id=screening["id"], **content)
+
+
 def queue_reviewed_notice(db: Database, screening: storage.ScreeningRecord) -> int | None:
     """Tell a patient who asked for e-mail that their screening was reviewed, with their link."""
     notice = storage.get_patient_notice(db, screening["id"])
     token = unseal_token(notice["sealed_token"]) if notice else None
     if notice is None or token is None or not screening["contact_email"]:
         return None
-    language = screening["language"] or get_ruleset().languages[0]
-    clinic = get_clinic()
-    with force_locale(language):
-        return _queue_mail(
-            db,
-            "patient.reviewed",
-            screening["contact_email"],
-            language,
-            screening_id=screening["id"],
-            subject=_("Your screening has been reviewed"),
-            paragraphs=[
+
+    def words(clinic: str) -> dict[str, Any]:
+        return {
+            "subject": _("Your screening has been reviewed"),
+            "paragraphs": [
                 _(
                     "A practitioner at %(clinic)s has reviewed your screening. Your result page shows their "
                     "decision and what to do next.",
-                    clinic=pick_text(clinic.name, language),
+                    clinic=clinic,
                 )
             ],
-            link=external_url("patient.result", notice["base_url"], token=token),
-            link_label=_("See your result"),
-            after=_keep_line(screening["reference"]),
-        )
+            "link": external_url("patient.result", notice["base_url"], token=token),
+            "link_label": _("See your result"),
+            "after": _keep_line(screening["reference"]),
+        }
+
+    return _queue_patient_mail(db, "patient.reviewed", screening, screening["contact_email"], words)
 
 
 def queue_reminder(db: Database, screening: storage.ScreeningRecord, base: str | None) -> int | None:
     """Remind a deferred patient, on their re-screen date, that they may fill in the questionnaire again."""
     if not screening["contact_email"]:
         return None
-    language = screening["language"] or get_ruleset().languages[0]
-    clinic = get_clinic()
-    with force_locale(language):
-        return _queue_mail(
-            db,
-            "patient.reminder",
-            screening["contact_email"],
-            language,
-            screening_id=screening["id"],
-            subject=_("You can fill in the screening questionnaire again"),
-            paragraphs=[
+
+    def words(clinic: str) -> dict[str, Any]:
+        return {
+            "subject": _("You can fill in the screening questionnaire again"),
+            "paragraphs": [
                 _(
                     "You asked us to remind you: from today you can fill in the questionnaire of %(clinic)s again "
                     "and get a new result.",
-                    clinic=pick_text(clinic.name, language),
+                    clinic=clinic,
                 )
             ],
-            link=external_url("patient.questionnaire", base),
-            link_label=_("Start the questionnaire"),
-            after=(_("Your earlier reference code: %(reference)s.", reference=screening["reference"]),),
-        )
+            "link": external_url("patient.questionnaire", base),
+            "link_label": _("Start the questionnaire"),
+            "after": (_("Your earlier reference code: %(reference)s.", reference=screening["reference"]),),
+        }
+
+    return _queue_patient_mail(db, "patient.reminder", screening, screening["contact_email"], words)
 
 
 def webhook_body(event: str, screening: storage.ScreeningRecord) -> str:

@@ -33,6 +33,19 @@ def _account_or_404(account_id: int) -> storage.PractitionerRecord:
     return row
 
 
+def _posted_account(account_id: int) -> storage.PractitionerRecord:
+    """The account a button on the accounts page posted about: 404 if none, 400 without the form's CSRF token."""
+    row = _account_or_404(account_id)
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    return row
+
+
+def _back_to_accounts() -> ResponseReturnValue:
+    """After an action on an account: the accounts page, with the action's message flashed."""
+    return redirect(url_for("practitioner.accounts"), 303)
+
+
 def _not_yourself(row: storage.PractitionerRecord) -> bool:
     """An administrator cannot lock themselves out (another administrator can)."""
     if row["id"] == current_user.id:
@@ -104,27 +117,23 @@ def invite() -> ResponseReturnValue:
 @bp.post("/accounts/<int:account_id>/deactivate")
 def deactivate(account_id: int) -> ResponseReturnValue:
     """Deactivate an account: it cannot sign in, and its open sessions end now."""
-    row = _account_or_404(account_id)
-    if not LogoutForm().validate_on_submit():
-        abort(400)
+    row = _posted_account(account_id)
     if _not_yourself(row):
         storage.set_practitioner_active(get_db(), row["email"], False)
         storage.end_sessions(get_db(), row["id"], "deactivated")
         audit("practitioner.deactivate", practitioner_target(row["email"]))
         flash(_("%(name)s can no longer sign in.", name=row["name"]))
-    return redirect(url_for("practitioner.accounts"), 303)
+    return _back_to_accounts()
 
 
 @bp.post("/accounts/<int:account_id>/reactivate")
 def reactivate(account_id: int) -> ResponseReturnValue:
     """Let a deactivated account sign in again (with its old password, or after a reset)."""
-    row = _account_or_404(account_id)
-    if not LogoutForm().validate_on_submit():
-        abort(400)
+    row = _posted_account(account_id)
     storage.set_practitioner_active(get_db(), row["email"], True)
     audit("practitioner.reactivate", practitioner_target(row["email"]))
     flash(_("%(name)s can sign in again.", name=row["name"]))
-    return redirect(url_for("practitioner.accounts"), 303)
+    return _back_to_accounts()
 
 
 @bp.post("/accounts/<int:account_id>/role")
@@ -139,15 +148,13 @@ def change_role(account_id: int) -> ResponseReturnValue:
         storage.end_sessions(get_db(), row["id"], "role_changed")
         audit("practitioner.role", practitioner_target(row["email"]), {"from": row["role"], "to": form.role.data})
         flash(_("%(name)s now has the role %(role)s.", name=row["name"], role=ROLE_LABELS[form.role.data]))
-    return redirect(url_for("practitioner.accounts"), 303)
+    return _back_to_accounts()
 
 
 @bp.post("/accounts/<int:account_id>/reset")
 def reset_password(account_id: int) -> ResponseReturnValue:
     """The old password stops working and its sessions end; show a one-time link to set a new one."""
-    row = _account_or_404(account_id)
-    if not LogoutForm().validate_on_submit():
-        abort(400)
+    row = _posted_account(account_id)
     storage.set_practitioner_password(get_db(), row["id"], _unusable_password_hash())
     storage.end_sessions(get_db(), row["id"], "password_reset")
     audit("practitioner.reset", practitioner_target(row["email"]))

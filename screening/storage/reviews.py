@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from ..core.consent import Signature
 from ..core.decisions import decision_problems
@@ -15,17 +15,17 @@ from .records import ReconfirmationRecord, ReviewRecord
 from .screenings import StaleScreening, get_screening, screening_revision, to_json, verdict_columns
 
 
-def add_review(
-    db: Database,
-    screening_id: int,
-    practitioner_id: int,
-    *,
-    decision: str,
-    status: str,
-    reason_code: str | None = None,
-    comment: str | None = None,
-    notes: str | None = None,
-) -> int:
+class Decision(TypedDict):
+    """A practitioner's decision on a verdict, as ``add_review`` and ``review_screening`` take it."""
+
+    decision: str
+    status: str
+    reason_code: NotRequired[str | None]
+    comment: NotRequired[str | None]
+    notes: NotRequired[str | None]
+
+
+def add_review(db: Database, screening_id: int, practitioner_id: int, **decision: Unpack[Decision]) -> int:
     """Record a decision; it supersedes, never edits, earlier ones."""
     now = utc_now()
     with write_transaction(db):
@@ -33,23 +33,34 @@ def add_review(
             db,
             "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
             " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [screening_id, practitioner_id, now, decision, status, reason_code, comment, notes],
+            [
+                screening_id,
+                practitioner_id,
+                now,
+                decision["decision"],
+                decision["status"],
+                decision.get("reason_code"),
+                decision.get("comment"),
+                decision.get("notes"),
+            ],
         )
         db.execute(
             "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
-            [status, now, screening_id],
+            [decision["status"], now, screening_id],
         )
     return new_id
 
 
+# Reviews with the name and e-mail of who made them.
+_REVIEWS_SQL = (
+    "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+    " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
+)
+
+
 def list_reviews(db: Database, screening_id: int) -> list[ReviewRecord]:
     """Every decision on a screening, newest first, with who made it."""
-    rows = db.query(
-        "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
-        " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
-        " WHERE screening_id = ? ORDER BY reviews.id DESC",
-        [screening_id],
-    )
+    rows = db.query(_REVIEWS_SQL + " WHERE screening_id = ? ORDER BY reviews.id DESC", [screening_id])
     return [cast(ReviewRecord, row) for row in rows]
 
 
@@ -58,26 +69,14 @@ def latest_reviews(db: Database, screening_ids: list[int]) -> dict[int, ReviewRe
     if not screening_ids:
         return {}
     marks = ", ".join("?" for _ in screening_ids)
-    sql = (
-        "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"  # noqa: S608 - placeholders only
-        " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
-        f" WHERE reviews.id IN (SELECT max(id) FROM reviews WHERE screening_id IN ({marks}) GROUP BY screening_id)"
-    )
+    latest = f"SELECT max(id) FROM reviews WHERE screening_id IN ({marks}) GROUP BY screening_id"  # noqa: S608 - placeholders only
+    sql = f"{_REVIEWS_SQL} WHERE reviews.id IN ({latest})"
     rows = db.query(sql, screening_ids)
     return {row["screening_id"]: cast(ReviewRecord, row) for row in rows}
 
 
 def review_screening(
-    db: Database,
-    screening_id: int,
-    practitioner_id: int,
-    revision: str,
-    *,
-    decision: str,
-    status: str,
-    reason_code: str | None = None,
-    comment: str | None = None,
-    notes: str | None = None,
+    db: Database, screening_id: int, practitioner_id: int, revision: str, **decision: Unpack[Decision]
 ) -> int:
     """Record a decision on the verdict the practitioner saw.
 
@@ -90,25 +89,22 @@ def review_screening(
         current = get_screening(db, screening_id)
         if current is None or screening_revision(current) != revision:
             raise StaleScreening(screening_id)
-        problems = decision_problems(decision, current["status"], status, reason_code, comment)
+        problems = decision_problems(
+            decision["decision"],
+            current["status"],
+            decision["status"],
+            decision.get("reason_code"),
+            decision.get("comment"),
+        )
         if problems:
             raise ValueError(
                 "the decision contradicts the verdict: " + ", ".join(f"{p.field}: {p.code}" for p in problems)
             )
-        if decision == "confirm":
+        if decision["decision"] == "confirm":
             # A confirmation keeps the verdict's status and gives no reason:
             # nothing is overridden.
-            status, reason_code, comment = current["status"], None, None
-        return add_review(
-            db,
-            screening_id,
-            practitioner_id,
-            decision=decision,
-            status=status,
-            reason_code=reason_code,
-            comment=comment,
-            notes=notes,
-        )
+            decision = Decision(decision="confirm", status=current["status"], notes=decision.get("notes"))
+        return add_review(db, screening_id, practitioner_id, **decision)
 
 
 def _verdict_key(

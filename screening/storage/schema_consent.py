@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+# A typed signature's columns: the name typed, when, from which address and browser.
+_SIGNATURE_COLUMNS = ("signature_name", "signed_at", "signature_address", "signature_user_agent")
+
 
 def m020_consent_texts(db: Database) -> None:
     """Every consent and privacy text a patient signed, by its SHA-256: a
@@ -19,14 +22,7 @@ def m020_consent_texts(db: Database) -> None:
 def m021_consent_signature(db: Database) -> None:
     """The texts a screening's patient signed and their typed signature."""
     table = db.table("screenings")
-    for column in (
-        "consent_sha256",
-        "privacy_sha256",
-        "signature_name",
-        "signed_at",
-        "signature_address",
-        "signature_user_agent",
-    ):
+    for column in ("consent_sha256", "privacy_sha256", *_SIGNATURE_COLUMNS):
         table.add_column(column, str)
 
 
@@ -34,13 +30,7 @@ def m022_reconfirmation_signatures(db: Database) -> None:
     """A re-confirmation is signed by the patient (typed) and the practitioner
     (their account; the name it had then, since accounts can be renamed)."""
     table = db.table("reconfirmations")
-    for column in (
-        "patient_signature_name",
-        "patient_signed_at",
-        "patient_signature_address",
-        "patient_signature_user_agent",
-        "practitioner_signature_name",
-    ):
+    for column in (*(f"patient_{name}" for name in _SIGNATURE_COLUMNS), "practitioner_signature_name"):
         table.add_column(column, str)
 
 

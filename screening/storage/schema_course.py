@@ -27,46 +27,39 @@ def m032_patients(db: Database) -> None:
         link_new_screening(db, screening_id, email, phone, birth_date)
 
 
+def _create_table(
+    db: Database, name: str, references: dict[str, str], columns: dict[str, type], *, nullable: tuple[str, ...] = ()
+) -> None:
+    """A table with an integer ``id``, then an integer column per foreign key
+    (column -> table), then ``columns``; every column but ``nullable`` is NOT NULL."""
+    table_columns: dict[str, type] = {"id": int, **dict.fromkeys(references, int), **columns}
+    db.table(name).create(
+        table_columns,
+        pk="id",
+        not_null=set(table_columns) - {"id", *nullable},
+        foreign_keys=[(column, other, "id") for column, other in references.items()],
+    )
+
+
 def m033_courses(db: Database) -> None:
     """A patient's course of sessions: when it began, how many sessions and how far apart."""
-    db.table("courses").create(
-        {
-            "id": int,
-            "patient_id": int,
-            "practitioner_id": int,
-            "created_at": str,
-            "started_on": str,
-            "planned_sessions": int,
-            "interval_days": int,
-        },
-        pk="id",
-        not_null={"patient_id", "practitioner_id", "created_at", "started_on", "planned_sessions", "interval_days"},
-        foreign_keys=[("patient_id", "patients", "id"), ("practitioner_id", "practitioners", "id")],
+    _create_table(
+        db,
+        "courses",
+        {"patient_id": "patients", "practitioner_id": "practitioners"},
+        {"created_at": str, "started_on": str, "planned_sessions": int, "interval_days": int},
     )
     db.table("courses").create_index(["patient_id", "id"])
 
 
 def m034_course_sessions(db: Database) -> None:
     """Each session given in a course, on the screening that cleared it."""
-    db.table("course_sessions").create(
-        {
-            "id": int,
-            "course_id": int,
-            "screening_id": int,
-            "practitioner_id": int,
-            "created_at": str,
-            "given_on": str,
-            "number": int,
-            "note": str,
-            "settings": str,
-        },
-        pk="id",
-        not_null={"course_id", "screening_id", "practitioner_id", "created_at", "given_on", "number"},
-        foreign_keys=[
-            ("course_id", "courses", "id"),
-            ("screening_id", "screenings", "id"),
-            ("practitioner_id", "practitioners", "id"),
-        ],
+    _create_table(
+        db,
+        "course_sessions",
+        {"course_id": "courses", "screening_id": "screenings", "practitioner_id": "practitioners"},
+        {"created_at": str, "given_on": str, "number": int, "note": str, "settings": str},
+        nullable=("note", "settings"),
     )
     db.table("course_sessions").create_index(["course_id", "number"], unique=True)
     db.table("course_sessions").create_index(["screening_id"])
