@@ -6,8 +6,8 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,20 +106,16 @@ def test_copy_database_names_a_missing_source(runner: FlaskCliRunner, tmp_path: 
 
 def test_servers_starting_at_once_migrate_once(postgres_server: PostgresServer) -> None:
     url = new_postgres_database(postgres_server)
-    applied: list[list[str]] = []
 
-    def start() -> None:
+    def start(_server: int) -> list[str]:
         db = storage.connect(url)
         try:
-            applied.append(storage.migrate(db))
+            return storage.migrate(db)
         finally:
             db.close()
 
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(3) as servers:  # three servers starting at the same moment
+        applied = list(servers.map(start, range(3)))
     assert sorted(applied, key=len) == [[], [], ["m001_to_m034_schema", "m035_search_at_scale"]]
 
 
