@@ -7,6 +7,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import weakref
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,9 @@ def _pool(url: str) -> Any:
         if pools.pool is None or pools.pid != os.getpid():
             pools.pool = storage.open_pool(url, current_app.config["POSTGRES_POOL_SIZE"])
             pools.pid = os.getpid()
+            # Closed when the app goes (or the process exits), never left for the pool's
+            # own __del__, which joins its worker threads from whatever thread collects it.
+            weakref.finalize(pools, pools.pool.close)
         return pools.pool
 
 
