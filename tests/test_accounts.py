@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests import helpers
 from tests.helpers import (
     ADMIN_EMAIL,
     EMAIL,
@@ -21,7 +22,6 @@ from tests.helpers import (
     audit_rows,
     build_app,
     create_account,
-    execute,
     page_text,
     query,
     sign_in,
@@ -153,7 +153,7 @@ def test_a_reset_ends_the_old_password_and_sessions(app: Flask, admin: FlaskClie
 
 def test_an_expired_link_says_what_to_do(app: Flask, admin: FlaskClient) -> None:
     link = invite(admin, "late@example.com", "Late Comer", "reception")
-    execute(
+    helpers.execute(
         app,
         "UPDATE account_links SET expires_at = ?",
         [(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()],

@@ -136,7 +136,8 @@ from .reviews import (
     reconfirm_screening,
     review_screening,
 )
-from .schema import ROLE_COLUMNS, legacy_role_columns, migrate
+from .schema import migrate
+from .schema_roles import ROLE_COLUMNS, legacy_role_columns
 from .screenings import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,

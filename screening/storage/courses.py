@@ -60,15 +60,17 @@ def get_current_course(db: Database, patient_id: int) -> CourseRecord | None:
     return None if row is None else cast(CourseRecord, row)
 
 
+# With who gave each session and on which screening, for the course's page and PDF.
+_COURSE_SESSIONS_SQL = (
+    "SELECT cs.*, p.name AS practitioner_name, s.reference FROM course_sessions cs"
+    " JOIN practitioners p ON p.id = cs.practitioner_id JOIN screenings s ON s.id = cs.screening_id"
+    " WHERE cs.course_id = ? ORDER BY cs.number"
+)
+
+
 def list_course_sessions(db: Database, course_id: int) -> list[CourseSessionRecord]:
     """The sessions of the course, in order of their number."""
-    rows = db.query(
-        "SELECT cs.*, p.name AS practitioner_name, s.reference FROM course_sessions cs"
-        " JOIN practitioners p ON p.id = cs.practitioner_id JOIN screenings s ON s.id = cs.screening_id"
-        " WHERE cs.course_id = ? ORDER BY cs.number",
-        [course_id],
-    )
-    return [cast(CourseSessionRecord, row) for row in rows]
+    return [cast(CourseSessionRecord, row) for row in db.query(_COURSE_SESSIONS_SQL, [course_id])]
 
 
 def record_session(
