@@ -27,6 +27,7 @@ from screening.storage.copy import copied_columns
 from screening.web.ruleset import get_ruleset
 
 SECRET = "bench-secret-key-" + "x" * 32
+COPY_CHUNK = 1_000
 
 
 def post_throughput(database: str, folder: Path, duration: int) -> dict[str, float]:
@@ -49,11 +50,16 @@ def copy_screenings(sqlite_path: str, url: str) -> None:
         for table in ("practitioners", "screenings"):
             columns = copied_columns(target, table)
             names = ", ".join(columns)
+            rows = source.conn.execute(f"SELECT {names} FROM {table}")
             with psycopg.connect(url) as conn, conn.cursor() as cursor:
-                with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                    for row in source.conn.execute(f"SELECT {names} FROM {table}"):
-                        copy.write_row(row)
-                conn.commit()
+                # One COPY per chunk, each committed: the counters' triggers update the same
+                # few rows once per screening, and PostgreSQL cannot prune those row versions
+                # inside one transaction, so a single million-row COPY grows quadratically.
+                while chunk := rows.fetchmany(COPY_CHUNK):
+                    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                        for row in chunk:
+                            copy.write_row(row)
+                    conn.commit()
         target.execute("SELECT setval(pg_get_serial_sequence('screenings', 'id'), (SELECT max(id) FROM screenings))")
         target.execute("ANALYZE")
     finally:

@@ -32,6 +32,7 @@ from tests.helpers import (
     build_app,
     empty_postgres,
     free_port,
+    fresh_database,
     outbox_config,
     signed_in,
 )
@@ -113,7 +114,7 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """The DATABASE setting of this test: a new SQLite file, or the PostgreSQL database emptied."""
     if backend == "sqlite":
-        return str(tmp_path / "test.sqlite")
+        return fresh_database(tmp_path)
     url: str = request.getfixturevalue("postgres_url")
     empty_postgres(url)
     return url
