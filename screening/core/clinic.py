@@ -3,8 +3,8 @@ booking link and working days, edited by the clinic without code.
 
 Like the rule file, loading returns a complete ``Clinic`` or raises
 ``ClinicFileError`` listing every problem as ``file:line: message``. The
-file is read as YAML nodes (which carry their line) rather than through the
-rule loader, whose line-keeping reader is private to it.
+file is read as YAML nodes, which carry their line, rather than as the rule
+file's line-keeping mappings.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .people import is_email
+from .yaml_lines import compose_nodes
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What a booking URL may contain in braces: filled in for each patient.
@@ -145,7 +146,7 @@ def load_clinic(path: str | Path, languages: tuple[str, ...]) -> Clinic:
     except UnicodeDecodeError as exc:
         raise ClinicFileError([f"{path}: the file is not valid UTF-8 (byte {exc.start})"]) from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_nodes(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ClinicFileError([f"{path}:{mark.line + 1 if mark else 1}: YAML syntax error: {exc.problem}"]) from exc

@@ -111,3 +111,12 @@ def read_yaml(text: str, path: str) -> tuple[Any, list[tuple[int, str]]]:
         raise RuleFileError([f"{path}: YAML error: {exc}"]) from exc
     finally:
         loader.dispose()
+
+
+def compose_nodes(text: str) -> yaml.Node | None:
+    """The node tree of ``text`` (each node knows its line), through libyaml when PyYAML has it;
+    a syntax error is raised as the pure-Python composer words and places it."""
+    try:
+        return yaml.compose(text, Loader=_CBase)
+    except yaml.YAMLError:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
