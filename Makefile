@@ -3,6 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 PYTHON ?= python3
+# Python's default is to cache compiled modules; an environment that turns it off
+# (PYTHONDONTWRITEBYTECODE) makes every test process, server and CLI run compile the app again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps lighthouse-deps serve bench two-servers lighthouse clean
 

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,16 @@ def _postgres_bin(program: str) -> str:
     if path is None:
         raise RuntimeError(f"{program} not found: install Debian's postgresql package (make test does)")
     return path
+
+
+def _accepts_connections(url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.OperationalError:  # still starting up
+        return False
+    return True
 
 
 class PostgresServer:
@@ -61,6 +72,39 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200{speed}"
         self._run(_postgres_bin("pg_ctl"), "-D", data, "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         return self
+
+    def start_in_background(self) -> threading.Thread:
+        """Start the server in a thread, for processes that attach to it meanwhile
+        (``attach``); a failure to start is written where they look for it."""
+
+        def start() -> None:
+            try:
+                self.start()
+            except Exception as error:  # reported to the attached processes, which fail on it
+                detail = getattr(error, "stderr", "") or ""
+                (self.folder / "start-error").write_text(f"{error}\n{detail}")
+
+        thread = threading.Thread(target=start, name="postgres-start", daemon=True)
+        thread.start()
+        return thread
+
+    @classmethod
+    def attach(cls, port: int, folder: str, timeout: float = 60) -> PostgresServer:
+        """The server another process starts on ``port`` from ``folder``; returns once it takes connections."""
+        server = cls.__new__(cls)
+        server.port, server.folder, server.durable = port, Path(folder), False
+        server._as_postgres = os.geteuid() == 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            error = server.folder / "start-error"
+            if error.exists():
+                raise RuntimeError(f"PostgreSQL did not start: {error.read_text()}")
+            if (server.folder / "data" / "postmaster.pid").exists():
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    if _accepts_connections(server.url()):
+                        return server
+            time.sleep(0.05)
+        raise RuntimeError(f"PostgreSQL on port {port} did not start within {timeout:.0f} s")
 
     def url(self, dbname: str = "postgres") -> str:
         """The database setting for ``dbname`` on this server."""

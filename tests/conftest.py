@@ -8,6 +8,7 @@ them from there, never from this file nor from one another.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,24 @@ def parse_each_rule_file_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(screening, "load_rules", load_once)
         yield
+
+
+# Deselected tests are still collected, and collecting costs: Schemathesis builds its cases,
+# the browser suite imports Playwright (~2 s a worker together). A module marked slow as a
+# whole, and the browser folder, are not collected at all when ``-m`` leaves them out.
+_WHOLE_MODULE_SLOW = "pytestmark = pytest.mark.slow"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip collecting what the ``-m "not browser and not slow"`` selection would deselect anyway."""
+    selection = config.option.markexpr or ""
+    if "not browser" in selection and collection_path.name == "browser" and collection_path.is_dir():
+        return True
+    if "not slow" in selection and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        lines = collection_path.read_text(encoding="utf-8").splitlines()
+        if any(line.startswith(_WHOLE_MODULE_SLOW) for line in lines):
+            return True
+    return None
 
 
 class TemplateCodeCache(jinja2.BytecodeCache):
@@ -144,22 +163,89 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", os.environ.get("SCREENING_TEST_BACKEND", "sqlite")))
 
 
+# Under xdist, the controller starts one cluster while the workers collect, and each
+# worker attaches to it with a database of its own: one initdb and one server instead of
+# one per worker, and no worker waits ~2 s for its own on its first PostgreSQL test.
+SHARED_POSTGRES = "SCREENING_TEST_SHARED_POSTGRES"
+_SHARED = pytest.StashKey[tuple[PostgresServer, threading.Thread]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller of an xdist run, start the PostgreSQL cluster its workers share."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    server = PostgresServer()
+    config.stash[_SHARED] = (server, server.start_in_background())
+    os.environ[SHARED_POSTGRES] = f"{server.port}:{server.folder}"  # the workers inherit it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the shared cluster when the run ends."""
+    if _SHARED in config.stash:
+        server, starting = config.stash[_SHARED]
+        starting.join()
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL cluster for this test process, stopped at the end."""
+    """A throwaway PostgreSQL cluster: the run's shared one, or one for this process, stopped at the end."""
+    shared = os.environ.get(SHARED_POSTGRES)
+    if shared:
+        port, folder = shared.split(":", 1)
+        yield PostgresServer.attach(int(port), folder)
+        return
     server = PostgresServer().start()
     yield server
     server.stop()
 
 
+class SharedPool:
+    """An app's handle on the pool its test process shares: closing it (the app went) keeps the pool."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def getconn(self) -> Any:
+        """A connection from the shared pool."""
+        return self.pool.getconn()
+
+    def putconn(self, conn: Any) -> None:
+        """Give the connection back (the pool rolls back what a test left open)."""
+        self.pool.putconn(conn)
+
+    def close(self) -> None:
+        """The app is done with the pool; the next test's app takes it on."""
+
+
 @pytest.fixture(scope="session")
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """One migrated database for this test process; each test starts it empty (``database``)."""
-    url = postgres_server.create_database("screening_test")
+def postgres_url(postgres_server: PostgresServer, worker_id: str) -> Iterator[str]:
+    """One migrated database for this test process; each test starts it empty (``database``).
+
+    Each app would open a pool of its own: new server processes, whose first queries
+    also fill their catalog caches (~7 ms a connection, several a test). The apps on
+    this database share one pool instead, closed at the end; other databases (a copy's
+    target, a refused connection) keep a pool of their own.
+    """
+    url = postgres_server.create_database(f"screening_test_{worker_id}")
     db = storage.connect(url)
     storage.migrate(db)
     db.close()
-    return url
+    original = storage.open_pool
+    shared: list[Any] = []
+
+    def open_pool(database: str, size: int) -> Any:
+        if database != url:
+            return original(database, size)
+        if not shared:
+            shared.append(original(database, size))
+        return SharedPool(shared[0])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage, "open_pool", open_pool)
+        yield url
+    for pool in shared:
+        pool.close()
 
 
 @pytest.fixture

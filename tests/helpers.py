@@ -13,6 +13,7 @@ import functools
 import re
 import shutil
 import socket
+import sqlite3
 import tempfile
 import textwrap
 import threading
@@ -117,31 +118,57 @@ def fresh_database(folder: Path) -> str:
     return str(path)
 
 
+_CLEANERS: dict[str, storage.Database] = {}
+atexit.register(lambda: [db.close() for db in _CLEANERS.values()])
+
+
+def _cleaner(url: str) -> storage.Database:
+    """The connection ``empty_postgres`` keeps for ``url``: a new one for each test would be a
+    new server process whose first queries also fill its catalog caches (~7 ms)."""
+    db = _CLEANERS.get(url)
+    if db is None or db.conn.raw.closed or db.conn.raw.broken:
+        db = _CLEANERS[url] = storage.connect(url)
+    return db
+
+
 def empty_postgres(url: str) -> None:
     """Empty every table of the PostgreSQL database at ``url`` (its schema stays), ids from 1 again."""
-    db = storage.connect(url)
+    db = _cleaner(url)
     try:
-        # A test may have made the database read-only (a standby's behaviour): undo that first.
+        db.execute("SELECT 1")
+    except sqlite3.OperationalError:  # a test ended the server processes of this database
+        _CLEANERS.pop(url)
+        db = _cleaner(url)
+    # A test may have made the database read-only (a standby's behaviour): undo that first,
+    # and end the connections opened meanwhile, which keep it (the apps' shared pool replaces them).
+    read_only = db.query(
+        "SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+        " WHERE d.datname = current_database() AND s.setrole = 0"
+        " AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only%'"
+    )
+    if list(read_only):
         db.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
         db.execute(f'ALTER DATABASE "{url.rpartition("/")[2]}" RESET default_transaction_read_only')
-        tables = [
-            row["tablename"]
-            for row in db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            if row["tablename"] != "_migrations"
-        ]
-        sequences = [row["relname"] for row in db.query("SELECT relname FROM pg_class WHERE relkind = 'S'")]
-        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of ~30
-        # tables new files (~35 ms a test). As the replica role, no trigger fires: the
-        # audit log's append-only guard, the counters and the foreign keys stay out of it.
-        statements = [
-            "SET session_replication_role = replica",
-            *(f'DELETE FROM "{table}"' for table in tables),
-            *(f"SELECT setval('\"{sequence}\"', 1, false)" for sequence in sequences),  # not ALTER SEQUENCE: DDL
-            "SET session_replication_role = DEFAULT",
-        ]
-        db.execute("; ".join(statements))
-    finally:
-        db.close()
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    tables = [
+        row["tablename"]
+        for row in db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        if row["tablename"] != "_migrations"
+    ]
+    sequences = [row["relname"] for row in db.query("SELECT relname FROM pg_class WHERE relkind = 'S'")]
+    # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of ~30
+    # tables new files (~35 ms a test). As the replica role, no trigger fires: the
+    # audit log's append-only guard, the counters and the foreign keys stay out of it.
+    statements = [
+        "SET session_replication_role = replica",
+        *(f'DELETE FROM "{table}"' for table in tables),
+        *(f"SELECT setval('\"{sequence}\"', 1, false)" for sequence in sequences),  # not ALTER SEQUENCE: DDL
+        "SET session_replication_role = DEFAULT",
+    ]
+    db.execute("; ".join(statements))
 
 
 # --- The database behind the app ------------------------------------------------
@@ -500,7 +527,9 @@ class WebhookReceiver:
         if self.server is None:
             ThreadingHTTPServer.allow_reuse_address = True
             self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
-            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+            # A short poll: ``stop`` waits for the loop to notice (half a second by default).
+            serve = functools.partial(self.server.serve_forever, poll_interval=0.05)
+            threading.Thread(target=serve, daemon=True).start()
 
     def stop(self) -> None:
         """Stop listening: deliveries now meet a refused connection."""

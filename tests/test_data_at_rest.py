@@ -93,10 +93,13 @@ def refuse_writes(app: Flask, how: str) -> None:
         execute(
             app, f'ALTER DATABASE "{app.config["DATABASE"].rpartition("/")[2]}" SET default_transaction_read_only = on'
         )
-        pools = app.extensions["db_pools"]
-        if pools.pool is not None:  # connections open now keep the old default: the app gets new ones
-            pools.pool.close()
-            pools.pool = None
+        # Connections open now keep the old default; a failover ends them too, and the
+        # app's pool replaces them with new ones, which are read-only.
+        execute(
+            app,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
         return
     with app.app_context():
         db = get_db()
