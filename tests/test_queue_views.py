@@ -9,6 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening import storage
+from screening.practitioner import queue as practitioner_queue
+from screening.storage import queue as storage_queue
 from screening.web.db import get_db
 from tests.helpers import add_screening, execute
 
@@ -86,3 +88,30 @@ def test_the_phone_digits_follow_a_changed_phone(app: Flask, bola: str) -> None:
     with app.app_context():
         found = storage.list_screenings(get_db(), storage.ScreeningFilter(search="+44 20"))
     assert [row["reference"] for row in found] == [bola]
+
+
+def view_counts(html: str) -> dict[str, str]:
+    return dict(re.findall(r'class="status-count view-(\w+)"[^>]*><span class="count">([^<]+)</span>', html))
+
+
+@pytest.mark.parametrize("walk_from", [1, 10_000], ids=["common-name", "rare-name"])
+def test_a_search_matching_more_than_the_count_limit_says_so(
+    app: Flask, doctor: FlaskClient, monkeypatch: pytest.MonkeyPatch, walk_from: int
+) -> None:
+    """Counting every match of a common name grows with the records: past the limit the queue says "3+"."""
+    monkeypatch.setattr(practitioner_queue, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(storage_queue, "WALK_THE_TIME_INDEX_FROM", walk_from)
+    for _ in range(4):
+        add_screening(app, "Anna Smith")
+    add_screening(app, "Anna Smith", keloids="unsure")
+    add_screening(app, "Bola Adeyemi")
+    searched = doctor.get("/practitioner/", query_string={"q": "smith"}).get_data(as_text=True)
+    assert view_counts(searched) == {"decide": "1", "deferred": "–", "ineligible": "–", "eligible": "–", "all": "3+"}
+    assert "More than 3 screenings match" in searched
+    assert len(references(searched)) == 5  # the list itself is not cut short
+    everyone = doctor.get("/practitioner/").get_data(as_text=True)  # the trigger-kept totals: exact
+    assert view_counts(everyone) == {"decide": "1", "deferred": "0", "ineligible": "0", "eligible": "5", "all": "6"}
+    assert "More than" not in everyone
+    monkeypatch.setattr(practitioner_queue, "COUNT_LIMIT", 5)
+    exact = doctor.get("/practitioner/", query_string={"q": "smith"}).get_data(as_text=True)
+    assert view_counts(exact) == {"decide": "1", "deferred": "0", "ineligible": "0", "eligible": "4", "all": "5"}

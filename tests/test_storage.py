@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from screening import storage
 from screening.core.engine import screen
 from screening.core.model import RuleSet
+from screening.storage import queue as storage_queue
 from screening.storage.schema import migration_set
 from tests.helpers import CLEAR_ANSWERS, TODAY, save_answers
 
@@ -108,6 +109,34 @@ def test_search_by_name_words(db: Database, ruleset: RuleSet, search: str, count
     for i in range(3):
         save(db, ruleset, name=f"Patient {i}")
     assert len(storage.list_screenings(db, storage.ScreeningFilter(search=search))) == count
+
+
+@pytest.mark.parametrize("walk_from", [1, 10_000], ids=["walks-the-time-index", "sorts-the-matches"])
+def test_a_name_search_pages_alike_whichever_way_it_is_read(
+    db: Database, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch, walk_from: int
+) -> None:
+    """A common name walks the time index (SQLite), a rare one sorts its matches: the same pages."""
+    monkeypatch.setattr(storage_queue, "WALK_THE_TIME_INDEX_FROM", walk_from)
+    names = ["Anna Smith", "Bob Jones", "Olga Smithson", "Ivan Smirnov"]
+    saved = [save(db, ruleset, name=names[i % 4], epilepsy="yes" if i % 3 == 0 else "no") for i in range(18)]
+    smiths = [saved[i].id for i in reversed(range(18)) if i % 4 in (0, 2)]  # Smith and Smithson, newest first
+    reviews = [saved[i].id for i in reversed(range(18)) if i % 4 in (0, 2) and i % 3 == 0]
+    for filters, expected in [
+        (storage.ScreeningFilter(search="smith"), smiths),
+        (storage.ScreeningFilter(search="SMITH", status="review"), reviews),
+    ]:
+        seen: list[int] = []
+        before = None
+        while page := storage.list_screenings(db, filters, before=before, limit=3):
+            seen.extend(row["id"] for row in page)
+            before = (page[-1]["created_at"], page[-1]["id"])
+        assert seen == expected
+        middle = storage.list_screenings(db, filters, limit=100)[1]
+        at = (middle["created_at"], middle["id"])
+        newer = storage.adjacent_reference(db, filters, at, newer=True)
+        older = storage.adjacent_reference(db, filters, at, newer=False)
+        by_id = {row["id"]: row["reference"] for row in storage.list_screenings(db, filters, limit=100)}
+        assert (newer, older) == (by_id[expected[0]], by_id[expected[2]])
 
 
 def test_search_by_reference(db: Database, ruleset: RuleSet) -> None:

@@ -20,6 +20,10 @@ from .forms import QueueFilterForm
 from .paging import AFTER, next_cursor, page_start
 
 PAGE_SIZE = 50
+# A search or a date range is counted up to this many screenings: counting every match of a
+# common surname grows with the clinic's records (BENCHMARKS.md, "Scale"); the queue-wide
+# counts are kept by triggers and always exact.
+COUNT_LIMIT = 1000
 # Only what the queue's table shows: no answers, no contact details.
 QUEUE_COLUMNS = (
     "id, reference, created_at, source, patient_name, birth_date, status, reviewed, decided_status,"
@@ -52,18 +56,32 @@ def filter_args(form: QueueFilterForm) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value}
 
 
+def shown_count(counts: dict[str, int], status: str | None = None, *, counted: bool = True) -> str:
+    """A view's count as the queue shows it: exact, or, when more than ``COUNT_LIMIT`` were
+    ``counted`` (a search or a date range), "1000+" for the total and "–" per status (not known)."""
+    if counted and sum(counts.values()) > COUNT_LIMIT:
+        return "–" if status else f"{COUNT_LIMIT}+"
+    return str(counts.get(status, 0) if status else sum(counts.values()))
+
+
 def queue_views(
-    form: QueueFilterForm, args: dict[str, Any], counts: dict[str, int], undecided: dict[str, int]
+    form: QueueFilterForm, args: dict[str, Any], counts: dict[str, int], undecided: int, *, counted: bool
 ) -> list[dict[str, Any]]:
     """The queue's views, work apart from information: what a practitioner must
-    decide, then what the rules decided (deferred, ineligible), then the rest."""
+    decide, then what the rules decided (deferred, ineligible), then the rest.
+    ``counted``: the counts are of a search or date range, up to ``COUNT_LIMIT``."""
     base: dict[str, Any] = {k: v for k, v in args.items() if k not in ("status", "reviewed")}
-    views: list[tuple[str, str, dict[str, Any], int]] = [
-        ("decide", _("Needs a decision"), {"status": "review", "reviewed": "no"}, undecided.get("review", 0)),
-        ("deferred", _("Deferred by rule"), {"status": "deferred"}, counts.get("deferred", 0)),
-        ("ineligible", _("Not eligible"), {"status": "ineligible"}, counts.get("ineligible", 0)),
-        ("eligible", _("Eligible"), {"status": "eligible"}, counts.get("eligible", 0)),
-        ("all", _("All"), {}, sum(counts.values())),
+    views: list[tuple[str, str, dict[str, Any], str]] = [
+        (
+            "decide",
+            _("Needs a decision"),
+            {"status": "review", "reviewed": "no"},
+            shown_count({"review": undecided}, counted=counted),
+        ),
+        ("deferred", _("Deferred by rule"), {"status": "deferred"}, shown_count(counts, "deferred", counted=counted)),
+        ("ineligible", _("Not eligible"), {"status": "ineligible"}, shown_count(counts, "ineligible", counted=counted)),
+        ("eligible", _("Eligible"), {"status": "eligible"}, shown_count(counts, "eligible", counted=counted)),
+        ("all", _("All"), {}, shown_count(counts, counted=counted)),
     ]
     chosen = {"status": form.status.data or "", "reviewed": form.reviewed.data or ""}
     return [
@@ -108,8 +126,9 @@ def queue() -> ResponseReturnValue:
         }
         for row in rows[:PAGE_SIZE]
     ]
-    counts = storage.queue_counts(db, form_filters)
-    undecided = storage.queue_counts(db, replace(form_filters, reviewed=False))
+    counted = storage.needs_counting(form_filters)
+    counts = storage.queue_counts(db, form_filters, limit=COUNT_LIMIT)
+    undecided = storage.count_matches(db, replace(form_filters, status="review", reviewed=False), limit=COUNT_LIMIT)
     # Who looked at which list: the filters and how many rows, never a name searched for.
     audit("screening.list", None, {**listing_details(args), "shown": len(shown)})
     return (
@@ -117,7 +136,8 @@ def queue() -> ResponseReturnValue:
             "practitioner/queue.html",
             form=form,
             rows=shown,
-            views=queue_views(form, args, counts, undecided),
+            views=queue_views(form, args, counts, undecided, counted=counted),
+            count_limit=COUNT_LIMIT if counted and sum(counts.values()) > COUNT_LIMIT else None,
             filter_args=args,
             paged=bool(request.args.get(AFTER)),
             next_url=url_for("practitioner.queue", **args, after=cursor) if cursor else None,

@@ -111,10 +111,12 @@ from .postgres import describe_url, is_postgres_url, open_pool, pooled_database
 from .queue import (
     ScreeningFilter,
     adjacent_reference,
+    count_matches,
     count_screenings_by_status,
     daily_status_counts,
     iter_screenings,
     list_screenings,
+    needs_counting,
     queue_counts,
 )
 from .records import (
@@ -202,6 +204,7 @@ __all__ = [
     "compare_counts",
     "connect",
     "copy_database",
+    "count_matches",
     "count_screenings",
     "count_screenings_before",
     "count_screenings_by_status",
@@ -258,6 +261,7 @@ __all__ = [
     "match_keys",
     "migrate",
     "move_screening",
+    "needs_counting",
     "new_reference",
     "next_attempt_in",
     "open_pool",

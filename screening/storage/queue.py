@@ -45,6 +45,51 @@ def pg_name_query(term: str) -> str:
     return " & ".join("'" + w.replace("'", "''") + "':*" for w in words) or "''"
 
 
+def _search_term(filters: ScreeningFilter) -> str:
+    # Control characters (a NUL ends an FTS string early) and quotes are not part of a name.
+    return "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
+
+
+def _fts_query(filters: ScreeningFilter) -> str | None:
+    """SQLite's full-text query of a search for words of a name (a prefix match on each), if it is one."""
+    term = _search_term(filters)
+    if not term or "@" in term or len(phone_digits(term)) >= PHONE_SEARCH_MIN_DIGITS:
+        return None
+    return " ".join(f'"{w}"*' for w in term.split())
+
+
+# A name search matching at least this many screenings walks the time index newest first
+# and stops at the page, rather than reading and sorting every match (a surname shared by
+# 2% of a million screenings: 130 ms). Fewer matches are read and sorted: walking the
+# index for a rare name would go through most of it.
+WALK_THE_TIME_INDEX_FROM = 2000
+
+
+def _common_name(db: Database, filters: ScreeningFilter) -> bool:
+    """Whether ``filters`` search SQLite's name index for a name matching many screenings."""
+    fts_query = _fts_query(filters) if dialect_of(db) == "sqlite" else None
+    if fts_query is None:
+        return False
+    sql = "SELECT count(*) AS n FROM (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ? LIMIT ?)"
+    return int(next(db.query(sql, [fts_query, WALK_THE_TIME_INDEX_FROM]))["n"]) >= WALK_THE_TIME_INDEX_FROM
+
+
+def _screenings_from(db: Database, filters: ScreeningFilter) -> str:
+    """The FROM clause of a page of ``filters``: with SQLite's index on the time for common names."""
+    if _common_name(db, filters):
+        return " FROM screenings INDEXED BY idx_screenings_created_at_id"
+    return " FROM screenings"
+
+
+def _counted_from(db: Database, filters: ScreeningFilter) -> str:
+    """The FROM clause that counts the matches of ``filters``: in SQLite, the undecided of a
+    search through their own index, as many as the backlog whatever the name (the search's
+    matches would all be read to find the few undecided among them)."""
+    if dialect_of(db) == "sqlite" and filters.status is not None and filters.reviewed is not None and filters.search:
+        return " FROM screenings INDEXED BY idx_screenings_status_reviewed_created_at_id"
+    return " FROM screenings"
+
+
 def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
     reviewed = None if filters.reviewed is None else int(filters.reviewed)
     where = (
@@ -54,8 +99,7 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         .when(filters.since, "created_at >= ?")
         .when(filters.until, "created_at < ?")
     )
-    # Control characters (a NUL ends an FTS string early) and quotes are not part of a name.
-    term = "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
+    term = _search_term(filters)
     digits = phone_digits(term)
     if "@" in term:
         # Each backend's case-insensitive index (m031): NOCASE in SQLite, lower() in PostgreSQL.
@@ -72,11 +116,14 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         where.add(f"(reference = ? OR {PG_NAME_VECTOR} @@ to_tsquery('simple', ?))", term.upper(), pg_name_query(term))
     elif term:
         # Prefix match on each word of the name, or an exact reference code.
-        fts_query = " ".join(f'"{w}"*' for w in term.split())
+        fts_query = _fts_query(filters)
+        # One test on the rowid, which every index holds: walking an index (see _screenings_from)
+        # then reads no row that does not match, as "reference = ? OR ..." would.
         where.add(
-            "(reference = ? OR id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?))",
-            term.upper(),
+            "id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?"
+            " UNION ALL SELECT id FROM screenings WHERE reference = ?)",
             fts_query,
+            term.upper(),
         )
     elif filters.search:
         where.add("1 = 0")  # nothing searchable was typed: nothing matches
@@ -100,7 +147,8 @@ def list_screenings(
     if before is not None:
         where.add("(created_at, id) < (?, ?)", *before)
     # Columns come from code, not users.
-    sql = f"SELECT {columns} FROM screenings{where.sql()} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
+    source = _screenings_from(db, filters)
+    sql = f"SELECT {columns}{source}{where.sql()} ORDER BY created_at DESC, id DESC LIMIT ?"
     return [decode_screening(row) for row in db.query(sql, [*where.params, limit])]
 
 
@@ -110,29 +158,66 @@ def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, in
     where = _filter_where(filters, dialect_of(db))
     where.add("(created_at, id) > (?, ?)" if newer else "(created_at, id) < (?, ?)", *at)
     order = "ASC" if newer else "DESC"
-    sql = f"SELECT reference FROM screenings{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"  # noqa: S608
+    source = _screenings_from(db, filters)
+    sql = f"SELECT reference{source}{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"
     row = next(db.query(sql, where.params), None)
     return str(row["reference"]) if row else None
 
 
-def count_screenings_by_status(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
-    """How many screenings match, per status."""
-    where = _filter_where(ScreeningFilter(**{**filters.__dict__, "status": None}), dialect_of(db))
-    sql = f"SELECT status, count(*) AS n FROM screenings{where.sql()} GROUP BY status"  # noqa: S608 - placeholders only
-    return {row["status"]: row["n"] for row in db.query(sql, where.params)}
+def count_screenings_by_status(
+    db: Database, filters: ScreeningFilter = ScreeningFilter(), *, limit: int | None = None
+) -> dict[str, int]:
+    """How many screenings match, per status; with ``limit``, only the first ``limit + 1``
+    matches are counted, so a total above ``limit`` means "more than ``limit``"."""
+    filters = ScreeningFilter(**{**filters.__dict__, "status": None})
+    where = _filter_where(filters, dialect_of(db))
+    params = list(where.params)
+    matches = f"SELECT status{_counted_from(db, filters)}{where.sql()}"
+    if limit is not None:
+        matches += " LIMIT ?"
+        params.append(limit + 1)
+    sql = f"SELECT status, count(*) AS n FROM ({matches}) AS matched GROUP BY status"  # noqa: S608
+    return {row["status"]: row["n"] for row in db.query(sql, params)}
 
 
-def queue_counts(db: Database, filters: ScreeningFilter = ScreeningFilter()) -> dict[str, int]:
+def needs_counting(filters: ScreeningFilter) -> bool:
+    """Whether the screenings matching ``filters`` must be counted (a date range or a search),
+    rather than read from the trigger-kept totals, which are exact and cost nothing."""
+    return bool(filters.since or filters.until or (filters.search and filters.search.strip()))
+
+
+def queue_counts(
+    db: Database, filters: ScreeningFilter = ScreeningFilter(), *, limit: int | None = None
+) -> dict[str, int]:
     """How many screenings match ``filters`` (ignoring its status), per status.
 
-    Without a date range or search the trigger-kept totals answer at once;
-    otherwise the matching rows are counted.
+    Without a date range or search the trigger-kept totals answer at once,
+    exactly; otherwise the matching rows are counted, up to ``limit + 1`` of
+    them if ``limit`` is given (see ``count_screenings_by_status``).
     """
-    if filters.since or filters.until or (filters.search and filters.search.strip()):
-        return count_screenings_by_status(db, filters)
+    if needs_counting(filters):
+        return count_screenings_by_status(db, filters, limit=limit)
     where = Where().when(None if filters.reviewed is None else int(filters.reviewed), "reviewed = ?")
     sql = f"SELECT status, sum(n) AS n FROM screening_status_counts{where.sql()} GROUP BY status"  # noqa: S608
     return {row["status"]: int(row["n"]) for row in db.query(sql, where.params) if row["n"]}
+
+
+def count_matches(db: Database, filters: ScreeningFilter, *, limit: int | None = None) -> int:
+    """How many screenings match ``filters``, status included; with ``limit``, at most
+    ``limit + 1`` (see ``count_screenings_by_status``). The trigger-kept totals answer
+    when there is no date range or search."""
+    if not needs_counting(filters):
+        kept = Where().when(filters.status, "status = ?")
+        kept.when(None if filters.reviewed is None else int(filters.reviewed), "reviewed = ?")
+        sql = f"SELECT coalesce(sum(n), 0) AS n FROM screening_status_counts{kept.sql()}"  # noqa: S608
+        return int(next(db.query(sql, kept.params))["n"])
+    where = _filter_where(filters, dialect_of(db))
+    params = list(where.params)
+    matches = f"SELECT 1{_counted_from(db, filters)}{where.sql()}"
+    if limit is not None:
+        matches += " LIMIT ?"
+        params.append(limit + 1)
+    return int(next(db.query(f"SELECT count(*) AS n FROM ({matches}) AS matched", params))["n"])  # noqa: S608
 
 
 def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
