@@ -112,6 +112,8 @@ def test_shortcuts_and_the_override_fields(practitioner: Page, live_server: Live
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("n")
     expect(page.get_by_role("heading", level=1)).to_contain_text(older)
+    # The heading shows before the page's script runs: a key pressed then would go unheard.
+    page.wait_for_load_state("load")
     page.keyboard.press("p")
     expect(page.get_by_role("heading", level=1)).to_contain_text(newer)
     # Typing in a field is typing, not a shortcut.
