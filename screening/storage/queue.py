@@ -169,15 +169,18 @@ def count_screenings_by_status(
 ) -> dict[str, int]:
     """How many screenings match, per status; with ``limit``, only the first ``limit + 1``
     matches are counted, so a total above ``limit`` means "more than ``limit``"."""
-    filters = ScreeningFilter(**{**filters.__dict__, "status": None})
-    where = _filter_where(filters, dialect_of(db))
-    params = list(where.params)
-    matches = f"SELECT status{_counted_from(db, filters)}{where.sql()}"
-    if limit is not None:
-        matches += " LIMIT ?"
-        params.append(limit + 1)
+    matches, params = _matches(db, ScreeningFilter(**{**filters.__dict__, "status": None}), "status", limit)
     sql = f"SELECT status, count(*) AS n FROM ({matches}) AS matched GROUP BY status"  # noqa: S608
     return {row["status"]: row["n"] for row in db.query(sql, params)}
+
+
+def _matches(db: Database, filters: ScreeningFilter, column: str, limit: int | None) -> tuple[str, list[object]]:
+    """The query of ``column`` for the screenings matching ``filters`` (the first ``limit + 1``), and its parameters."""
+    where = _filter_where(filters, dialect_of(db))
+    sql = f"SELECT {column}{_counted_from(db, filters)}{where.sql()}"
+    if limit is None:
+        return sql, list(where.params)
+    return sql + " LIMIT ?", [*where.params, limit + 1]
 
 
 def needs_counting(filters: ScreeningFilter) -> bool:
@@ -211,12 +214,7 @@ def count_matches(db: Database, filters: ScreeningFilter, *, limit: int | None =
         kept.when(None if filters.reviewed is None else int(filters.reviewed), "reviewed = ?")
         sql = f"SELECT coalesce(sum(n), 0) AS n FROM screening_status_counts{kept.sql()}"  # noqa: S608
         return int(next(db.query(sql, kept.params))["n"])
-    where = _filter_where(filters, dialect_of(db))
-    params = list(where.params)
-    matches = f"SELECT 1{_counted_from(db, filters)}{where.sql()}"
-    if limit is not None:
-        matches += " LIMIT ?"
-        params.append(limit + 1)
+    matches, params = _matches(db, filters, "1", limit)
     return int(next(db.query(f"SELECT count(*) AS n FROM ({matches}) AS matched", params))["n"])  # noqa: S608
 
 
