@@ -122,23 +122,29 @@ _CLEANERS: dict[str, storage.Database] = {}
 atexit.register(lambda: [db.close() for db in _CLEANERS.values()])
 
 
+# What a failover does to a database's other connections (their server processes end).
+END_OTHER_CONNECTIONS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
 def _cleaner(url: str) -> storage.Database:
     """The connection ``empty_postgres`` keeps for ``url``: a new one for each test would be a
     new server process whose first queries also fill its catalog caches (~7 ms)."""
-    db = _CLEANERS.get(url)
-    if db is None or db.conn.raw.closed or db.conn.raw.broken:
-        db = _CLEANERS[url] = storage.connect(url)
-    return db
+    if url in _CLEANERS:
+        try:
+            _CLEANERS[url].execute("SELECT 1")
+            return _CLEANERS[url]
+        except sqlite3.OperationalError:  # a test ended the server processes of this database
+            pass
+    _CLEANERS[url] = storage.connect(url)
+    return _CLEANERS[url]
 
 
 def empty_postgres(url: str) -> None:
     """Empty every table of the PostgreSQL database at ``url`` (its schema stays), ids from 1 again."""
     db = _cleaner(url)
-    try:
-        db.execute("SELECT 1")
-    except sqlite3.OperationalError:  # a test ended the server processes of this database
-        _CLEANERS.pop(url)
-        db = _cleaner(url)
     # A test may have made the database read-only (a standby's behaviour): undo that first,
     # and end the connections opened meanwhile, which keep it (the apps' shared pool replaces them).
     read_only = db.query(
@@ -149,10 +155,7 @@ def empty_postgres(url: str) -> None:
     if list(read_only):
         db.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
         db.execute(f'ALTER DATABASE "{url.rpartition("/")[2]}" RESET default_transaction_read_only')
-        db.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        db.execute(END_OTHER_CONNECTIONS)
     tables = [
         row["tablename"]
         for row in db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")

@@ -16,6 +16,7 @@ from screening import storage
 from screening.web.db import get_db
 from tests.helpers import (
     CLEAR_ANSWERS,
+    END_OTHER_CONNECTIONS,
     PATIENT_FORM,
     add_screening,
     body,
@@ -95,11 +96,7 @@ def refuse_writes(app: Flask, how: str) -> None:
         )
         # Connections open now keep the old default; a failover ends them too, and the
         # app's pool replaces them with new ones, which are read-only.
-        execute(
-            app,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
+        execute(app, END_OTHER_CONNECTIONS)
         return
     with app.app_context():
         db = get_db()

@@ -50,12 +50,15 @@ def _search_term(filters: ScreeningFilter) -> str:
     return "".join(" " if ch < " " or ch == '"' else ch for ch in (filters.search or "")).strip()
 
 
+def _is_name_search(term: str) -> bool:
+    """Whether a cleaned search term is words of a name (or a reference), not an e-mail or a phone."""
+    return bool(term) and "@" not in term and len(phone_digits(term)) < PHONE_SEARCH_MIN_DIGITS
+
+
 def _fts_query(filters: ScreeningFilter) -> str | None:
     """SQLite's full-text query of a search for words of a name (a prefix match on each), if it is one."""
     term = _search_term(filters)
-    if not term or "@" in term or len(phone_digits(term)) >= PHONE_SEARCH_MIN_DIGITS:
-        return None
-    return " ".join(f'"{w}"*' for w in term.split())
+    return " ".join(f'"{w}"*' for w in term.split()) if _is_name_search(term) else None
 
 
 # A name search matching at least this many screenings walks the time index newest first
@@ -101,7 +104,19 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
     )
     term = _search_term(filters)
     digits = phone_digits(term)
-    if "@" in term:
+    if _is_name_search(term) and dialect == "postgresql":
+        where.add(f"(reference = ? OR {PG_NAME_VECTOR} @@ to_tsquery('simple', ?))", term.upper(), pg_name_query(term))
+    elif _is_name_search(term):
+        # Prefix match on each word of the name, or an exact reference code: one test on the
+        # rowid, which every index holds, so walking an index (see _screenings_from) reads no
+        # row that does not match, as "reference = ? OR ..." would.
+        where.add(
+            "id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?"
+            " UNION ALL SELECT id FROM screenings WHERE reference = ?)",
+            _fts_query(filters),
+            term.upper(),
+        )
+    elif "@" in term:
         # Each backend's case-insensitive index (m031): NOCASE in SQLite, lower() in PostgreSQL.
         where.add(
             "lower(contact_email) = lower(?)" if dialect == "postgresql" else "contact_email = ? COLLATE NOCASE", term
@@ -111,19 +126,6 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         # (a range on the indexed digits: ":" sorts right after "9"); or a reference of digits.
         where.add(
             "(reference = ? OR (contact_phone_digits >= ? AND contact_phone_digits < ?))", term, digits, digits + ":"
-        )
-    elif term and dialect == "postgresql":
-        where.add(f"(reference = ? OR {PG_NAME_VECTOR} @@ to_tsquery('simple', ?))", term.upper(), pg_name_query(term))
-    elif term:
-        # Prefix match on each word of the name, or an exact reference code.
-        fts_query = _fts_query(filters)
-        # One test on the rowid, which every index holds: walking an index (see _screenings_from)
-        # then reads no row that does not match, as "reference = ? OR ..." would.
-        where.add(
-            "id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?"
-            " UNION ALL SELECT id FROM screenings WHERE reference = ?)",
-            fts_query,
-            term.upper(),
         )
     elif filters.search:
         where.add("1 = 0")  # nothing searchable was typed: nothing matches
