@@ -130,7 +130,9 @@ def create_screening() -> ResponseReturnValue:
                         "This Idempotency-Key was used for a different request.",
                         {HEADER: ["was already used with another body; use a new key for a new screening"]},
                     )
-                return _created(first[1], result_token(retry_key))
+                stored = storage.get_screening(db, first[1])
+                assert stored is not None
+                return _created(stored, result_token(retry_key))
         saved = save_screening(
             db,
             verdict,
@@ -145,13 +147,11 @@ def create_screening() -> ResponseReturnValue:
         if retry_key is not None:
             record_idempotency_key(db, key_hash(retry_key), request_hash(body), saved.id)
     wake_sender()
-    return _created(saved.id, saved.token)
+    return _created(saved.columns, saved.token)
 
 
-def _created(screening_id: int, token: str) -> Response:
-    """The 201 for a stored screening, built from what was stored (so a retry gets the same)."""
-    screening = storage.get_screening(get_db(), screening_id)
-    assert screening is not None
+def _created(screening: Mapping[str, Any], token: str) -> Response:
+    """The 201 for a stored screening, built from its stored columns (so a retry gets the same)."""
     language = screening["language"] or current_language()
     response = jsonify(
         {

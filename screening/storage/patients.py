@@ -42,10 +42,8 @@ def _new_patient(db: Database) -> int:
     return insert_row(db, "INSERT INTO patients (created_at) VALUES (?)", [utc_now()])
 
 
-def link_new_screening(
-    db: Database, screening_id: int, email: str | None, phone: str | None, birth_date: str | None
-) -> int:
-    """Put a just-stored screening on the patient its keys match, or on a new one; return the patient id."""
+def find_or_add_patient(db: Database, email: str | None, phone: str | None, birth_date: str | None) -> int:
+    """The patient a new screening with these details joins (the one its keys match, else a new one), its keys kept."""
     keys = match_keys(email, phone, birth_date)
     with write_transaction(db):
         patient_id = None
@@ -60,6 +58,15 @@ def link_new_screening(
             db.execute(
                 "INSERT INTO patient_keys (key, patient_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [key, patient_id]
             )
+    return patient_id
+
+
+def link_new_screening(
+    db: Database, screening_id: int, email: str | None, phone: str | None, birth_date: str | None
+) -> int:
+    """Put a stored screening that has no patient on the patient its keys match, or on a new one; return its id."""
+    with write_transaction(db):
+        patient_id = find_or_add_patient(db, email, phone, birth_date)
         db.execute("UPDATE screenings SET patient_id = ? WHERE id = ?", [patient_id, screening_id])
     return patient_id
 

@@ -15,8 +15,8 @@ from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
 from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
 from .consent import store_consent_text
-from .integrity import store_integrity
-from .patients import link_new_screening
+from .integrity import integrity_digest
+from .patients import find_or_add_patient
 from .records import ScreeningRecord
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
@@ -30,11 +30,13 @@ _JSON_COLUMNS = ("answers", "goals", "reasons", "notes")
 
 @dataclass(frozen=True)
 class SavedScreening:
-    """What the caller needs after storing: the code and the secret link token."""
+    """What the caller needs after storing: the code, the secret link token and the
+    columns written (JSON decoded), so the reply needs no read back."""
 
     id: int
     reference: str
     token: str
+    columns: Mapping[str, Any]
 
 
 class StaleScreening(Exception):
@@ -117,23 +119,28 @@ def save_screening(
     for _ in range(20):
         token = given or secrets.token_urlsafe(32)
         values = {**row, "reference": new_reference(), "token_hash": hash_token(token)}
-        sql = (
-            f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code
-            f" VALUES ({', '.join(':' + name for name in values)})"
-        )
+        record = decode_screening(values)
+        # A new screening has no re-confirmations: its digest and its patient are known
+        # before the insert, so the row is written once (an update rewrites it and its indexes).
+        values["integrity_sha256"] = integrity_digest(record, [])
         try:
             with write_transaction(db):
                 if consent is not None:
                     store_consent_text(db, consent.consent)
                     store_consent_text(db, consent.privacy)
-                screening_id = insert_row(db, sql, values)
-                store_integrity(db, {**decode_screening(values), "id": screening_id})
                 # In the same transaction: a screening is never stored without its patient.
-                link_new_screening(db, screening_id, row["contact_email"], row["contact_phone"], row["birth_date"])
+                values["patient_id"] = find_or_add_patient(
+                    db, row["contact_email"], row["contact_phone"], row["birth_date"]
+                )
+                sql = (
+                    f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code
+                    f" VALUES ({', '.join(':' + name for name in values)})"
+                )
+                screening_id = insert_row(db, sql, values)
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue
-        return SavedScreening(id=screening_id, reference=values["reference"], token=token)
+        return SavedScreening(id=screening_id, reference=values["reference"], token=token, columns=record)
     raise RuntimeError("could not draw a unique reference code")
 
 
