@@ -12,7 +12,9 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
+from flask_babel import force_locale, gettext
 
 from screening import ROOT
 from screening.core.model import RuleSet
@@ -184,6 +186,20 @@ def test_the_switch_is_visible_on_every_page_in_its_own_language(client: FlaskCl
     assert '<nav class="language-switch" aria-label="Language">' in html
     assert re.search(r'<a href="/language/ru\?next=/[^"]*" lang="ru" hreflang="ru">Русский</a>', html)
     assert '<span aria-current="true" lang="en">English</span>' in html
+
+
+def test_a_forced_language_translates_then_gives_the_page_its_own_back(app: Flask) -> None:
+    """The catalog is found once per request: a forced language (an e-mail or a PDF in the
+    patient's language) must still get its own, and the page its own afterwards."""
+    template = "{{ _('Sign in') }}"
+    with app.test_request_context("/", headers=RU):
+        before = (gettext("Sign in"), render_template_string(template))
+        with force_locale("en"):
+            forced = (gettext("Sign in"), render_template_string(template))
+        after = (gettext("Sign in"), render_template_string(template))
+    assert forced == ("Sign in", "Sign in")
+    assert before == after
+    assert before[0] == before[1] != "Sign in"
 
 
 def test_switch_cookie_wins_over_accept_language(client: FlaskClient) -> None:

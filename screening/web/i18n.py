@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import cast
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, get_locale
+from babel.support import NullTranslations
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, Domain, get_locale
 
 from ..core.model import pick_text
 
@@ -67,9 +69,40 @@ def format_iso_date(value: str | None) -> str:
     return format_date(dt.date.fromisoformat(value), "long", locale=date_locale()) if value else ""
 
 
+class PageDomain(Domain):
+    """Flask-Babel's message domain, finding the catalog once per request and locale.
+
+    Flask-Babel looks the catalog up again for every string (about 10 us: the
+    context, the locale, its name as a key), and a queue page has ~500 strings.
+    The catalog found is kept with the locale object it was found for, so
+    ``force_locale`` (a new locale object) still gets its own.
+    """
+
+    def get_translations(self) -> NullTranslations:
+        """The catalog of the locale in force."""
+        locale = get_locale()
+        if locale is None:
+            return cast(NullTranslations, super().get_translations())
+        kept: tuple[Locale, NullTranslations] | None = g.get("_page_catalog")
+        if kept is not None and kept[0] is locale:
+            return kept[1]
+        catalog = cast(NullTranslations, super().get_translations())
+        g._page_catalog = (locale, catalog)
+        return catalog
+
+
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel and the template helpers."""
-    Babel(app, locale_selector=select_language)
+    babel = Babel(app, locale_selector=select_language)
+    domain = PageDomain(domain=app.extensions["babel"].default_domain)
+    babel.domain_instance = domain
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: domain.get_translations().ugettext(s),
+        ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.add_template_filter(translate_text, "t")
     app.add_template_global(format_iso_date)
 
