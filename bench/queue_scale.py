@@ -24,7 +24,6 @@ import datetime as dt
 import multiprocessing
 import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -124,7 +123,7 @@ def fill(path: str, ruleset: RuleSet, rows: int, rng: random.Random) -> None:
             db.execute("DROP TRIGGER screenings_ai")
         for index in range(rows):
             while True:
-                reference = "".join(rng.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+                reference = "".join(rng.choices(REFERENCE_ALPHABET, k=REFERENCE_LENGTH))
                 if reference not in references:
                     references.add(reference)
                     break
@@ -138,7 +137,7 @@ def fill(path: str, ruleset: RuleSet, rows: int, rng: random.Random) -> None:
             batch.append(
                 (
                     reference,
-                    secrets.token_hex(32),
+                    rng.randbytes(32).hex(),  # stands for a token's hash: random, never used
                     created,
                     name,
                     f"patient{index}@example.com",
