@@ -189,6 +189,30 @@ def test_daily_counts_follow_the_clinic_time_zone(db: Database, ruleset: RuleSet
     assert storage.daily_status_counts(db, bounds) == counted_directly()
 
 
+def test_m036_keeps_the_chart_counts_of_the_screenings_stored_before_it(tmp_path: Path, ruleset: RuleSet) -> None:
+    old = storage.connect(str(tmp_path / "old.sqlite"))
+    migration_set().apply(old, stop_before="m036_chart_buckets_by_status_column")
+    moments = ["2026-11-01T09:01:00", "2026-11-01T09:14:59", "2026-11-01T09:15:00", "2026-11-02T23:59:59"]
+    for i, moment in enumerate(moments):
+        saved = save(old, ruleset, epilepsy="yes" if i % 2 else "no")
+        old.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [moment + ".000000+00:00", saved.id])
+    days = [(f"2026-11-0{d}", f"2026-11-0{d}T00:00", f"2026-11-0{d + 1}T00:00") for d in (1, 2)]
+    before = {(r["bucket"], r["status"]): r["n"] for r in old.query("SELECT * FROM screening_time_buckets WHERE n > 0")}
+    assert before == {("2026-11-01T09:00", "eligible"): 1, ("2026-11-01T09:00", "review"): 1,
+                      ("2026-11-01T09:15", "eligible"): 1, ("2026-11-02T23:45", "review"): 1}  # fmt: skip
+
+    assert storage.migrate(old) == ["m036_chart_buckets_by_status_column"]
+    expected = {("2026-11-01", "eligible"): 2, ("2026-11-01", "review"): 1, ("2026-11-02", "review"): 1}
+    assert storage.daily_status_counts(old, days) == expected
+    # The new triggers keep counting: one more, one deleted.
+    save(old, ruleset)
+    old.execute("DELETE FROM screenings WHERE created_at LIKE '2026-11-02T23:59:59%'")
+    today = storage.utc_now()[:10]
+    counted = storage.daily_status_counts(old, [*days, (today, today + "T00:00", today + "T23:59:59.999999")])
+    assert counted == {("2026-11-01", "eligible"): 2, ("2026-11-01", "review"): 1, (today, "eligible"): 1}
+    old.close()
+
+
 # Migrations after m015 and the screenings columns they add (consent, signatures, integrity).
 LATER_MIGRATIONS = [
     "m016_outbox",
@@ -209,6 +233,7 @@ LATER_MIGRATIONS = [
     "m033_courses",
     "m034_course_sessions",
     "m035_search_at_scale",
+    "m036_chart_buckets_by_status_column",
 ]
 # The columns m020-m023 add to screenings: the signed texts' hashes, the typed signature, the digest.
 NEW_SCREENING_COLUMNS = {"consent_sha256", "privacy_sha256", "integrity_sha256"} | {

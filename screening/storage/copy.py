@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .connection import Database, dialect_of, execute_many, stream_rows, write_transaction
+from .schema_chart import BUCKET_TOTAL
 
 # Parents before children, so every foreign key finds its row. A table the
 # schema gains must be added here (or to DERIVED_TABLES): ``copy_database``
@@ -29,8 +30,8 @@ COPY_ORDER = (
     "courses",
     "course_sessions",
 )
-# Kept by the target's own triggers as the screenings arrive.
-DERIVED_TABLES = frozenset({"screening_status_counts", "screening_time_buckets"})
+# Kept by the target's own triggers as the screenings arrive: each with the screenings a row counts.
+DERIVED_TABLES = {"screening_status_counts": "n", "screening_time_buckets": BUCKET_TOTAL}
 
 
 class CopyRefused(Exception):
@@ -62,7 +63,7 @@ def copied_columns(db: Database, table: str) -> list[str]:
 
 def count_rows(db: Database, table: str) -> int:
     """Rows in ``table`` (a name from ``COPY_ORDER``); for a derived table, the screenings it counts."""
-    what = "coalesce(sum(n), 0)" if table in DERIVED_TABLES else "count(*)"
+    what = f"coalesce(sum({DERIVED_TABLES[table]}), 0)" if table in DERIVED_TABLES else "count(*)"
     return int(db.execute(f"SELECT {what} FROM {table}").fetchone()[0])  # noqa: S608 - names from code
 
 

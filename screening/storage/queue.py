@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .connection import Database, Where, dialect_of
 from .records import ScreeningRecord
+from .schema_chart import BUCKET_STATUSES
 from .screenings import decode_screening
 
 
@@ -226,19 +227,25 @@ def count_matches(db: Database, filters: ScreeningFilter, *, limit: int | None =
 def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:
     """Screenings per (day, status); ``days`` holds (day, start, end) with
     ``start <= created_at < end`` as UTC timestamps on quarter hours, so days
-    can follow the clinic's time zone. Reads the trigger-kept buckets."""
+    can follow the clinic's time zone. Reads the trigger-kept buckets (m036)."""
     if not days:
         return {}
     values = ", ".join("(?, ?, ?)" for _ in days)
+    sums = ", ".join(f"sum(b.{status}) AS {status}" for status in BUCKET_STATUSES)
     sql = (
-        f"WITH days(day, start, stop) AS (VALUES {values})"  # noqa: S608 - placeholders only
-        " SELECT days.day AS day, b.status AS status, sum(b.n) AS n FROM days"
+        f"WITH days(day, start, stop) AS (VALUES {values})"  # noqa: S608 - placeholders and constant columns
+        f" SELECT days.day AS day, {sums} FROM days"
         " JOIN screening_time_buckets AS b ON b.bucket >= days.start AND b.bucket < days.stop"
-        " GROUP BY days.day, b.status"
+        " GROUP BY days.day"
     )
     # Buckets are "YYYY-MM-DDTHH:MM"; compare with the same prefix of the bounds.
     params = [value for day, start, stop in days for value in (day, start[:16], stop[:16])]
-    return {(row["day"], row["status"]): int(row["n"]) for row in db.query(sql, params) if row["n"]}
+    return {
+        (row["day"], status): int(row[status])
+        for row in db.query(sql, params)
+        for status in BUCKET_STATUSES
+        if row[status]
+    }
 
 
 def iter_screenings(

@@ -21,6 +21,7 @@ from .schema_accounts import (
     m028_idempotency_keys,
     m029_api_token_scopes,
 )
+from .schema_chart import BUCKET_SQL, m036_chart_buckets_by_status_column
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
 from .schema_outbox import m016_outbox, m017_patient_notices
@@ -231,10 +232,6 @@ def m012_queue_indexes(db: Database) -> None:
     table.create_index(["created_at", "status"])
 
 
-# A quarter-hour bucket of a stored UTC timestamp: "2026-11-24T09:45".
-_BUCKET_SQL = "substr({t}, 1, 14) || printf('%02d', (CAST(substr({t}, 15, 2) AS INTEGER) / 15) * 15)"
-
-
 def m013_chart_buckets(db: Database) -> None:
     """Screenings per quarter hour and status, kept by triggers: the 30-day
     chart sums ~2,900 small rows whatever the size of the table. Quarter
@@ -243,10 +240,10 @@ def m013_chart_buckets(db: Database) -> None:
         "CREATE TABLE screening_time_buckets (bucket TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,"
         " PRIMARY KEY (bucket, status)) WITHOUT ROWID"
     )
-    new_bucket, old_bucket = _BUCKET_SQL.format(t="new.created_at"), _BUCKET_SQL.format(t="old.created_at")
+    new_bucket, old_bucket = BUCKET_SQL.format(t="new.created_at"), BUCKET_SQL.format(t="old.created_at")
     db.execute(
         "INSERT INTO screening_time_buckets (bucket, status, n) SELECT "  # noqa: S608 - constant SQL
-        + _BUCKET_SQL.format(t="created_at")
+        + BUCKET_SQL.format(t="created_at")
         + " AS b, status, count(*) FROM screenings GROUP BY b, status"
     )
     add_new = (
@@ -316,6 +313,7 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m033_courses,
         m034_course_sessions,
         m035_search_at_scale,
+        m036_chart_buckets_by_status_column,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .connection import Database, utc_now, write_transaction
 from .errors import SchemaTooNew
 from .postgres import MIGRATE_LOCK
+from .schema_chart import M036_POSTGRESQL
 
 MIGRATION_SET = "screening"
 
@@ -332,6 +333,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
     # SQLite's m035 stops its full-text trigger rewriting the name index on every update;
     # PostgreSQL maintains the GIN expression index itself, so there is nothing to change.
     ("m035_search_at_scale", "SELECT 1"),
+    ("m036_chart_buckets_by_status_column", M036_POSTGRESQL),
 )
 
 
