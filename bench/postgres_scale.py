@@ -69,7 +69,15 @@ def copy_screenings(sqlite_path: str, url: str) -> None:
 
 def first_page_ms(database: str, runs: int = 15) -> float:
     """Median time of the queue's first page (signed in), in milliseconds."""
-    app = create_app({"DATABASE": database, "SECRET_KEY": SECRET, "SESSION_COOKIE_SECURE": False})
+    # Rate limits counted in this process, not in the instance folder's store (see queue_scale).
+    app = create_app(
+        {
+            "DATABASE": database,
+            "SECRET_KEY": SECRET,
+            "SESSION_COOKIE_SECURE": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})

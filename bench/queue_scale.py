@@ -46,6 +46,13 @@ from screening.storage.screenings import verdict_columns  # noqa: E402
 from screening.web.ruleset import get_ruleset  # noqa: E402
 
 PASSWORD = "bench password 123"
+# The rate limits stay on, counted in this process: in the instance folder's store, the
+# sign-ins of earlier runs (and of anything else signing in from 127.0.0.1) would refuse this one.
+APP_CONFIG = {
+    "SECRET_KEY": "bench-secret-key-" + "x" * 32,
+    "SESSION_COOKIE_SECURE": False,
+    "RATELIMIT_STORAGE_URI": "memory://",
+}
 POOL_SIZE = 3000
 # The verdict's columns, status first (the bench reads it back for decided_status).
 VERDICT_COLUMNS = ("status", "reasons", "notes", "rescreen_after", "rules_version", "answers", "birth_date", "goals")
@@ -174,7 +181,7 @@ def fill(path: str, ruleset: RuleSet, rows: int, rng: random.Random) -> None:
 
 def fill_database(path: str, rows: int, seed: int) -> None:
     """``fill`` the database at ``path`` (created by the app already), in a process of its own."""
-    app = create_app({"DATABASE": path, "SECRET_KEY": "bench-secret-key-" + "x" * 32, "SESSION_COOKIE_SECURE": False})
+    app = create_app({**APP_CONFIG, "DATABASE": path})
     fill(path, get_ruleset(app), rows, random.Random(seed))
 
 
@@ -197,9 +204,7 @@ def measure(rows: int, runs: int, seed: int) -> dict[str, tuple[float, float, in
     """Fill a fresh database and time the queue's pages."""
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "bench.sqlite")
-        app = create_app(
-            {"DATABASE": path, "SECRET_KEY": "bench-secret-key-" + "x" * 32, "SESSION_COOKIE_SECURE": False}
-        )
+        app = create_app({**APP_CONFIG, "DATABASE": path})
         app.config["WTF_CSRF_ENABLED"] = False
         start = time.perf_counter()
         # In a child process: the loader's page cache (1 GB) and its pools must not
