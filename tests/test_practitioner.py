@@ -236,6 +236,9 @@ def test_queue_chart_is_plain_accessible_svg(app: Flask, doctor: FlaskClient) ->
     assert "3 screenings in all, 1 Eligible, 1 Review, 1 Deferred, 0 Not eligible" in svg
     assert svg.count("<rect") == 3
     assert f"{TODAY.isoformat()}: 1 Eligible" in svg
+    # Each bar's title in the page's language, in that language's word order.
+    russian = doctor.get("/practitioner/", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert re.search(rf"<title>{TODAY.isoformat()}: [^<0-9]+ — 1</title>", russian)
     assert "style=" not in html  # the CSP forbids inline styles
     assert "<script" not in html.split("</head>")[1]
     table = page_text(doctor.get("/practitioner/")).split("The numbers per day")[1]
