@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,32 @@ def test_a_name_search_pages_alike_whichever_way_it_is_read(
         older = storage.adjacent_reference(db, filters, at, newer=False)
         by_id = {row["id"]: row["reference"] for row in storage.list_screenings(db, filters, limit=100)}
         assert (newer, older) == (by_id[expected[0]], by_id[expected[2]])
+
+
+@pytest.mark.parametrize("walk_from", [1, 10_000], ids=["common-name", "rare-name"])
+@pytest.mark.parametrize("writer", ["same connection", "another connection"])
+def test_a_name_search_sees_what_changed_since_the_last_one(
+    db: Database, database: str, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch, walk_from: int, writer: str
+) -> None:
+    """A rare name's matches are read once for the list and its counts: a screening stored or
+    decided since, on this connection or another, is in the next search."""
+    monkeypatch.setattr(storage_queue, "WALK_THE_TIME_INDEX_FROM", walk_from)
+    smith = storage.ScreeningFilter(search="smith")
+    undecided = storage.ScreeningFilter(search="smith", status="review", reviewed=False)
+    first = save(db, ruleset, name="Anna Smith", epilepsy="yes")
+    save(db, ruleset, name="Bola Adeyemi")
+    assert [row["id"] for row in storage.list_screenings(db, smith)] == [first.id]
+    assert storage.count_matches(db, undecided) == 1
+    other = db if writer == "same connection" else storage.connect(database)
+    second = save(other, ruleset, name="Olga Smith")
+    assert [row["id"] for row in storage.list_screenings(db, smith)] == [second.id, first.id]
+    assert storage.queue_counts(db, smith) == {"review": 1, "eligible": 1}
+    with storage.write_transaction(other):
+        other.execute("UPDATE screenings SET reviewed = 1 WHERE id = ?", [first.id])
+    assert storage.count_matches(db, undecided) == 0
+    assert storage.count_matches(db, replace(undecided, reviewed=True)) == 1
+    if other is not db:
+        other.close()
 
 
 def test_search_by_reference(db: Database, ruleset: RuleSet) -> None:

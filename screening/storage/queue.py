@@ -4,8 +4,10 @@ per status and the chart's counts per day."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .connection import Database, Where, dialect_of
 from .records import ScreeningRecord
@@ -68,30 +70,74 @@ def _fts_query(filters: ScreeningFilter) -> str | None:
 # index for a rare name would go through most of it.
 WALK_THE_TIME_INDEX_FROM = 2000
 
-
-def _common_name(db: Database, filters: ScreeningFilter) -> bool:
-    """Whether ``filters`` search SQLite's name index for a name matching many screenings."""
-    fts_query = _fts_query(filters) if dialect_of(db) == "sqlite" else None
-    if fts_query is None:
-        return False
-    sql = "SELECT count(*) AS n FROM (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ? LIMIT ?)"
-    return int(next(db.query(sql, [fts_query, WALK_THE_TIME_INDEX_FROM]))["n"]) >= WALK_THE_TIME_INDEX_FROM
-
-
-def _screenings_from(db: Database, filters: ScreeningFilter) -> str:
-    """The FROM clause of a page of ``filters``: with SQLite's index on the time for common names."""
-    if _common_name(db, filters):
-        return " FROM screenings INDEXED BY idx_screenings_created_at_id"
-    return " FROM screenings"
+# Which name search each SQLite connection holds the matches of in temp.name_matches, as
+# (full-text query, reference, data_version before the read, total_changes after it), and
+# whether the name was common (no matches held). A commit by another connection changes
+# data_version, one by this connection total_changes: either reads the matches again.
+_NAME_MATCHES: weakref.WeakKeyDictionary[Database, tuple[tuple[str, str, int, int], bool]] = weakref.WeakKeyDictionary()
+NAME_MATCHES_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS name_matches (id INTEGER PRIMARY KEY, created_at, status, reviewed)"
+)
 
 
-def _counted_from(db: Database, filters: ScreeningFilter) -> str:
-    """The FROM clause that counts the matches of ``filters``: in SQLite, the undecided of a
-    search through their own index, as many as the backlog whatever the name (the search's
-    matches would all be read to find the few undecided among them)."""
-    if dialect_of(db) == "sqlite" and filters.status is not None and filters.reviewed is not None and filters.search:
-        return " FROM screenings INDEXED BY idx_screenings_status_reviewed_created_at_id"
-    return " FROM screenings"
+def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
+    """For a name search in SQLite: True when it is a rare name whose matches (id, created_at,
+    status, reviewed) are in temp.name_matches, False for a common name; None otherwise.
+
+    The queue's list and its counts then read the few matches once (full-text index and
+    rows: ~7 ms for a full name's 700 matches at a million screenings) instead of each
+    running the search again."""
+    conn = db.conn
+    fts_query = _fts_query(filters) if isinstance(conn, sqlite3.Connection) else None
+    # Inside a caller's transaction a rollback could undo the table behind the cache's back.
+    if fts_query is None or not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
+        return None
+    reference = _search_term(filters).upper()
+    version = int(conn.execute("PRAGMA data_version").fetchall()[0][0])
+    held = _NAME_MATCHES.get(db)
+    if held is not None and held[0] == (fts_query, reference, version, conn.total_changes):
+        return held[1]
+    conn.execute(NAME_MATCHES_TABLE)
+    conn.execute("DELETE FROM temp.name_matches")
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.name_matches (id) SELECT rowid FROM (SELECT rowid FROM screenings_fts"
+        " WHERE screenings_fts MATCH ? LIMIT ?) UNION SELECT id FROM screenings WHERE reference = ?",
+        [fts_query, WALK_THE_TIME_INDEX_FROM, reference],
+    )
+    ((found,),) = conn.execute("SELECT count(*) FROM temp.name_matches").fetchall()
+    rare = bool(found < WALK_THE_TIME_INDEX_FROM)
+    if rare:
+        # CROSS JOIN keeps the few matches as the outer loop (an UPDATE ... FROM scanned an
+        # index of every screening: 150 ms at a million).
+        conn.execute(
+            "INSERT OR REPLACE INTO temp.name_matches SELECT s.id, s.created_at, s.status, s.reviewed"
+            " FROM temp.name_matches AS m CROSS JOIN screenings AS s ON s.id = m.id"
+        )
+        conn.execute("DELETE FROM temp.name_matches WHERE created_at IS NULL")
+    else:
+        conn.execute("DELETE FROM temp.name_matches")
+    conn.commit()  # the temp table's writes opened a transaction: end it, the reads must not hold one
+    _NAME_MATCHES[db] = ((fts_query, reference, version, conn.total_changes), rare)
+    return rare
+
+
+def _source(db: Database, filters: ScreeningFilter, *, counting: bool = False) -> tuple[str, Where]:
+    """The FROM clause and the conditions that read the screenings matching ``filters``.
+
+    A rare name's matches come from temp.name_matches; a common name walks SQLite's time
+    index (a page) or, counting the undecided, the (status, reviewed) index, as many rows as
+    the backlog whatever the name (a search's matches would all be read to find them)."""
+    dialect = dialect_of(db)
+    rare = _name_matches(db, filters)
+    if rare:
+        return " FROM temp.name_matches", _filter_where(replace(filters, search=None), dialect)
+    where = _filter_where(filters, dialect)
+    undecided = filters.status is not None and filters.reviewed is not None
+    if counting and dialect == "sqlite" and undecided and filters.search:
+        return " FROM screenings INDEXED BY idx_screenings_status_reviewed_created_at_id", where
+    if not counting and rare is False:
+        return " FROM screenings INDEXED BY idx_screenings_created_at_id", where
+    return " FROM screenings", where
 
 
 def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
@@ -109,7 +155,7 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         where.add(f"(reference = ? OR {PG_NAME_VECTOR} @@ to_tsquery('simple', ?))", term.upper(), pg_name_query(term))
     elif _is_name_search(term):
         # Prefix match on each word of the name, or an exact reference code: one test on the
-        # rowid, which every index holds, so walking an index (see _screenings_from) reads no
+        # rowid, which every index holds, so walking an index (see _source) reads no
         # row that does not match, as "reference = ? OR ..." would.
         where.add(
             "id IN (SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?"
@@ -146,13 +192,12 @@ def list_screenings(
     Keyset pagination: ``before`` is the (created_at, id) of the last row of
     the previous page, so every page costs the same however deep it is.
     """
-    where = _filter_where(filters, dialect_of(db))
+    source, where = _source(db, filters)
     if before is not None:
         where.add("(created_at, id) < (?, ?)", *before)
     # Columns come from code, not users. The page's ids first, then its rows: a search's
     # matches are sorted on (created_at, id) alone, not read whole (a full name's ~700
     # matches at a million screenings: 12 ms to 7.5 ms).
-    source = _screenings_from(db, filters)
     order = " ORDER BY created_at DESC, id DESC"
     sql = f"SELECT {columns} FROM screenings WHERE id IN (SELECT id{source}{where.sql()}{order} LIMIT ?){order}"  # noqa: S608
     return [decode_screening(row) for row in db.query(sql, [*where.params, limit])]
@@ -161,11 +206,11 @@ def list_screenings(
 def adjacent_reference(db: Database, filters: ScreeningFilter, at: tuple[str, int], *, newer: bool) -> str | None:
     """The reference of the screening just older (or ``newer``) than ``at``
     (created_at, id) in the queue's order among those matching ``filters``."""
-    where = _filter_where(filters, dialect_of(db))
+    source, where = _source(db, filters)
     where.add("(created_at, id) > (?, ?)" if newer else "(created_at, id) < (?, ?)", *at)
     order = "ASC" if newer else "DESC"
-    source = _screenings_from(db, filters)
-    sql = f"SELECT reference{source}{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"
+    adjacent = f"SELECT id{source}{where.sql()} ORDER BY created_at {order}, id {order} LIMIT 1"
+    sql = f"SELECT reference FROM screenings WHERE id = ({adjacent})"  # noqa: S608
     row = next(db.query(sql, where.params), None)
     return str(row["reference"]) if row else None
 
@@ -182,8 +227,8 @@ def count_screenings_by_status(
 
 def _matches(db: Database, filters: ScreeningFilter, column: str, limit: int | None) -> tuple[str, list[object]]:
     """The query of ``column`` for the screenings matching ``filters`` (the first ``limit + 1``), and its parameters."""
-    where = _filter_where(filters, dialect_of(db))
-    sql = f"SELECT {column}{_counted_from(db, filters)}{where.sql()}"
+    source, where = _source(db, filters, counting=True)
+    sql = f"SELECT {column}{source}{where.sql()}"
     if limit is None:
         return sql, list(where.params)
     return sql + " LIMIT ?", [*where.params, limit + 1]
