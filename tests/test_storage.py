@@ -125,6 +125,8 @@ def test_a_name_search_pages_alike_whichever_way_it_is_read(
     for filters, expected in [
         (storage.ScreeningFilter(search="smith"), smiths),
         (storage.ScreeningFilter(search="SMITH", status="review"), reviews),
+        (storage.ScreeningFilter(search="smith", reviewed=False), smiths),
+        (storage.ScreeningFilter(search="smith", status="review", reviewed=False), reviews),
     ]:
         seen: list[int] = []
         before = None

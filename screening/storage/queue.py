@@ -72,8 +72,8 @@ WALK_THE_TIME_INDEX_FROM = 2000
 
 # Which name search each SQLite connection holds the matches of in temp.name_matches, as
 # (full-text query, reference, data_version before the read, total_changes after it), and
-# whether the name was common (no matches held). A commit by another connection changes
-# data_version, one by this connection total_changes: either reads the matches again.
+# whether the name was rare. A commit by another connection changes data_version, one by
+# this connection total_changes: either reads the matches again.
 _NAME_MATCHES: weakref.WeakKeyDictionary[Database, tuple[tuple[str, str, int, int], bool]] = weakref.WeakKeyDictionary()
 NAME_MATCHES_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS name_matches (id INTEGER PRIMARY KEY, created_at, status, reviewed)"
@@ -81,12 +81,12 @@ NAME_MATCHES_TABLE = (
 
 
 def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
-    """For a name search in SQLite: True when it is a rare name whose matches (id, created_at,
-    status, reviewed) are in temp.name_matches, False for a common name; None otherwise.
+    """For a name search in SQLite, read its matches into temp.name_matches once: True for a
+    rare name, whose rows' time, status and reviewed are held too; False for a common one
+    (ids only); None when it is not an SQLite name search.
 
-    The queue's list and its counts then read the few matches once (full-text index and
-    rows: ~7 ms for a full name's 700 matches at a million screenings) instead of each
-    running the search again."""
+    The queue's list and its two counts then read the full-text index once, not each
+    (a full name's 700 matches at a million screenings: their ids and columns in ~7 ms)."""
     conn = db.conn
     fts_query = _fts_query(filters) if isinstance(conn, sqlite3.Connection) else None
     # Inside a caller's transaction a rollback could undo the table behind the cache's back.
@@ -100,9 +100,9 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
     conn.execute(NAME_MATCHES_TABLE)
     conn.execute("DELETE FROM temp.name_matches")
     conn.execute(
-        "INSERT OR IGNORE INTO temp.name_matches (id) SELECT rowid FROM (SELECT rowid FROM screenings_fts"
-        " WHERE screenings_fts MATCH ? LIMIT ?) UNION SELECT id FROM screenings WHERE reference = ?",
-        [fts_query, WALK_THE_TIME_INDEX_FROM, reference],
+        "INSERT OR IGNORE INTO temp.name_matches (id) SELECT rowid FROM screenings_fts WHERE screenings_fts MATCH ?"
+        " UNION ALL SELECT id FROM screenings WHERE reference = ?",
+        [fts_query, reference],
     )
     ((found,),) = conn.execute("SELECT count(*) FROM temp.name_matches").fetchall()
     rare = bool(found < WALK_THE_TIME_INDEX_FROM)
@@ -114,8 +114,6 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
             " FROM temp.name_matches AS m CROSS JOIN screenings AS s ON s.id = m.id"
         )
         conn.execute("DELETE FROM temp.name_matches WHERE created_at IS NULL")
-    else:
-        conn.execute("DELETE FROM temp.name_matches")
     conn.commit()  # the temp table's writes opened a transaction: end it, the reads must not hold one
     _NAME_MATCHES[db] = ((fts_query, reference, version, conn.total_changes), rare)
     return rare
@@ -124,20 +122,40 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
 def _source(db: Database, filters: ScreeningFilter, *, counting: bool = False) -> tuple[str, Where]:
     """The FROM clause and the conditions that read the screenings matching ``filters``.
 
-    A rare name's matches come from temp.name_matches; a common name walks SQLite's time
-    index (a page) or, counting the undecided, the (status, reviewed) index, as many rows as
-    the backlog whatever the name (a search's matches would all be read to find them)."""
+    A rare name's matches are read from temp.name_matches alone. A common name's page, and
+    its counts within a status or a reviewed state, walk the index of that status and state
+    in time order, testing each id against the held matches, and stop at the page or the
+    count's limit: the undecided among a surname's 20,000 matches are found among the
+    backlog's rows, not by reading the 20,000 (50 ms at a million screenings)."""
     dialect = dialect_of(db)
-    rare = _name_matches(db, filters)
-    if rare:
-        return " FROM temp.name_matches", _filter_where(replace(filters, search=None), dialect)
-    where = _filter_where(filters, dialect)
+    held = _name_matches(db, filters)
     undecided = filters.status is not None and filters.reviewed is not None
-    if counting and dialect == "sqlite" and undecided and filters.search:
-        return " FROM screenings INDEXED BY idx_screenings_status_reviewed_created_at_id", where
-    if not counting and rare is False:
-        return " FROM screenings INDEXED BY idx_screenings_created_at_id", where
-    return " FROM screenings", where
+    if held is None:
+        where = _filter_where(filters, dialect)
+        # A phone or e-mail search in SQLite: its undecided through the backlog's index, as above.
+        if counting and undecided and dialect == "sqlite" and filters.search:
+            return f" FROM screenings INDEXED BY {_time_index(filters)}", where
+        return " FROM screenings", where
+    where = _filter_where(replace(filters, search=None), dialect)
+    if held:
+        return " FROM temp.name_matches", where
+    where.add("id IN (SELECT id FROM temp.name_matches)")
+    if counting and filters.status is None and filters.reviewed is None:
+        return " FROM screenings", where  # the held ids, each row read, up to the count's limit
+    return f" FROM screenings INDEXED BY {_time_index(filters)}", where
+
+
+def _time_index(filters: ScreeningFilter) -> str:
+    """The index that holds the screenings of ``filters``' status and reviewed (if given) in
+    time order: a walk newest first reads only those (a common name among the few not
+    eligible: ~2,500 index entries for a page, not ~300,000 rows of every status)."""
+    if filters.status is not None and filters.reviewed is not None:
+        return "idx_screenings_status_reviewed_created_at_id"
+    if filters.status is not None:
+        return "idx_screenings_status_created_at_id"
+    if filters.reviewed is not None:
+        return "idx_screenings_reviewed_created_at_id"
+    return "idx_screenings_created_at_id"
 
 
 def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
