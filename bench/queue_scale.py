@@ -14,7 +14,9 @@ and the table's indexes are built once after the load, from the same SQL).
 
 Each page is fetched through the Flask test client, signed in, so the time
 includes routing, the queries, the per-status counts, the 30-day chart and
-template rendering. The acceptance bar: first page and a status filter "well
+template rendering. Both databases are filled first; then each page is fetched at
+one size and the other in turn, so the ratio compares fetches made in the same
+moments of a shared machine. The acceptance bar: first page and a status filter "well
 under 100 ms" at a million rows.
 """
 
@@ -185,61 +187,86 @@ def fill_database(path: str, rows: int, seed: int) -> None:
     fill(path, get_ruleset(app), rows, random.Random(seed))
 
 
-def timed(client: Any, url: str, runs: int) -> tuple[float, float, int]:
-    """Median and worst time of ``runs`` fetches, in milliseconds (after one warm-up), and the
-    rows the page shows: a filter that matches few of 1,000 rows shows a shorter page."""
+def fetch_ms(client: Any, url: str) -> float:
+    """One fetch of ``url``, in milliseconds."""
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed
+
+
+def rows_shown(client: Any, url: str) -> int:
+    """The rows the page shows (one warm-up fetch): a filter that matches few of 1,000 rows
+    shows a shorter page."""
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
-    shown = response.get_data(as_text=True).count('data-reference="')
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = client.get(url)
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200
-    return statistics.median(times), max(times), shown
+    return response.get_data(as_text=True).count('data-reference="')
 
 
-def measure(rows: int, runs: int, seed: int) -> dict[str, tuple[float, float, int]]:
-    """Fill a fresh database and time the queue's pages."""
+def prepare(folder: str, rows: int, seed: int) -> tuple[Any, dict[str, str]]:
+    """Fill a fresh database of ``rows`` screenings; a signed-in client and the pages' URLs."""
+    path = str(Path(folder) / f"bench-{rows}.sqlite")
+    app = create_app({**APP_CONFIG, "DATABASE": path})
+    app.config["WTF_CSRF_ENABLED"] = False
+    start = time.perf_counter()
+    # In a child process: the loader's page cache (1 GB) and its pools must not
+    # count in the memory this process reports after serving the pages.
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(fill_database, (path, rows, seed))
+    size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+    print(
+        f"  {rows:>9,} rows inserted in {time.perf_counter() - start:.1f} s;"
+        f" database {size / 1e6:.1f} MB, {size / rows / 1024:.2f} KB per screening",
+        flush=True,
+    )
+    client = app.test_client()
+    response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
+    assert response.status_code == 303, response.status_code
+    db = connect(path)
+    row = next(db.query("SELECT reference, patient_name FROM screenings ORDER BY random() LIMIT 1"))
+    db.close()
+    first = client.get("/practitioner/").get_data(as_text=True)
+    print(f"  resident memory after its first page: {resident_mib():.1f} MiB", flush=True)
+    marker = 'rel="next"'
+    next_url = first.split(marker)[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    urls = {
+        "first page": "/practitioner/",
+        "status=review": "/practitioner/?status=review",
+        "review, not reviewed": "/practitioner/?status=review&reviewed=no",
+        "status=ineligible": "/practitioner/?status=ineligible",
+        "second page": next_url,
+        "search reference": f"/practitioner/?q={row['reference']}",
+        "search surname": f"/practitioner/?q={row['patient_name'].split()[1]}",
+        "search full name": f"/practitioner/?q={row['patient_name']}",
+        "last 7 days": f"/practitioner/?since={(dt.date.today() - dt.timedelta(days=7)).isoformat()}",
+    }
+    return client, urls
+
+
+Timing = tuple[float, float, int]  # median ms, worst ms, rows shown
+
+
+def measure(sizes: tuple[int, int], runs: int, seed: int) -> tuple[dict[str, Timing], dict[str, Timing]]:
+    """Both databases filled first, then each page fetched at both sizes in turn, so that a
+    busy moment of the shared machine slows both sides alike, not one of them."""
     with tempfile.TemporaryDirectory() as folder:
-        path = str(Path(folder) / "bench.sqlite")
-        app = create_app({**APP_CONFIG, "DATABASE": path})
-        app.config["WTF_CSRF_ENABLED"] = False
-        start = time.perf_counter()
-        # In a child process: the loader's page cache (1 GB) and its pools must not
-        # count in the memory this process reports after serving the pages.
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(fill_database, (path, rows, seed))
-        size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
-        print(
-            f"  {rows:>9,} rows inserted in {time.perf_counter() - start:.1f} s;"
-            f" database {size / 1e6:.1f} MB, {size / rows / 1024:.2f} KB per screening",
-            flush=True,
-        )
-        client = app.test_client()
-        response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
-        assert response.status_code == 303, response.status_code
-        db = connect(path)
-        row = next(db.query("SELECT reference, patient_name FROM screenings ORDER BY random() LIMIT 1"))
-        db.close()
-        first = client.get("/practitioner/").get_data(as_text=True)
-        marker = 'rel="next"'
-        next_url = first.split(marker)[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
-        urls = {
-            "first page": "/practitioner/",
-            "status=review": "/practitioner/?status=review",
-            "review, not reviewed": "/practitioner/?status=review&reviewed=no",
-            "status=ineligible": "/practitioner/?status=ineligible",
-            "second page": next_url,
-            "search reference": f"/practitioner/?q={row['reference']}",
-            "search surname": f"/practitioner/?q={row['patient_name'].split()[1]}",
-            "search full name": f"/practitioner/?q={row['patient_name']}",
-            "last 7 days": f"/practitioner/?since={(dt.date.today() - dt.timedelta(days=7)).isoformat()}",
-        }
-        timings = {label: timed(client, url, runs) for label, url in urls.items()}
-        print(f"  resident memory after the pages: {resident_mib():.1f} MiB", flush=True)
-        return timings
+        prepared = []
+        for size in sizes:
+            print(f"Filling {size:,} screenings ...", flush=True)
+            prepared.append(prepare(folder, size, seed))
+        (small, small_urls), (large, large_urls) = prepared
+        results: tuple[dict[str, Timing], dict[str, Timing]] = ({}, {})
+        for label in small_urls:
+            shown = (rows_shown(small, small_urls[label]), rows_shown(large, large_urls[label]))
+            times: tuple[list[float], list[float]] = ([], [])
+            for _ in range(runs):
+                times[0].append(fetch_ms(small, small_urls[label]))
+                times[1].append(fetch_ms(large, large_urls[label]))
+            for side in (0, 1):
+                results[side][label] = (statistics.median(times[side]), max(times[side]), shown[side])
+        print(f"  resident memory after the pages at both sizes: {resident_mib():.1f} MiB", flush=True)
+        return results
 
 
 def resident_mib() -> float:
@@ -254,14 +281,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="the large size (default 1,000,000)")
     parser.add_argument("--small", type=int, default=1_000, help="the small size (default 1,000)")
-    parser.add_argument("--runs", type=int, default=20, help="timed fetches per page (default 20)")
+    parser.add_argument("--runs", type=int, default=30, help="timed fetches per page and size (default 30)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    results = {}
-    for size in (args.small, args.rows):
-        print(f"Measuring {size:,} screenings ...", flush=True)
-        results[size] = measure(size, args.runs, args.seed)
-    small, large = results[args.small], results[args.rows]
+    small, large = measure((args.small, args.rows), args.runs, args.seed)
     print()
     print(f"{'page':<22}{args.small:>12,} rows{args.rows:>14,} rows{'ratio':>8}  shown  (median ms, worst in brackets)")
     for label in small:
