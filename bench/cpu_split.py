@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.durability import Server, free_port
-from bench.http_load import post_script
+from bench.http_load import answered, post_script, wrk_installed
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,7 +51,7 @@ def measure(server: Server, url: str, duration: int, script: Path | None = None)
         machine_after = machine_cpu()
     finally:
         server.stop()
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    requests = answered(output)
     per_request = 1000 / requests
     return {
         "rps": requests / duration,
@@ -67,8 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
+    if not wrk_installed():
         return 2
     with tempfile.TemporaryDirectory() as folder:
         trivial = Server(Path(folder) / "unused", free_port(), app="bench.trivial_app:app", ready_path="/ping")

@@ -45,6 +45,19 @@ def run_wrk(url: str, duration: int, connections: int, script: Path | None = Non
     }
 
 
+def wrk_installed() -> bool:
+    """Whether wrk is on the path; if not, say how to install it, on stderr."""
+    if shutil.which("wrk"):
+        return True
+    print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
+    return False
+
+
+def answered(output: str) -> int:
+    """How many requests a wrk report says were answered."""
+    return int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+
+
 def post_script(folder: Path) -> Path:
     """A wrk script in ``folder`` that POSTs one complete screening as JSON."""
     body = {"answers": ANSWERS, "patient": {"name": "Bench Patient", "email": "bench@example.com"}, "consent": True}
@@ -61,8 +74,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
+    if not wrk_installed():
         return 2
     with tempfile.TemporaryDirectory() as folder:
         script = post_script(Path(folder))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.durability import Server, free_port
-from bench.http_load import post_script
+from bench.http_load import answered, post_script, wrk_installed
 
 
 def worker_memory(master: int) -> dict[int, int]:
@@ -33,20 +32,19 @@ def worker_memory(master: int) -> dict[int, int]:
 
 def send(url: str, script: Path, requests: int) -> int:
     """POST over 32 connections in 2-second rounds until ``requests`` were answered; return how many."""
-    answered = 0
-    while answered < requests:
+    done = 0
+    while done < requests:
         command = ["wrk", "-t2", "-c32", "-d2s", "-s", str(script), url]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        answered += int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    return answered
+        done += answered(output)
+    return done
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50_000)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is missing: apt-get install wrk (make bench installs it)", file=sys.stderr)
+    if not wrk_installed():
         return 2
     marks = [1_000, 10_000, args.requests]
     with tempfile.TemporaryDirectory() as folder:
