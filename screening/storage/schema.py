@@ -21,7 +21,7 @@ from .schema_accounts import (
     m028_idempotency_keys,
     m029_api_token_scopes,
 )
-from .schema_chart import BUCKET_SQL, m036_chart_buckets_by_status_column
+from .schema_chart import BUCKET_SQL, create_bucket_triggers, m036_chart_buckets_by_status_column
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
 from .schema_course import m032_patients, m033_courses, m034_course_sessions
 from .schema_outbox import m016_outbox, m017_patient_notices
@@ -251,13 +251,7 @@ def m013_chart_buckets(db: Database) -> None:
         " ON CONFLICT (bucket, status) DO UPDATE SET n = n + 1;"
     )
     remove_old = f"UPDATE screening_time_buckets SET n = n - 1 WHERE bucket = {old_bucket} AND status = old.status;"  # noqa: S608
-    db.execute(f"CREATE TRIGGER screening_time_buckets_insert AFTER INSERT ON screenings BEGIN {add_new} END")
-    db.execute(f"CREATE TRIGGER screening_time_buckets_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
-    db.execute(
-        "CREATE TRIGGER screening_time_buckets_update AFTER UPDATE OF status, created_at ON screenings"
-        " WHEN old.status IS NOT new.status OR old.created_at IS NOT new.created_at"
-        f" BEGIN {remove_old} {add_new} END"
-    )
+    create_bucket_triggers(db, add_new, remove_old)
 
 
 def m015_notes(db: Database) -> None:

@@ -53,7 +53,12 @@ def m036_chart_buckets_by_status_column(db: Database) -> None:
         db.execute(f"DROP TRIGGER screening_time_buckets_{trigger}")
     db.execute("DROP TABLE screening_time_buckets")
     db.execute("ALTER TABLE screening_time_buckets_m036 RENAME TO screening_time_buckets")
-    add_new, remove_old = _sqlite_change("+", "new"), _sqlite_change("-", "old")
+    create_bucket_triggers(db, _sqlite_change("+", "new"), _sqlite_change("-", "old"))
+
+
+def create_bucket_triggers(db: Database, add_new: str, remove_old: str) -> None:
+    """SQLite's triggers that keep the chart's buckets: ``add_new`` counts a screening in
+    (``new.``), ``remove_old`` counts one out (``old.``); a change of status or time does both."""
     db.execute(f"CREATE TRIGGER screening_time_buckets_insert AFTER INSERT ON screenings BEGIN {add_new} END")
     db.execute(f"CREATE TRIGGER screening_time_buckets_delete AFTER DELETE ON screenings BEGIN {remove_old} END")
     db.execute(
