@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.durability import Server, free_port
 from bench.http_load import post_script, run_wrk
-from bench.queue_scale import PASSWORD, fill
+from bench.queue_scale import fill, signed_in_client
 from bench.servers import PostgresServer
 from screening import create_app, storage
 from screening.storage.copy import copied_columns
@@ -69,19 +69,7 @@ def copy_screenings(sqlite_path: str, url: str) -> None:
 
 def first_page_ms(database: str, runs: int = 15) -> float:
     """Median time of the queue's first page (signed in), in milliseconds."""
-    # Rate limits counted in this process, not in the instance folder's store (see queue_scale).
-    app = create_app(
-        {
-            "DATABASE": database,
-            "SECRET_KEY": SECRET,
-            "SESSION_COOKIE_SECURE": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    app.config["WTF_CSRF_ENABLED"] = False
-    client = app.test_client()
-    response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
-    assert response.status_code == 303, response.status_code
+    client = signed_in_client(database)
     client.get("/practitioner/")
     times = []
     for _ in range(runs):

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import multiprocessing
 import pstats
 import statistics
 import sys
 import time
+from pathlib import Path
 
-from bench.queue_scale import APP_CONFIG, PASSWORD, fetch_ms, fill_database, rows_shown
-from screening import create_app
+from bench.queue_scale import create_database, fetch_ms, rows_shown, signed_in_client
 
 
 def main() -> int:
@@ -34,19 +33,15 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="print cProfile's top 30 functions")
     args = parser.parse_args()
     if args.fill:
-        create_app({**APP_CONFIG, "DATABASE": args.fill})  # the schema, by the app's migrations
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            pool.apply(fill_database, (args.fill, args.rows, 1))
+        create_database(args.fill, args.rows, 1)
         print(f"{args.rows:,} screenings in {args.fill}")
         return 0
-    if not args.database:
-        parser.error("name the database to read, or --fill one")
-    app = create_app({**APP_CONFIG, "DATABASE": args.database})
-    app.config["WTF_CSRF_ENABLED"] = False
-    client = app.test_client()
-    response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
-    if response.status_code != 303:
-        print(f"sign-in failed ({response.status_code}): was the database filled by --fill?", file=sys.stderr)
+    if not args.database or not Path(args.database).is_file():
+        parser.error("name a database file to read, or --fill one")
+    try:
+        client = signed_in_client(args.database)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
         return 2
     shown = rows_shown(client, args.url)
     times = [fetch_ms(client, args.url) for _ in range(args.runs)]

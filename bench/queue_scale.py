@@ -187,6 +187,26 @@ def fill_database(path: str, rows: int, seed: int) -> None:
     fill(path, get_ruleset(app), rows, random.Random(seed))
 
 
+def create_database(path: str, rows: int, seed: int) -> None:
+    """A database at ``path`` with the app's schema and ``rows`` screenings, filled in a child
+    process: the loader's page cache (1 GB) and its pools must not count in the memory this
+    process reports after serving the pages."""
+    create_app({**APP_CONFIG, "DATABASE": path})  # the schema, by the app's migrations
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(fill_database, (path, rows, seed))
+
+
+def signed_in_client(database: str) -> Any:
+    """A test client of the app on ``database``, signed in as the bench's practitioner."""
+    app = create_app({**APP_CONFIG, "DATABASE": database})
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
+    if response.status_code != 303:
+        raise RuntimeError(f"sign-in failed ({response.status_code}): was {database} filled by this bench?")
+    return client
+
+
 def fetch_ms(client: Any, url: str) -> float:
     """One fetch of ``url``, in milliseconds."""
     start = time.perf_counter()
@@ -207,22 +227,15 @@ def rows_shown(client: Any, url: str) -> int:
 def prepare(folder: str, rows: int, seed: int) -> tuple[Any, dict[str, str]]:
     """Fill a fresh database of ``rows`` screenings; a signed-in client and the pages' URLs."""
     path = str(Path(folder) / f"bench-{rows}.sqlite")
-    app = create_app({**APP_CONFIG, "DATABASE": path})
-    app.config["WTF_CSRF_ENABLED"] = False
     start = time.perf_counter()
-    # In a child process: the loader's page cache (1 GB) and its pools must not
-    # count in the memory this process reports after serving the pages.
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pool.apply(fill_database, (path, rows, seed))
+    create_database(path, rows, seed)
     size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
     print(
         f"  {rows:>9,} rows inserted in {time.perf_counter() - start:.1f} s;"
         f" database {size / 1e6:.1f} MB, {size / rows / 1024:.2f} KB per screening",
         flush=True,
     )
-    client = app.test_client()
-    response = client.post("/practitioner/login", data={"email": "bench@example.com", "password": PASSWORD})
-    assert response.status_code == 303, response.status_code
+    client = signed_in_client(path)
     db = connect(path)
     row = next(db.query("SELECT reference, patient_name FROM screenings ORDER BY random() LIMIT 1"))
     db.close()

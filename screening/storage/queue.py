@@ -88,9 +88,11 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
     The queue's list and its two counts then read the full-text index once, not each
     (a full name's 700 matches at a million screenings: their ids and columns in ~7 ms)."""
     conn = db.conn
-    fts_query = _fts_query(filters) if isinstance(conn, sqlite3.Connection) else None
     # Inside a caller's transaction a rollback could undo the table behind the cache's back.
-    if fts_query is None or not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
+    if not isinstance(conn, sqlite3.Connection) or conn.in_transaction:
+        return None
+    fts_query = _fts_query(filters)
+    if fts_query is None:
         return None
     reference = _search_term(filters).upper()
     version = int(conn.execute("PRAGMA data_version").fetchall()[0][0])
@@ -129,9 +131,9 @@ def _source(db: Database, filters: ScreeningFilter, *, counting: bool = False) -
     backlog's rows, not by reading the 20,000 (50 ms at a million screenings)."""
     dialect = dialect_of(db)
     held = _name_matches(db, filters)
-    undecided = filters.status is not None and filters.reviewed is not None
     if held is None:
         where = _filter_where(filters, dialect)
+        undecided = filters.status is not None and filters.reviewed is not None
         # A phone or e-mail search in SQLite: its undecided through the backlog's index, as above.
         if counting and undecided and dialect == "sqlite" and filters.search:
             return f" FROM screenings INDEXED BY {_time_index(filters)}", where
