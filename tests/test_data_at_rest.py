@@ -52,6 +52,17 @@ def test_an_existing_database_readable_by_others_is_made_private(tmp_path: Path)
     assert mode(app.config["DATABASE"]) == 0o600 and mode(tmp_path) == 0o700
 
 
+def test_a_database_in_a_shared_folder_leaves_the_folder_open_and_its_files_private(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # as /tmp is: every program's, not the app's to close
+    app = build_app(tmp_path, DATABASE=str(shared / "screening.sqlite"))
+    add_screening(app)
+    assert mode(shared) == 0o1777
+    for suffix in ("", "-wal", "-shm"):
+        assert mode(str(shared / "screening.sqlite") + suffix) == 0o600, suffix
+
+
 def test_a_backup_is_private(app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "backup.sqlite"
     assert app.test_cli_runner().invoke(args=["backup", str(target)]).exit_code == 0

@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import os
 import sqlite3
+import stat
 import threading
 import weakref
 from typing import Any
@@ -128,14 +129,17 @@ def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
 
 
 def make_private(directory: str, path: str) -> None:
-    """The database folder 0700 and its files 0600: patient data for this account only."""
+    """The database folder 0700 and its files 0600: patient data for this account only.
+
+    A shared folder (sticky, as /tmp is) keeps its mode: closing it would break every other
+    program using it, and the database's files are private on their own."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
     for target, mode in [(directory, 0o700), *[(path + suffix, 0o600) for suffix in ("", "-wal", "-shm")]]:
         try:
             info = os.stat(target)
         except FileNotFoundError:
             continue
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        if info.st_uid == os.getuid() and info.st_mode & 0o077 and not info.st_mode & stat.S_ISVTX:
             os.chmod(target, mode)
 
 
