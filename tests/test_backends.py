@@ -66,7 +66,8 @@ def test_copy_database_to_postgresql_and_back_keeps_the_queue(
         ]
     ]
     doctor = signed_in(app)
-    assert decide(doctor, screenings[2]["reference"], decision="confirm").status_code == 303
+    decision = {"status": "eligible", "reason_code": "clarified_with_patient"}
+    assert decide(doctor, screenings[2]["reference"], **decision).status_code == 303
     before = queue_of(app)
     target = new_postgres_database(postgres_server)
 
@@ -77,7 +78,7 @@ def test_copy_database_to_postgresql_and_back_keeps_the_queue(
     assert "postgres@" not in result.stdout  # the URL is printed without its user and password part
     on_postgres = build_app(tmp_path / "pg", DATABASE=target)
     assert queue_of(on_postgres) == before
-    assert query(on_postgres, "SELECT decision FROM reviews") == [{"decision": "confirm"}]
+    assert query(on_postgres, "SELECT decision FROM reviews") == [{"decision": "override"}]
     # New rows after the copy get new ids: the sequences moved past the copied ones.
     assert add_screening(on_postgres, "Dmitri New")["id"] > max(s["id"] for s in screenings)
 

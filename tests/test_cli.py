@@ -77,8 +77,8 @@ def test_screen_bad_input_exits_2(runner: FlaskCliRunner, payload: str) -> None:
 def test_check_rules_good_file(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["check-rules"])
     assert result.exit_code == 0
-    assert "OK, version 2026.11.2+" in result.stdout
-    assert "25 questions" in result.stdout and "languages en, ru" in result.stdout
+    assert "OK, version 2026.12.1+" in result.stdout
+    assert "26 questions" in result.stdout and "languages en, ru" in result.stdout
 
 
 def test_check_rules_bad_file(runner: FlaskCliRunner, tmp_path: Path) -> None:

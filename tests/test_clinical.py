@@ -1,5 +1,7 @@
 """Clinical coverage (issue 19): plausible dates, "I'm not sure" everywhere, the
-second clinical review's contraindications, notes that never change the verdict."""
+second clinical review's contraindications, notes that never change the verdict;
+and the third review (issue 29): recent topical retinoids defer 2 weeks, and only
+lifelong history carries over past a deferring or not-eligible rule."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from screening.core.carry_over import carried_answers, stopping_rules_by_question
 from screening.core.engine import InvalidAnswers, clean_answers, screen, years_before
 from screening.core.loader import load_rules, parse_rules
 from screening.core.model import NOTE, OUTCOME_RANK, OUTCOMES, UNSURE, RuleFileError, RuleSet
@@ -24,27 +28,39 @@ from tests.helpers import (
     RULES_FILE,
     TODAY,
     UNSURE_RULE,
+    add_screening,
     assert_refused_at,
+    body,
+    execute,
+    page_text,
     problems_of,
+    query,
+    questionnaire_form,
+    reconfirm,
+    revision_of,
+    screening_row,
+    today,
 )
 
 RULESET = load_rules(RULES_FILE)
 BIRTH = str(CLEAR_ANSWERS["date_of_birth"])
 # Questions and options the second clinical review added; every other answer existed before.
-NEW_QUESTIONS = ("other_conditions", "aspirin_or_supplements", "topical_retinoids")
+NEW_QUESTIONS = ("other_conditions", "lifelong_history", "aspirin_or_supplements", "topical_retinoids")
 NEW_CLEAR = {q: CLEAR_ANSWERS[q] for q in NEW_QUESTIONS}
+# Current states, asked afresh on every screening: option -> the rule it fires.
 OTHER_CONDITIONS = {
     "koebner_skin": "koebner_skin_disease",
     "melasma": "melasma",
     "light_sensitive_disease": "light_sensitive_disease",
     "immunosuppression": "immunosuppression",
     "bleeding_disorder": "bleeding_disorder",
-    "face_radiotherapy": "face_radiotherapy",
-    "gold_therapy": "gold_therapy",
     "face_tattoo": "face_tattoo",
     "silicone_injections": "silicone_injections",
     "poor_healing_before": "poor_healing_before",
 }
+# Lifelong history, carried over to a returning patient (issue 29 split it off).
+LIFELONG_HISTORY = {"face_radiotherapy": "face_radiotherapy", "gold_therapy": "gold_therapy"}
+RETINOID_WAIT = dt.timedelta(days=14)
 
 
 def day(text: str) -> dt.date:
@@ -58,12 +74,34 @@ CASES: list[tuple[str, dict[str, Any], dt.date, str, list[str], list[str], dt.da
         (f"other condition: {option}", {"other_conditions": [option]}, TODAY, "review", [rule], [], None)
         for option, rule in OTHER_CONDITIONS.items()
     ],
+    *[
+        (f"lifelong history: {option}", {"lifelong_history": [option]}, TODAY, "review", [rule], [], None)
+        for option, rule in LIFELONG_HISTORY.items()
+    ],
     (
         "two other conditions, one reason each",
-        {"other_conditions": ["gold_therapy", "face_tattoo"]},
+        {"other_conditions": ["silicone_injections", "face_tattoo"]},
+        TODAY,
+        "review",
+        ["face_tattoo", "silicone_injections"],
+        [],
+        None,
+    ),
+    (
+        "gold long ago and a tattoo now, one reason each",
+        {"lifelong_history": ["gold_therapy"], "other_conditions": ["face_tattoo"]},
         TODAY,
         "review",
         ["gold_therapy", "face_tattoo"],
+        [],
+        None,
+    ),
+    (
+        "not sure about an earlier treatment",
+        {"lifelong_history": ["unsure"]},
+        TODAY,
+        "review",
+        ["unsure_answer"],
         [],
         None,
     ),
@@ -80,8 +118,35 @@ CASES: list[tuple[str, dict[str, Any], dt.date, str, list[str], list[str], dt.da
     ("regular aspirin", {"aspirin_or_supplements": "yes"}, TODAY, "review", ["aspirin_or_supplements"], [], None),
     ("not sure about aspirin", {"aspirin_or_supplements": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
     ("isotretinoin: not sure", {"isotretinoin": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
+    # Retinoids or acids now or in the last 2 weeks defer 2 weeks (Buchanan & Gilman 2016).
+    (
+        "topical retinoids",
+        {"topical_retinoids": "yes"},
+        TODAY,
+        "deferred",
+        ["topical_retinoids"],
+        [],
+        TODAY + RETINOID_WAIT,
+    ),
+    (
+        "topical retinoids across a year end",
+        {"topical_retinoids": "yes"},
+        day("2026-12-25"),
+        "deferred",
+        ["topical_retinoids"],
+        [],
+        day("2027-01-08"),
+    ),
+    (
+        "retinoids and a tan: the tan's later date wins",
+        {"topical_retinoids": "yes", "recent_tan": "yes"},
+        TODAY,
+        "deferred",
+        ["recent_tan", "topical_retinoids"],
+        [],
+        TODAY + dt.timedelta(weeks=8),
+    ),
     # Notes: advice for the session, the verdict unchanged.
-    ("topical retinoids", {"topical_retinoids": "yes"}, TODAY, "eligible", [], ["topical_retinoids"], None),
     ("not sure about retinoids", {"topical_retinoids": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
     ("Fitzpatrick IV", {"skin_type": "IV"}, TODAY, "eligible", [], ["skin_type_iv"], None),
     ("Fitzpatrick V stays review", {"skin_type": "V"}, TODAY, "review", ["dark_skin_type"], [], None),
@@ -158,9 +223,10 @@ def test_every_new_rule_has_a_case() -> None:
 
 
 def test_reasons_name_what_the_patient_ticked() -> None:
-    for option, rule_id in OTHER_CONDITIONS.items():
-        (reason,) = screen(RULESET, {**CLEAR_ANSWERS, "other_conditions": [option]}, TODAY).reasons
-        assert reason.questions == ("other_conditions",)
+    for question, options in (("other_conditions", OTHER_CONDITIONS), ("lifelong_history", LIFELONG_HISTORY)):
+        for option in options:
+            (reason,) = screen(RULESET, {**CLEAR_ANSWERS, question: [option]}, TODAY).reasons
+            assert reason.questions == (question,)
     words = {
         "koebner_skin_disease": "vitiligo",
         "face_tattoo": "tattoo",
@@ -199,10 +265,16 @@ DATE_ERRORS: list[tuple[str, dict[str, Any], dt.date, dict[str, list[str]]]] = [
         {"isotretinoin_stopped_on": ["too_early"]},
     ),
     (
-        "none of these and gold",
-        {"other_conditions": ["none", "gold_therapy"]},
+        "none of these and a tattoo",
+        {"other_conditions": ["none", "face_tattoo"]},
         TODAY,
         {"other_conditions": ["none_and_others"]},
+    ),
+    (
+        "no earlier treatment and gold",
+        {"lifelong_history": ["none", "gold_therapy"]},
+        TODAY,
+        {"lifelong_history": ["none_and_others"]},
     ),
     (
         "none of these and not sure",
@@ -211,6 +283,7 @@ DATE_ERRORS: list[tuple[str, dict[str, Any], dt.date, dict[str, list[str]]]] = [
         {"other_conditions": ["none_and_others"]},
     ),
     ("the list left blank", {"other_conditions": []}, TODAY, {"other_conditions": ["required"]}),
+    ("the history left blank", {"lifelong_history": []}, TODAY, {"lifelong_history": ["required"]}),
 ]
 
 
@@ -524,20 +597,19 @@ def test_a_follow_up_trigger_counts_as_read() -> None:
 
 def test_notes_are_separate_from_reasons_and_never_ranked() -> None:
     note_rules = [r for r in RULESET.rules if r.is_note]
-    assert {r.id for r in note_rules} == {"skin_type_iv", "topical_retinoids"}
+    assert {r.id for r in note_rules} == {"skin_type_iv"}
     assert all(r.rescreen is None and r.outcome == NOTE for r in note_rules)
     assert NOTE not in OUTCOMES and NOTE not in OUTCOME_RANK
-    verdict = screen(RULESET, {**CLEAR_ANSWERS, "skin_type": "IV", "topical_retinoids": "yes"}, TODAY)
+    verdict = screen(RULESET, {**CLEAR_ANSWERS, "skin_type": "IV"}, TODAY)
     assert verdict.status == "eligible" and verdict.reasons == ()
     assert [(n.rule, n.outcome, n.questions, n.rescreen_after) for n in verdict.notes] == [
         ("skin_type_iv", "note", ("skin_type",), None),
-        ("topical_retinoids", "note", ("topical_retinoids",), None),
     ]
     assert "notes" not in verdict.as_dict()
-    assert [n["rule"] for n in verdict.as_dict("ru", include_notes=True)["notes"]] == [
-        "skin_type_iv",
-        "topical_retinoids",
-    ]
+    assert [n["rule"] for n in verdict.as_dict("ru", include_notes=True)["notes"]] == ["skin_type_iv"]
+    # A note stays a note beside the retinoid deferral, which is a reason.
+    both = screen(RULESET, {**CLEAR_ANSWERS, "skin_type": "IV", "topical_retinoids": "yes"}, TODAY)
+    assert [r.rule for r in both.reasons] == ["topical_retinoids"] and [n.rule for n in both.notes] == ["skin_type_iv"]
 
 
 def test_preparation_and_aftercare_carry_the_new_advice() -> None:
@@ -601,6 +673,7 @@ WORSE = {
 }
 NEW_ANSWERS = [
     *({"other_conditions": [option]} for option in [*OTHER_CONDITIONS, "unsure"]),
+    *({"lifelong_history": [option]} for option in [*LIFELONG_HISTORY, "unsure"]),
     *({question: value} for question in ("aspirin_or_supplements", "topical_retinoids") for value in ("yes", "unsure")),
     {"skin_type": "IV"},
     {"isotretinoin": "unsure"},
@@ -614,3 +687,197 @@ def test_no_new_answer_clears_a_patient_over_the_examples(worse: dict[str, str],
     after = screen(RULESET, {**CLEAR_ANSWERS, **worse, **new}, TODAY)
     assert before.status != "eligible"
     assert rank(after.status) >= rank(before.status)
+
+
+# --- Issue 29: recent topical retinoids defer 2 weeks -------------------------------------
+
+RETINOIDS = {**CLEAR_ANSWERS, "topical_retinoids": "yes"}
+
+
+def test_recent_retinoids_defer_two_weeks_through_the_cli(runner: FlaskCliRunner) -> None:
+    payload = json.dumps({"answers": RETINOIDS})
+    result = runner.invoke(args=["screen", "--today", TODAY.isoformat(), "-"], input=payload)
+    assert result.exit_code == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert (verdict["status"], verdict["rescreen_after"]) == ("deferred", (TODAY + RETINOID_WAIT).isoformat())
+    assert [r["rule"] for r in verdict["reasons"]] == ["topical_retinoids"]
+    assert "2 weeks" in verdict["reasons"][0]["practitioner"]
+
+
+def test_recent_retinoids_defer_two_weeks_through_the_api(client: FlaskClient) -> None:
+    response = client.post("/api/v1/screenings", json=body(RETINOIDS), headers={"Accept-Language": "ru"})
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert (created["status"], created["rescreen_after"]) == ("deferred", (today() + RETINOID_WAIT).isoformat())
+    (reason,) = created["reasons"]
+    assert reason["rule"] == "topical_retinoids" and "через 2 недели" in reason["patient"]
+    assert "notes" not in created or created["notes"] == []
+
+
+def test_retinoids_stored_as_a_note_defer_on_the_session_day(app: Flask, doctor: FlaskClient) -> None:
+    """A screening the earlier rule file let through with a note: "nothing has changed" on the day defers it."""
+    screening = add_screening(app, topical_retinoids="yes")
+    reference = screening["reference"]
+    execute(
+        app,
+        "UPDATE screenings SET status = 'eligible', rescreen_after = NULL, reasons = '[]' WHERE reference = ?",
+        [reference],
+    )
+    response = reconfirm(doctor, reference, unchanged="y")
+    assert response.status_code == 303
+    assert "the verdict changed from Eligible to Deferred" in page_text(doctor.get(response.headers["Location"]))
+    row = screening_row(app, reference)
+    assert (row["status"], row["rescreen_after"]) == ("deferred", (today() + RETINOID_WAIT).isoformat())
+    assert [r["rule"] for r in row["reasons"]] == ["topical_retinoids"]
+    (entry,) = query(app, "SELECT previous_status, status, verdict_changed FROM reconfirmations")
+    assert entry == {"previous_status": "eligible", "status": "deferred", "verdict_changed": 1}
+
+
+def test_retinoids_reported_on_the_session_day_defer_it(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app)
+    reference = screening["reference"]
+    assert screening["status"] == "eligible"
+    form = {
+        **{k: v for k, v in CLEAR_ANSWERS.items() if not isinstance(v, list)},
+        "other_conditions": "none",
+        "lifelong_history": "none",
+        "topical_retinoids": "yes",
+        "patient_signature": screening["patient_name"],
+        "revision": revision_of(doctor, reference),
+    }
+    response = doctor.post(f"/practitioner/screening/{reference}/answers", data=form)
+    assert response.status_code == 303, page_text(response)
+    row = screening_row(app, reference)
+    assert (row["status"], row["rescreen_after"]) == ("deferred", (today() + RETINOID_WAIT).isoformat())
+    assert row["answers"]["topical_retinoids"] == "yes"
+    (entry,) = query(app, "SELECT answers_changed, status FROM reconfirmations")
+    assert entry == {"answers_changed": 1, "status": "deferred"}
+
+
+# --- Issue 29: only lifelong history carries over past a deferring rule ------------------
+
+
+def question_edited(text: str, question_id: str, old: str, new: str) -> tuple[str, int]:
+    """``text`` with ``old`` replaced by ``new`` in the question's entry; and that entry's line."""
+    start = text.index(f"  - id: {question_id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    entry = text[start:end]
+    assert old in entry, entry
+    return text[:start] + entry.replace(old, new, 1) + text[end:], line_of(text, f"  - id: {question_id}\n")
+
+
+def test_a_copy_marking_pregnancy_carry_over_is_refused_with_its_line(tmp_path: Path, runner: FlaskCliRunner) -> None:
+    text, line = question_edited(RULES_TEXT, "pregnant", "    time_sensitive: true\n", "    carry_over: true\n")
+    expected = (
+        "question 'pregnant' is read by the deferring or excluding rule(s) 'pregnancy', so it cannot carry_over "
+        "unless it is lifelong history (lifelong: true)"
+    )
+    with pytest.raises(RuleFileError) as info:
+        parse_rules(text.encode(), "copy.yaml")
+    assert info.value.problems == [f"copy.yaml:{line}: {expected}"]
+    path = tmp_path / "copy.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(args=["check-rules", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:{line}: {expected}" in result.stderr
+
+
+def test_the_shipped_cancer_question_cannot_carry_over() -> None:
+    text, line = question_edited(RULES_TEXT, "cancer", "    time_sensitive: true\n", "    carry_over: true\n")
+    assert problems_of(text) == [
+        f"test.yaml:{line}: question 'cancer' is read by the deferring or excluding rule(s) 'cancer', "
+        "so it cannot carry_over unless it is lifelong history (lifelong: true)"
+    ]
+
+
+PREGNANT_CARRIED = PREGNANT_QUESTION.replace("    type: choice\n", "    type: choice\n    carry_over: true\n")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "lifelong", "refused"),
+    [
+        ("deferred", False, True),
+        ("ineligible", False, True),
+        ("review", False, False),
+        ("deferred", True, False),
+        ("ineligible", True, False),
+    ],
+)
+def test_carry_over_on_a_question_a_stopping_rule_reads_needs_lifelong(
+    outcome: str, lifelong: bool, refused: bool
+) -> None:
+    question = PREGNANT_CARRIED + ("    lifelong: true\n" if lifelong else "")
+    text = MINIMAL.replace(PREGNANT_QUESTION, question).replace("outcome: deferred", f"outcome: {outcome}", 1)
+    assert question in text and f"outcome: {outcome}" in text
+    if refused:
+        assert problems_of(text) == [
+            f"test.yaml:{line_of(text, '  - id: pregnant')}: question 'pregnant' is read by the deferring or "
+            "excluding rule(s) 'pregnancy', so it cannot carry_over unless it is lifelong history (lifelong: true)"
+        ]
+    else:
+        question_read = parse_rules(text.encode(), "test.yaml").question_by_id["pregnant"]
+        assert (question_read.carry_over, question_read.lifelong) == (True, lifelong)
+
+
+def test_a_deferring_rule_on_any_answer_reads_every_question() -> None:
+    text = MINIMAL.replace(PREGNANT_QUESTION, PREGNANT_CARRIED).replace(
+        "    when: {pregnant: yes}\n", "    when: {any_answer: unsure}\n", 1
+    )
+    problems = problems_of(text)
+    assert any("question 'pregnant' is read by the deferring or excluding rule(s) 'pregnancy'" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        ("    lifelong: sometimes\n", "question 'pregnant': lifelong must be true or false"),
+        ("    time_sensitive: true\n    lifelong: true\n", "is time_sensitive, so it cannot be lifelong history"),
+    ],
+)
+def test_lifelong_is_a_flag_that_time_sensitive_excludes(new: str, message: str) -> None:
+    assert_refused_at(
+        MINIMAL,
+        "    type: choice\n    text: Are you pregnant?\n",
+        f"    type: choice\n{new}    text: Are you pregnant?\n",
+        message,
+        None,
+    )
+
+
+def test_the_shipped_file_carries_lifelong_history_and_asks_current_states_afresh() -> None:
+    questions = RULESET.question_by_id
+    assert (questions["cancer"].carry_over, questions["cancer"].time_sensitive) == (False, True)
+    assert (questions["other_conditions"].carry_over, questions["other_conditions"].time_sensitive) == (False, True)
+    for question_id in ("lifelong_history", "date_of_birth"):
+        assert questions[question_id].carry_over and questions[question_id].lifelong, question_id
+    assert questions["lifelong_history"].section == questions["other_conditions"].section == "health"
+    assert questions["lifelong_history"].option_values == {"face_radiotherapy", "gold_therapy", "none", "unsure"}
+    assert {"face_radiotherapy", "gold_therapy"}.isdisjoint(questions["other_conditions"].option_values)
+    # Every carried question a deferring or not-eligible rule reads is lifelong history.
+    stopping = stopping_rules_by_question(RULESET.questions, RULESET.rules)
+    assert stopping["cancer"] == ["cancer"] and stopping["topical_retinoids"] == ["topical_retinoids"]
+    for question in RULESET.questions:
+        if question.carry_over and question.id in stopping:
+            assert question.lifelong, question.id
+    stored = {**CLEAR_ANSWERS, "cancer": "remission", "lifelong_history": ["gold_therapy"]}
+    carried = carried_answers(RULESET.questions, stored)
+    assert carried["lifelong_history"] == ["gold_therapy"] and carried["date_of_birth"] == BIRTH
+    assert {"cancer", "other_conditions", "topical_retinoids", "pregnant"}.isdisjoint(carried)
+
+
+def test_a_returning_patient_is_asked_about_cancer_afresh_but_not_about_gold(client: FlaskClient, app: Flask) -> None:
+    form = questionnaire_form(cancer="remission", lifelong_history="gold_therapy", other_conditions="face_tattoo")
+    form = {k: v for k, v in form.items() if not isinstance(v, list)}
+    response = client.post("/screening", data=form)
+    assert response.status_code == 303, page_text(response)
+    month_ago = (today() - dt.timedelta(days=31)).isoformat()
+    execute(app, "UPDATE screenings SET created_at = ?", [f"{month_ago}T09:00:00.000000+00:00"])
+    html = client.get(response.headers["Location"] + "/again").get_data(as_text=True)
+
+    def ticked(name: str) -> set[str]:
+        tags = [t for t in re.findall(r"<input\b[^>]*>", html) if f'name="{name}"' in t and " checked" in t]
+        return {re.search(r'value="([^"]*)"', t).group(1) for t in tags}  # type: ignore[union-attr]
+
+    assert ticked("lifelong_history") == {"gold_therapy"}
+    assert ticked("cancer") == set() and ticked("other_conditions") == set()
+    assert 'name="cancer"' in html and 'name="other_conditions"' in html  # asked, not hidden

@@ -405,3 +405,35 @@ def test_a_rule_change_asks_for_the_examples_to_be_reviewed(ruleset: RuleSet) ->
         lint_rules(parse_rules(RULES_TEXT.replace(patient, patient.rstrip() + " Thanks.\n", 1).encode(), "c.yaml"))
         == []
     )
+
+
+def flag_changed(text: str, question_id: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced by ``new`` in one question's entry."""
+    start = text.index(f"  - id: {question_id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    assert old in text[start:end], text[start:end]
+    return text[:start] + text[start:end].replace(old, new, 1) + text[end:]
+
+
+# (question, old, new): each copy still loads; what a returning patient is offered changed.
+FLAG_CHANGES = [
+    ("implants", "    carry_over: true\n", "    time_sensitive: true\n"),
+    ("concerns", "    carry_over: true\n", ""),
+    ("herpes_history", "    lifelong: true\n", ""),
+    ("keloids", "    carry_over: true\n", "    carry_over: true\n    lifelong: true\n"),
+    ("recent_tan", "    time_sensitive: true\n", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "old", "new"), FLAG_CHANGES, ids=[f"{c[0]}: {c[1].strip()}" for c in FLAG_CHANGES]
+)
+def test_a_carry_over_flag_change_breaks_the_seal(question: str, old: str, new: str) -> None:
+    """The seal covers carry_over, time_sensitive and lifelong: a flag changed alone asks for a review."""
+    text = flag_changed(RULES_TEXT, question, old, new)
+    changed = parse_rules(text.encode(), "copy.yaml")
+    assert lint_rules(changed) == [
+        f"copy.yaml:{line_number(text, '  reviewed:')}: warning: the rules changed since the examples were "
+        "reviewed: check them, then re-seal with check-rules --seal"
+    ]
+    assert seal_line(changed) != seal_line(parse_rules(RULES_TEXT.encode(), "rules.yaml"))

@@ -387,3 +387,27 @@ def test_bundle_carries_the_verdict_and_the_practitioners_decision(app: Flask, c
     assert decided["status"] == "final"
     assert decided["valueCodeableConcept"]["coding"][0]["code"] == "ineligible"
     assert "practitioner decision ineligible" in decided["note"][0]["text"]
+    # The rules' verdict stays available; an ineligible decision has no re-screen date.
+    assert [(e["url"].rpartition("/")[2], e.get("valueCode")) for e in decided["extension"]] == [
+        ("screening-rules-verdict", "review")
+    ]
+
+
+def test_the_verdict_observation_carries_a_decided_deferral_date(app: Flask, client: FlaskClient) -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    bundle = export(app, client, {**CLEAR_ANSWERS, "keloids": "yes"})
+    reference = bundle["identifier"]["value"]
+    db = storage.connect(app.config["DATABASE"])
+    row = storage.get_screening_by_reference(db, reference)
+    practitioner_id = db.execute("SELECT id FROM practitioners LIMIT 1").fetchone()[0]
+    storage.add_review(db, row["id"], practitioner_id, decision="override", status="deferred", defer_until="2027-03-15")
+    db.close()
+    token, _ = make_token(app, name="second")
+    after = client.get(f"/api/v1/screenings/{reference}/fhir", headers=bearer(token)).get_json(force=True)
+    [decided] = resources(after, "Observation")
+    Observation.model_validate(decided)
+    assert (decided["status"], decided["valueCodeableConcept"]["coding"][0]["code"]) == ("final", "deferred")
+    extensions = {e["url"].rpartition("/")[2]: e for e in decided["extension"]}
+    assert extensions["screening-rules-verdict"]["valueCode"] == "review"
+    assert extensions["screening-rescreen-after"]["valueDate"] == "2027-03-15"

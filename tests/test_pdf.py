@@ -16,8 +16,10 @@ from pypdf import PdfReader
 from screening import ROOT
 from screening.core.model import RuleSet
 from screening.documents import FONT_FOLDER, RefusedResource, shipped_font, url_fetcher
+from screening.practitioner.words import rule_titles
 from tests.helpers import (
     NAME,
+    add_screening,
     audit_rows,
     build_app,
     decide,
@@ -26,6 +28,7 @@ from tests.helpers import (
     reconfirm,
     screening_row,
     signed_in,
+    today,
 )
 
 EN = {"Accept-Language": "en"}
@@ -100,9 +103,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     russian = screening_row(app, newest)
 
     doctor = signed_in(app)
-    decided = decide(
-        doctor, english["reference"], decision="override", status="review", reason_code="other", comment=COMMENT
-    )
+    decided = decide(doctor, english["reference"], status="ineligible", reason_code="other", comment=COMMENT)
     assert decided.status_code == 303
     assert reconfirm(doctor, english["reference"], unchanged="y").status_code == 303
     chart = read_pdf(doctor.get(f"/practitioner/screening/{english['reference']}/chart.pdf", headers=EN))
@@ -131,7 +132,8 @@ def test_the_patient_pdf_has_what_the_patient_needs(rendered: Rendered, ruleset:
         "Privacy notice",
     ):
         assert expected in text, expected
-    assert re.search(r"Signed by Anna Petrova Signed at \d{1,2} \w{3} 2\d{3}, \d{2}:\d{2}:\d{2}", text)
+    # On the shipped clinic's clock (Europe/London), its zone named.
+    assert re.search(r"Signed by Anna Petrova Signed at \d{1,2} \w{3} 2\d{3}, \d{2}:\d{2} (GMT|BST)", text)
 
 
 def test_an_eligible_patient_pdf_has_the_preparation_and_aftercare(ruleset: RuleSet, tmp_path: Any) -> None:
@@ -182,10 +184,10 @@ def test_the_chart_pdf_has_the_decision_the_answers_and_the_signatures(rendered:
     stored = screening_row(rendered.app, screening["reference"])
     for expected in (
         f"Screening {screening['reference']}",
-        f"{NAME} (ada@example.com) overrode the verdict to Review",
+        f"{NAME} (ada@example.com) overrode the verdict to Not eligible",
         "Reason: Other",
         f"Comment: {COMMENT}",
-        "Current decision: Review",
+        "Current decision: Not eligible",
         f"Rules version {stored['rules_version']}",
         re.sub(r"\s+", " ", screening["reasons"][0]["source"]),
         re.sub(r"\s+", " ", screening["reasons"][0]["practitioner"]["en"]),
@@ -202,7 +204,10 @@ def test_the_chart_pdf_has_the_decision_the_answers_and_the_signatures(rendered:
     for question in ruleset.questions:
         assert "".join(question.text["en"].replace("-", "").split()) in unbroken, question.id
     fired = screening["reasons"][0]["rule"]
-    assert f"⚑ {fired}" in text  # the flagged answer is marked with the rule it fired
+    title = rule_titles(ruleset, "en")[fired]
+    # the flagged answer is marked with the title of the rule it fired (table cells break lines anywhere)
+    assert "".join(f"⚑ {title}".replace("-", "").split()) in unbroken
+    assert fired not in text  # rules are named by title, never by id
 
 
 def test_the_chart_pdf_is_in_the_practitioners_language(rendered: Rendered) -> None:
@@ -261,3 +266,43 @@ def test_documents_load_only_the_shipped_fonts(url: str) -> None:
 def test_the_shipped_fonts_load_with_their_licence() -> None:
     assert shipped_font((FONT_FOLDER / "DejaVuSans.ttf").as_uri()) == FONT_FOLDER / "DejaVuSans.ttf"
     assert "Bitstream Vera" in (FONT_FOLDER / "LICENSE.txt").read_text(encoding="utf-8")
+
+
+def test_the_chart_pdf_has_the_course_with_every_session_and_names_rules_by_title(
+    app: Flask, doctor: Any, ruleset: RuleSet
+) -> None:
+    """Two sessions recorded on two screenings of one patient; a third screening's chart holds both."""
+    first, second = add_screening(app), add_screening(app)
+    started = today().isoformat()
+    assert (
+        doctor.post(
+            f"/practitioner/screening/{first['reference']}/course",
+            data={"started_on": started, "planned_sessions": "6", "interval_weeks": "4"},
+        ).status_code
+        == 303
+    )
+    notes = {1: "Mild erythema, settled in an hour", 2: "Tolerated well; patient happy"}
+    for number, screening in ((1, first), (2, second)):
+        assert decide(doctor, screening["reference"], status="eligible").status_code == 303
+        sent = doctor.post(
+            f"/practitioner/screening/{screening['reference']}/session",
+            data={
+                "given_on": started,
+                "number": str(number),
+                "note": notes[number],
+                "settings": f"1550 nm, {number}0 mJ",
+            },
+        )
+        assert sent.status_code == 303
+    later = add_screening(app, recent_tan="yes")
+    text = read_pdf(doctor.get(f"/practitioner/screening/{later['reference']}/chart.pdf", headers=EN)).text
+    assert "2 of 6 sessions given, one every 4 weeks" in text
+    day = f"{today().day} {today():%B %Y}"
+    for number, screening in ((1, first), (2, second)):
+        assert (
+            f"{number} {day} {NAME} (screening {screening['reference']}) 1550 nm, {number}0 mJ {notes[number]}" in text
+        )
+    titles = rule_titles(ruleset, "en")
+    for reason in later["reasons"]:
+        assert titles[reason["rule"]] in text
+        assert reason["rule"] not in text

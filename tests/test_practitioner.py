@@ -34,6 +34,11 @@ from tests.helpers import (
 )
 
 TODAY = dt.date.today()
+YESTERDAY = (TODAY - dt.timedelta(days=1)).isoformat()
+CLARIFIED = "clarified_with_patient"
+NOT_A_DECISION = "“Review” is not a decision: choose eligible, deferred or not eligible."
+CHOOSE_DECISION = "Choose a decision: eligible, deferred or not eligible."
+CHOOSE_REASON = "Choose a reason for your decision."
 
 
 def age_screening(app: Flask, reference: str, days: int) -> None:
@@ -59,7 +64,7 @@ def test_queue_lists_newest_first_with_verdict_and_decision(app: Flask, doctor: 
     first = add_screening(app, "Anna Petrova")
     second = add_screening(app, "Boris Ivanov", pregnant="yes")
     third = add_screening(app, "Clara Smith", keloids="unsure")
-    response = doctor.get("/practitioner/")
+    response = doctor.get("/practitioner/?view=all")
     assert response.status_code == 200
     assert references(response) == [third["reference"], second["reference"], first["reference"]]
     text = page_text(response)
@@ -71,24 +76,39 @@ def test_unreviewed_review_screenings_stand_out_and_deferrals_do_not(app: Flask,
     eligible = add_screening(app)
     deferred = add_screening(app, pregnant="yes")
     review = add_screening(app, keloids="unsure")
-    html = doctor.get("/practitioner/").get_data(as_text=True)
+    html = doctor.get("/practitioner/?view=all").get_data(as_text=True)
     rows = {
         ref: classes for classes, ref in re.findall(r'<tr class="queue-row([^"]*)" data-reference="([A-Z0-9]+)"', html)
     }
     assert "needs-review" not in rows[deferred["reference"]]  # the rules decided: nothing to decide
     assert "needs-review" in rows[review["reference"]]
     assert "needs-review" not in rows[eligible["reference"]]
-    # The view's link, its explanation and the row.
-    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 3
+    # The view's link, its explanation, the review filter's choice and the row.
+    assert page_text(doctor.get("/practitioner/?view=all")).count("Needs a decision") == 4
 
-    assert decide(doctor, review["reference"], decision="confirm").status_code == 303
-    assert page_text(doctor.get("/practitioner/")).count("Needs a decision") == 2
+    assert decide(doctor, review["reference"], status="eligible", reason_code=CLARIFIED).status_code == 303
+    assert page_text(doctor.get("/practitioner/?view=all")).count("Needs a decision") == 3
+
+
+def test_the_queue_opens_on_the_work_when_there_is_any(app: Flask, doctor: FlaskClient) -> None:
+    eligible = add_screening(app)
+    deferred = add_screening(app, pregnant="yes")
+    assert references(doctor.get("/practitioner/")) == [deferred["reference"], eligible["reference"]]
+    review = add_screening(app, keloids="unsure")
+    opened = doctor.get("/practitioner/")
+    assert references(opened) == [review["reference"]]
+    current = r'aria-current="page"><span class="count">1</span> Needs a decision'
+    assert re.search(current, opened.get_data(as_text=True))
+    # "All" is one click away, and stays all.
+    everything = doctor.get("/practitioner/?view=all")
+    assert references(everything) == [review["reference"], deferred["reference"], eligible["reference"]]
+    assert 'href="/practitioner/?view=all"' in opened.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
     ("query_string", "expected"),
     [
-        ({}, {"clear", "pregnant", "unsure_old", "cancer"}),
+        ({"view": "all"}, {"clear", "pregnant", "unsure_old", "cancer"}),
         ({"status": "review"}, {"unsure_old"}),
         ({"status": "deferred"}, {"pregnant"}),
         ({"status": "ineligible"}, {"cancer"}),
@@ -115,7 +135,7 @@ def test_queue_filters(app: Flask, doctor: FlaskClient, query_string: dict[str, 
         "cancer": add_screening(app, "Clara Smith", cancer="active"),
     }
     age_screening(app, made["unsure_old"]["reference"], 10)
-    decide(doctor, made["cancer"]["reference"], decision="confirm")
+    decide(doctor, made["cancer"]["reference"], status="ineligible")
     response = doctor.get("/practitioner/", query_string=query_string)
     assert response.status_code == 200
     by_reference = {s["reference"]: key for key, s in made.items()}
@@ -151,7 +171,7 @@ def test_counts_per_status_follow_the_other_filters(app: Flask, doctor: FlaskCli
 
 def test_status_counts_stay_right_through_reviews_and_new_verdicts(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    decide(doctor, screening["reference"], decision="confirm")
+    decide(doctor, screening["reference"], status="eligible", reason_code=CLARIFIED)
     doctor.post(
         f"/practitioner/screening/{screening['reference']}/answers",
         data={**answers_form(app, screening), "keloids": "no", "revision": revision_of(doctor, screening["reference"])},
@@ -326,22 +346,90 @@ def test_reference_in_the_url_is_case_insensitive(app: Flask, doctor: FlaskClien
 
 
 def test_confirm_records_the_verdict_as_the_decision(app: Flask, doctor: FlaskClient) -> None:
-    screening = add_screening(app, keloids="unsure")
-    response = decide(doctor, screening["reference"], decision="confirm", notes="Checked with the patient")
+    screening = add_screening(app, recent_tan="yes")
+    assert screening["status"] == "deferred" and screening["rescreen_after"]
+    response = decide(doctor, screening["reference"], status="deferred", notes="Checked with the patient")
     assert response.status_code == 303
     (review,) = query(app, "SELECT * FROM reviews")
     assert (review["decision"], review["status"], review["reason_code"], review["comment"]) == (
         "confirm",
-        "review",
+        "deferred",
         None,
         None,
     )
     assert review["notes"] == "Checked with the patient"
+    # The rules' date is the decision's.
+    assert review["defer_until"] == screening["rescreen_after"]
     row = screening_row(app, screening["reference"])
-    assert (row["reviewed"], row["decided_status"]) == (1, "review")
+    assert (row["reviewed"], row["decided_status"]) == (1, "deferred")
+    assert row["decided_defer_until"] == screening["rescreen_after"]
     assert "Your decision is recorded." in page_text(doctor.get(response.headers["Location"]))
     text = page_text(doctor.get(f"/practitioner/screening/{screening['reference']}"))
-    assert "confirmed the verdict: Review (current decision)" in text
+    day = dt.date.fromisoformat(screening["rescreen_after"])
+    until = f"{day.day} {day.strftime('%B')} {day.year}"
+    assert f"confirmed the verdict: Deferred until {until} (current decision)" in text
+    assert f"Current decision: Deferred until {until}" in text
+
+
+def test_a_review_screening_offers_three_decisions_and_no_confirmation(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app, keloids="unsure")
+    html = doctor.get(f"/practitioner/screening/{screening['reference']}").get_data(as_text=True)
+    assert "Confirm the verdict" not in html
+    buttons = re.findall(r'<button type="submit" name="status" value="(\w+)"[^>]*data-shortcut="(\w)"', html)
+    assert buttons == [("eligible", "e"), ("deferred", "d"), ("ineligible", "i")]
+    # Nothing on the page can send "review" as a decision.
+    forms = re.findall(r'<form method="post" action="[^"]*/review".*?</form>', html, re.S)
+    assert forms and not any('value="review"' in form for form in forms)
+    assert "<kbd>E</kbd> eligible · <kbd>D</kbd> deferred · <kbd>I</kbd> not eligible" in html
+
+
+def test_a_definite_verdict_keeps_its_one_click_confirmation(app: Flask, doctor: FlaskClient) -> None:
+    screening = add_screening(app, cancer="active")
+    html = doctor.get(f"/practitioner/screening/{screening['reference']}").get_data(as_text=True)
+    confirm = re.search(r'<button type="submit" name="status" value="ineligible"[^>]*id="confirm-button"[^>]*>', html)
+    assert confirm and 'data-shortcut="i"' in confirm.group(0)
+    assert "Confirm the verdict: Not eligible" in html
+    assert decide(doctor, screening["reference"], status="ineligible").status_code == 303
+    assert query(app, "SELECT decision, status, reason_code FROM reviews") == [
+        {"decision": "confirm", "status": "ineligible", "reason_code": None}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "decided_until"),
+    [
+        ("eligible", {}, None),
+        ("deferred", {"defer_until": (TODAY + dt.timedelta(days=30)).isoformat()}, TODAY + dt.timedelta(days=30)),
+        ("deferred", {"defer_until": TODAY.isoformat()}, TODAY),
+        ("ineligible", {"comment": "Keloid scars on both ears"}, None),
+    ],
+)
+def test_a_review_screening_is_decided_with_a_reason(
+    app: Flask, doctor: FlaskClient, status: str, extra: dict[str, str], decided_until: dt.date | None
+) -> None:
+    screening = add_screening(app, keloids="unsure")
+    response = decide(doctor, screening["reference"], status=status, reason_code=CLARIFIED, **extra)
+    assert response.status_code == 303
+    (review,) = query(app, "SELECT decision, status, reason_code, comment, defer_until FROM reviews")
+    assert review == {
+        "decision": "override",
+        "status": status,
+        "reason_code": CLARIFIED,
+        "comment": extra.get("comment"),
+        "defer_until": decided_until.isoformat() if decided_until else None,
+    }
+    row = screening_row(app, screening["reference"])
+    assert (row["status"], row["reviewed"], row["decided_status"]) == ("review", 1, status)
+    assert row["decided_defer_until"] == review["defer_until"]
+    # Out of "Needs a decision".
+    assert references(doctor.get("/practitioner/", query_string={"status": "review", "reviewed": "no"})) == []
+    (audit,) = [r for r in audit_rows(app) if r["action"] == "review.override"]
+    assert json.loads(audit["details"]) == {
+        "verdict": "review",
+        "status": status,
+        "reason": CLARIFIED,
+        **({"defer_until": decided_until.isoformat()} if decided_until else {}),
+    }
 
 
 def test_override_to_eligible_with_a_reason(app: Flask, doctor: FlaskClient) -> None:
@@ -368,73 +456,81 @@ def test_override_to_eligible_with_a_reason(app: Flask, doctor: FlaskClient) -> 
 
 
 @pytest.mark.parametrize(
-    ("form", "message"),
+    ("answers", "form", "field", "message"),
     [
-        ({"decision": "override", "status": "eligible", "comment": "Fine"}, "Choose a reason for the override."),
-        (
-            {"decision": "override", "status": "eligible", "reason_code": "other", "comment": "  "},
-            "Explain the override in a comment.",
-        ),
-        (
-            {"decision": "override", "reason_code": "other", "comment": "Fine"},
-            "Choose the status you change the verdict to.",
-        ),
-        ({"decision": "override", "status": "review", "reason_code": "other", "comment": "x"}, "Not a valid choice"),
-        ({"decision": "override", "status": "eligible", "reason_code": "bogus", "comment": "x"}, "Not a valid choice"),
-        ({"decision": "confirm", "status": "eligible"}, "To change the status, choose “Override”."),
-        ({}, "Choose whether you confirm or override the verdict."),
-        ({"decision": "maybe"}, "Choose whether you confirm or override the verdict."),
-        ({"decision": "confirm", "notes": "x" * 2001}, "Field cannot be longer than 2000 characters."),
+        # A review verdict: a reason, and a date for a deferral; "review" is no decision.
+        ({"keloids": "unsure"}, {"status": "eligible", "comment": "Fine"}, "reason_code", CHOOSE_REASON),
+        ({"keloids": "unsure"}, {"status": "review", "reason_code": CLARIFIED}, "status", NOT_A_DECISION),
+        ({"keloids": "unsure"}, {"decision": "confirm"}, "status", CHOOSE_DECISION),
+        ({"keloids": "unsure"}, {"status": "maybe", "reason_code": CLARIFIED}, "status", NOT_A_DECISION),
+        ({"keloids": "unsure"}, {"status": "deferred", "reason_code": CLARIFIED}, "defer_until",
+         "Enter the date from which the patient may be treated or screened again."),
+        ({"keloids": "unsure"}, {"status": "deferred", "reason_code": CLARIFIED, "defer_until": YESTERDAY},
+         "defer_until", "The deferral date cannot be in the past."),
+        ({"keloids": "unsure"}, {"status": "deferred", "reason_code": CLARIFIED, "defer_until": "31/02/2027"},
+         "defer_until", "Not a valid date value."),
+        ({"keloids": "unsure"}, {"status": "eligible", "reason_code": "bogus"}, "reason_code", "Not a valid choice"),
+        ({"keloids": "unsure"}, {"status": "eligible", "reason_code": CLARIFIED, "notes": "x" * 2001}, "notes",
+         "Field cannot be longer than 2000 characters."),
+        # A definite verdict: another status needs a reason and a comment.
+        ({}, {"status": "deferred", "reason_code": "other", "defer_until": TODAY.isoformat(), "comment": "  "},
+         "comment", "Explain in a comment why you decide otherwise than the rules."),
+        ({}, {"status": "ineligible", "comment": "Keloids"}, "reason_code", "Choose a reason for your decision."),
+        ({"pregnant": "yes"}, {"status": "review"}, "status", NOT_A_DECISION),
     ],
-)
+)  # fmt: skip
 def test_a_decision_that_does_not_add_up_is_refused(
-    app: Flask, doctor: FlaskClient, form: dict[str, str], message: str
+    app: Flask, doctor: FlaskClient, answers: dict[str, str], form: dict[str, str], field: str, message: str
 ) -> None:
-    screening = add_screening(app, keloids="unsure")
+    screening = add_screening(app, **answers)
     response = decide(doctor, screening["reference"], **form)
     assert response.status_code == 400
     text = page_text(response)
     assert "Your decision was not recorded" in text
-    assert message in text
+    html = response.get_data(as_text=True)
+    # The message beside its field (the decision's beside the buttons).
+    assert re.search(rf'<p class="field-error" id="{field}-error">.*{re.escape(message)}', html)
     assert query(app, "SELECT * FROM reviews") == []
     assert screening_row(app, screening["reference"])["reviewed"] == 0
-    html = response.get_data(as_text=True)
     if form.get("comment", "").strip():
         assert form["comment"] in html  # what was typed is kept
-    if form.get("status") == "eligible":
-        assert re.search(r'<option selected value="eligible">|<option value="eligible" selected>', html)
+    if form.get("reason_code") == CLARIFIED:
+        assert re.search(rf'<option selected value="{CLARIFIED}">|<option value="{CLARIFIED}" selected>', html)
 
 
 def test_override_without_a_reason_keeps_the_other_input(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    response = override_to_eligible(doctor, screening["reference"], "", "Flat scar only", notes="Call back Tuesday")
+    later = (TODAY + dt.timedelta(days=14)).isoformat()
+    response = decide(
+        doctor, screening["reference"], status="deferred", defer_until=later, comment="Flat scar only", notes="Tuesday"
+    )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert re.search(r'<p class="field-error" id="reason_code-error">.*Choose a reason for the override.', html)
+    assert re.search(r'<p class="field-error" id="reason_code-error">.*Choose a reason for your decision.', html)
     assert "Flat scar only</textarea>" in html
-    assert "Call back Tuesday</textarea>" in html
-    assert re.search(r'id="decision-1"[^>]*checked|checked[^>]*id="decision-1"', html)
+    assert "Tuesday</textarea>" in html
+    assert f'value="{later}"' in html
 
 
 def test_decisions_are_append_only_and_the_newest_counts(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
     reference = screening["reference"]
-    assert decide(doctor, reference, decision="confirm").status_code == 303
-    assert (
-        decide(
-            doctor, reference, decision="override", status="deferred", reason_code="other", comment="Wait for results"
-        ).status_code
-        == 303
-    )
-    reviews = query(app, "SELECT decision, status FROM reviews ORDER BY id")
-    assert reviews == [{"decision": "confirm", "status": "review"}, {"decision": "override", "status": "deferred"}]
+    assert decide(doctor, reference, status="eligible", reason_code=CLARIFIED).status_code == 303
+    later = TODAY + dt.timedelta(days=20)
+    response = decide(doctor, reference, status="deferred", reason_code="other", defer_until=later.isoformat())
+    assert response.status_code == 303
+    reviews = query(app, "SELECT decision, status, defer_until FROM reviews ORDER BY id")
+    assert reviews == [
+        {"decision": "override", "status": "eligible", "defer_until": None},
+        {"decision": "override", "status": "deferred", "defer_until": later.isoformat()},
+    ]
     assert screening_row(app, reference)["decided_status"] == "deferred"
     text = page_text(doctor.get(f"/practitioner/screening/{reference}"))
     history = text.split("History")[-1]
-    assert history.index("overrode the verdict to Deferred") < history.index("confirmed the verdict: Review")
-    assert history.index("confirmed the verdict: Review") < history.index("Screened (web): verdict Review.")
+    assert history.index("overrode the verdict to Deferred") < history.index("overrode the verdict to Eligible")
+    assert history.index("overrode the verdict to Eligible") < history.index("Screened (web): verdict Review.")
     assert history.count("(current decision)") == 1
-    assert "Deferred (current decision)" in history
+    assert "(current decision)" in history.split("overrode the verdict to Eligible")[0]
     assert "Dr Ada Lovelace (ada@example.com)" in history
 
 
@@ -443,9 +539,10 @@ def test_a_decision_on_a_page_that_changed_meanwhile_is_refused(app: Flask, doct
     reference = screening["reference"]
     seen = revision_of(doctor, reference)
     colleague = signed_in(app, "bob@example.com", "Dr Bob")
-    decide(colleague, reference, decision="override", status="eligible", reason_code="other", comment="Fine")
+    decide(colleague, reference, status="eligible", reason_code="other", comment="Fine")
     response = doctor.post(
-        f"/practitioner/screening/{reference}/review", data={"decision": "confirm", "revision": seen}
+        f"/practitioner/screening/{reference}/review",
+        data={"status": "ineligible", "reason_code": "other", "revision": seen},
     )
     assert response.status_code == 303
     assert "Nothing was recorded: this screening changed" in page_text(doctor.get(response.headers["Location"]))
@@ -463,7 +560,7 @@ def answers_form(app: Flask, screening: dict[str, Any]) -> dict[str, Any]:
 def test_nothing_changed_renews_the_screening_and_keeps_the_decision(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
     reference = screening["reference"]
-    decide(doctor, reference, decision="override", status="eligible", reason_code="other", comment="Flat scar")
+    decide(doctor, reference, status="eligible", reason_code="other", comment="Flat scar")
     age_screening(app, reference, 45)
     assert "Expired: these answers are more than 30 days old." in page_text(
         doctor.get(f"/practitioner/screening/{reference}")
@@ -497,7 +594,7 @@ def test_nothing_changed_reruns_the_rules_on_todays_date(app: Flask, doctor: Fla
     screening = add_screening(app, date_of_birth=birthday.isoformat(), day=TODAY - dt.timedelta(days=20))
     reference = screening["reference"]
     assert [r["rule"] for r in screening["reasons"]] == ["under_18"]
-    decide(doctor, reference, decision="confirm")
+    decide(doctor, reference, status="ineligible", reason_code="other")
     response = reconfirm(doctor, reference, unchanged="y")
     assert response.status_code == 303
     text = page_text(doctor.get(response.headers["Location"]))
@@ -507,14 +604,14 @@ def test_nothing_changed_reruns_the_rules_on_todays_date(app: Flask, doctor: Fla
     (entry,) = query(app, "SELECT * FROM reconfirmations")
     assert (entry["answers_changed"], entry["verdict_changed"], entry["previous_status"]) == (0, 1, "review")
     assert json.loads(entry["previous_reasons"])[0]["rule"] == "under_18"
-    assert query(app, "SELECT decision FROM reviews") == [{"decision": "confirm"}]  # kept, not edited
+    assert query(app, "SELECT decision FROM reviews") == [{"decision": "override"}]  # kept, not edited
 
 
 def test_changed_answers_rerun_the_engine_and_keep_the_old_verdict(app: Flask, doctor: FlaskClient) -> None:
     ruleset = get_ruleset(app)
     screening = add_screening(app, keloids="unsure")
     reference = screening["reference"]
-    decide(doctor, reference, decision="override", status="eligible", reason_code="other", comment="Flat scar")
+    decide(doctor, reference, status="eligible", reason_code="other", comment="Flat scar")
 
     page = doctor.get(f"/practitioner/screening/{reference}/answers")
     assert page.status_code == 200
@@ -689,7 +786,7 @@ def test_every_workspace_page_is_valid_html(app: Flask, doctor: FlaskClient, tmp
     screening = add_screening(app, keloids="unsure", concerns=["wrinkles"])
     add_screening(app, "Boris Ivanov", pregnant="yes")
     reference = screening["reference"]
-    decide(doctor, reference, decision="override", status="eligible", reason_code="other", comment="Flat scar")
+    decide(doctor, reference, status="eligible", reason_code="other", comment="Flat scar")
     reconfirm(doctor, reference, unchanged="y")
     changed = {**answers_form(app, screening), "keloids": "no", "revision": revision_of(doctor, reference)}
     doctor.post(f"/practitioner/screening/{reference}/answers", data=changed)
@@ -699,7 +796,7 @@ def test_every_workspace_page_is_valid_html(app: Flask, doctor: FlaskClient, tmp
         "queue": doctor.get("/practitioner/?status=review&q=Anna"),
         "queue-all": doctor.get("/practitioner/"),
         "detail": doctor.get(f"/practitioner/screening/{reference}"),
-        "review-errors": doctor.post(f"/practitioner/screening/{reference}/review", data={"decision": "override"}),
+        "review-errors": doctor.post(f"/practitioner/screening/{reference}/review", data={"status": "deferred"}),
         "reconfirm-errors": doctor.post(f"/practitioner/screening/{reference}/reconfirm", data={}),
         "answers": doctor.get(f"/practitioner/screening/{reference}/answers"),
         "answers-errors": doctor.post(f"/practitioner/screening/{reference}/answers", data={"pregnant": "maybe"}),
@@ -734,10 +831,10 @@ def test_every_workspace_page_is_valid_html(app: Flask, doctor: FlaskClient, tmp
 
 def test_the_current_decision_stays_marked_after_a_reconfirmation(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    decide(doctor, screening["reference"], decision="confirm")
+    decide(doctor, screening["reference"], status="eligible", reason_code=CLARIFIED)
     reconfirm(doctor, screening["reference"], unchanged="y")
     history = page_text(doctor.get(f"/practitioner/screening/{screening['reference']}")).split("History")[-1]
-    assert history.index("nothing has changed") < history.index("confirmed the verdict: Review (current decision)")
+    assert history.index("nothing has changed") < history.index("overrode the verdict to Eligible (current decision)")
 
 
 def test_acceptance_walkthrough_as_a_new_user(app: Flask) -> None:
@@ -817,7 +914,7 @@ def test_a_decision_does_not_outlive_the_answers_it_was_taken_on(app: Flask, doc
         dt.date.today() - dt.timedelta(days=60)).isoformat(), skin_type="V")  # fmt: skip
     reference = screening["reference"]
     assert screening_row(app, reference)["status"] == "deferred"
-    decide(doctor, reference, decision="override", status="eligible", reason_code="other", comment="Checked")
+    decide(doctor, reference, status="eligible", reason_code="other", comment="Checked")
     page = doctor.get(f"/practitioner/screening/{reference}/answers").get_data(as_text=True)
     revision = re.search(r'name="revision" type="hidden" value="([^"]+)"', page).group(1)
     later_dose = (dt.date.today() - dt.timedelta(days=3)).isoformat()

@@ -22,7 +22,7 @@ def test_the_verdict_reasons_and_decision_come_before_the_folded_answers(app: Fl
     html = detail_html(doctor, screening["reference"])
     order = [
         html.index('class="outcome'),
-        html.index('id="confirm-button"'),
+        html.index('href="#decision-title"'),  # a "review" verdict: no confirmation, the way to the decision
         html.index('id="reasons-title"'),
         html.index('class="review-form"'),
         html.index('id="patient-title"'),
@@ -31,7 +31,11 @@ def test_the_verdict_reasons_and_decision_come_before_the_folded_answers(app: Fl
     assert order == sorted(order)
     folded = html[html.index('id="answers-title"') :]
     assert folded.index("<details") < folded.index('class="answers-table stack-on-phone"') < folded.index("</details>")
-    assert "Keyboard shortcuts:" in html and "<kbd>C</kbd>" in html
+    assert "Keyboard shortcuts:" in html and "<kbd>E</kbd>" in html and "<kbd>C</kbd>" not in html
+
+
+# A "review" verdict decided: eligible, with its reason.
+ELIGIBLE = {"status": "eligible", "reason_code": "clarified_with_patient"}
 
 
 def test_one_click_confirms_the_verdict(app: Flask, doctor: FlaskClient) -> None:
@@ -40,9 +44,9 @@ def test_one_click_confirms_the_verdict(app: Flask, doctor: FlaskClient) -> None
     form = re.search(r'<form method="post" action="([^"]+)" class="no-print confirm-form">(.*?)</form>', html, re.S)
     assert form
     fields = dict(re.findall(r'name="([^"]+)" type="hidden" value="([^"]*)"', form.group(2)))
-    button = re.search(r'<button type="submit" name="decision" value="confirm"[^>]*>([^<]+)</button>', form.group(2))
+    button = re.search(r'<button type="submit" name="status" value="deferred"[^>]*>([^<]+)</button>', form.group(2))
     assert button and button.group(1) == "Confirm the verdict: Deferred"
-    assert doctor.post(form.group(1), data={**fields, "decision": "confirm"}).status_code == 303
+    assert doctor.post(form.group(1), data={**fields, "status": "deferred"}).status_code == 303
     (review,) = query(app, "SELECT decision, status FROM reviews")
     assert review == {"decision": "confirm", "status": "deferred"}
     assert 'id="confirm-button"' not in detail_html(doctor, screening["reference"])
@@ -57,10 +61,10 @@ def test_after_a_decision_the_next_undecided_screening_in_the_filter_opens(app: 
     queue = {"status": "review", "reviewed": "no"}
     assert doctor.post(
         f"/practitioner/screening/{decided['reference']}/review",
-        data={"revision": revision_of(doctor, decided["reference"]), "decision": "confirm"},
+        data={"revision": revision_of(doctor, decided["reference"]), **ELIGIBLE},
     ).headers["Location"]
 
-    data = {"revision": revision_of(doctor, newest["reference"]), "decision": "confirm"}
+    data = {"revision": revision_of(doctor, newest["reference"]), **ELIGIBLE}
     data.update({f"queue-{key}": value for key, value in queue.items()})
     response = doctor.post(f"/practitioner/screening/{newest['reference']}/review", data=data)
     assert response.status_code == 303
@@ -72,7 +76,7 @@ def test_after_a_decision_the_next_undecided_screening_in_the_filter_opens(app: 
     assert '<input type="hidden" name="queue-status" value="review">' in html
     assert f'href="/practitioner/screening/{oldest["reference"]}?status=review&amp;reviewed=no" rel="next"' in html
 
-    data = {"revision": revision_of(doctor, oldest["reference"]), "decision": "confirm"}
+    data = {"revision": revision_of(doctor, oldest["reference"]), **ELIGIBLE}
     data.update({f"queue-{key}": value for key, value in queue.items()})
     response = doctor.post(f"/practitioner/screening/{oldest['reference']}/review", data=data)
     # The newer one left undecided comes next.
@@ -81,7 +85,7 @@ def test_after_a_decision_the_next_undecided_screening_in_the_filter_opens(app: 
 
 def test_when_nothing_is_left_to_decide_the_queue_opens(app: Flask, doctor: FlaskClient) -> None:
     screening = add_screening(app, keloids="unsure")
-    data = {"revision": revision_of(doctor, screening["reference"]), "decision": "confirm", "queue-q": "Anna"}
+    data = {"revision": revision_of(doctor, screening["reference"]), **ELIGIBLE, "queue-q": "Anna"}
     response = doctor.post(f"/practitioner/screening/{screening['reference']}/review", data=data)
     assert response.headers["Location"] == "/practitioner/?q=Anna"
     assert "No screening in this view waits for a decision." in page_text(doctor.get(response.headers["Location"]))

@@ -52,11 +52,14 @@ def test_default_rule_file_loads_with_contract_ids() -> None:
         "implants",
         "changing_mole",
         "skin_type",
+        "other_conditions",
+        "lifelong_history",
+        "topical_retinoids",
     } <= ids
     rule_ids = {r.id for r in ruleset.rules}
     assert {"pregnancy", "breastfeeding", "herpes_active", "skin_inflammation", "cancer", "chronic_flare"} <= rule_ids
     assert ruleset.languages == ("en", "ru")
-    assert ruleset.full_version.startswith("2026.11.2+") and len(ruleset.full_version.split("+")[1]) == 12
+    assert ruleset.full_version.startswith("2026.12.1+") and len(ruleset.full_version.split("+")[1]) == 12
 
 
 BROKEN = [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from screening import storage
 from screening.core.engine import screen
 from screening.core.model import RuleSet
 from screening.storage import queue as storage_queue
+from screening.storage import schema_postgresql
 from screening.storage.schema import migration_set
 from tests.helpers import CLEAR_ANSWERS, TODAY, save_answers
 
@@ -222,15 +225,17 @@ def test_m036_keeps_the_chart_counts_of_the_screenings_stored_before_it(tmp_path
     old = storage.connect(str(tmp_path / "old.sqlite"))
     migration_set().apply(old, stop_before="m036_chart_buckets_by_status_column")
     moments = ["2026-11-01T09:01:00", "2026-11-01T09:14:59", "2026-11-01T09:15:00", "2026-11-02T23:59:59"]
+    old.execute("ALTER TABLE screenings ADD COLUMN patient_link TEXT")  # today's save writes m038's column
     for i, moment in enumerate(moments):
         saved = save(old, ruleset, epilepsy="yes" if i % 2 else "no")
         old.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [moment + ".000000+00:00", saved.id])
+    old.execute("ALTER TABLE screenings DROP COLUMN patient_link")  # m038 adds it again
     days = [(f"2026-11-0{d}", f"2026-11-0{d}T00:00", f"2026-11-0{d + 1}T00:00") for d in (1, 2)]
     before = {(r["bucket"], r["status"]): r["n"] for r in old.query("SELECT * FROM screening_time_buckets WHERE n > 0")}
     assert before == {("2026-11-01T09:00", "eligible"): 1, ("2026-11-01T09:00", "review"): 1,
                       ("2026-11-01T09:15", "eligible"): 1, ("2026-11-02T23:45", "review"): 1}  # fmt: skip
 
-    assert storage.migrate(old) == ["m036_chart_buckets_by_status_column"]
+    assert storage.migrate(old)[0] == "m036_chart_buckets_by_status_column"  # and the later ones
     expected = {("2026-11-01", "eligible"): 2, ("2026-11-01", "review"): 1, ("2026-11-02", "review"): 1}
     assert storage.daily_status_counts(old, days) == expected
     # The new triggers keep counting: one more, one deleted.
@@ -263,6 +268,10 @@ LATER_MIGRATIONS = [
     "m034_course_sessions",
     "m035_search_at_scale",
     "m036_chart_buckets_by_status_column",
+    "m037_decisions_decide",
+    "m038_patient_link_proof",
+    "m039_answer_findings",
+    "m040_kiosk_devices",
 ]
 # The columns m020-m023 add to screenings: the signed texts' hashes, the typed signature, the digest.
 NEW_SCREENING_COLUMNS = {"consent_sha256", "privacy_sha256", "integrity_sha256"} | {
@@ -306,13 +315,25 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
     after = dict(next(old.query("SELECT * FROM screenings")))
     after.pop("contact_phone_digits")  # m030, generated from the phone number
     added = set(after) - {legacy.get(key, key) for key in before}
-    # The old screening is linked to its patient record (m032); the other new columns start empty.
+    # The old screening is linked to its patient record (m032), which it began (m038); the other new columns
+    # start empty.
     assert after == {
         **{legacy.get(key, key): value for key, value in before.items()},
         **dict.fromkeys(added),
         "patient_id": 1,
+        "patient_link": "own",
+        "flagged": 0,  # m039: no findings against earlier answers
     }
-    assert added == {"notes", "patient_id", *NEW_SCREENING_COLUMNS}
+    assert added == {
+        "notes",
+        "patient_id",
+        "patient_link",
+        "decided_defer_until",
+        "findings",
+        "flagged",
+        "device_id",  # m040: taken on no reception tablet
+        *NEW_SCREENING_COLUMNS,
+    }
     row = storage.get_screening_by_token(old, old_token)
     assert row is not None and row["birth_date"] == CLEAR_ANSWERS[ruleset.roles["birth_date"]]
     assert row["goals"] == [] and row["status"] == "deferred"
@@ -332,30 +353,150 @@ def test_migration_of_a_new_database_renames_nothing(tmp_path: Path, ruleset: Ru
     db.close()
 
 
-def test_a_review_must_agree_with_the_verdict(db: Database, ruleset: RuleSet) -> None:
+@pytest.mark.parametrize(
+    ("decision", "problem"),
+    [
+        ({"status": "review", "reason_code": "other"}, "status: status_not_decision"),
+        ({"status": "eligible"}, "reason_code: reason_missing"),
+        ({"status": "eligible", "reason_code": "bogus"}, "reason_code: reason_unknown"),
+        ({"status": "deferred", "reason_code": "other"}, "defer_until: defer_until_missing"),
+        (
+            {"status": "deferred", "reason_code": "other", "defer_until": str(TODAY - dt.timedelta(days=1))},
+            "defer_until: defer_until_past",
+        ),
+    ],
+)
+def test_storage_refuses_a_decision_that_does_not_decide(
+    db: Database, ruleset: RuleSet, decision: dict[str, str], problem: str
+) -> None:
     saved = save(db, ruleset, epilepsy="yes")
     screening = storage.get_screening_by_token(db, saved.token)
     assert screening is not None and screening["status"] == "review"
     doctor = storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
     revision = storage.screening_revision(screening)
-
-    def review(**decision: str) -> int:
-        return storage.review_screening(db, screening["id"], doctor, revision, **decision)
-
-    with pytest.raises(ValueError, match="comment_missing"):
-        review(decision="override", status="eligible", reason_code="other", comment=" \u200b\u00a0\u2060 ")
-    with pytest.raises(ValueError, match=r"status_same.*reason_missing"):
-        review(decision="override", status="review", comment="Seen the neurologist's letter")
-    with pytest.raises(ValueError, match="confirm_with_status"):
-        review(decision="confirm", status="eligible")
-    with pytest.raises(ValueError, match="unknown_decision"):
-        review(decision="approve", status="review")
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        storage.review_screening(db, screening["id"], doctor, revision, today=TODAY, **decision)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'review' is not a decision"):
+        storage.add_review(db, screening["id"], doctor, decision="confirm", status="review")
     assert storage.list_reviews(db, screening["id"]) == []
-    review(decision="confirm", status="review", reason_code="other", comment="ignored")
-    (recorded,) = storage.list_reviews(db, screening["id"])
-    assert (recorded["decision"], recorded["status"], recorded["reason_code"], recorded["comment"]) == (
-        "confirm",
-        "review",
-        None,
-        None,
+    assert storage.get_screening(db, screening["id"])["reviewed"] == 0  # type: ignore[index]
+
+
+def test_a_review_verdict_is_decided_with_a_reason_and_a_definite_one_confirmed(db: Database, ruleset: RuleSet) -> None:
+    doctor = storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
+
+    def decide(screening_id: int, **decision: str) -> storage.ScreeningRecord:
+        current = storage.get_screening(db, screening_id)
+        assert current is not None
+        revision = storage.screening_revision(current)
+        storage.review_screening(db, screening_id, doctor, revision, today=TODAY, **decision)  # type: ignore[arg-type]
+        decided = storage.get_screening(db, screening_id)
+        assert decided is not None
+        return decided
+
+    review = save(db, ruleset, epilepsy="yes")
+    # The comment is optional on a "review" verdict; a confirmation's extra fields are dropped.
+    decided = decide(review.id, status="deferred", reason_code="physician_clearance", defer_until="2027-03-01")
+    assert (decided["reviewed"], decided["decided_status"], decided["decided_defer_until"]) == (
+        1,
+        "deferred",
+        "2027-03-01",
     )
+    tanned = save(db, ruleset, recent_tan="yes")
+    decided = decide(tanned.id, status="deferred", reason_code="other", comment="x", defer_until="2027-09-09")
+    assert (decided["decided_status"], decided["decided_defer_until"]) == ("deferred", decided["rescreen_after"])
+    ((first, second),) = [storage.list_reviews(db, review.id) + storage.list_reviews(db, tanned.id)]
+    assert (first["decision"], first["reason_code"], first["comment"], first["defer_until"]) == (
+        "override", "physician_clearance", None, "2027-03-01"
+    )  # fmt: skip
+    assert (second["decision"], second["reason_code"], second["comment"], second["defer_until"]) == (
+        "confirm", None, None, decided["rescreen_after"]
+    )  # fmt: skip
+    assert first["practitioner_role"] == "practitioner"
+
+
+# --- m037: "review" is no longer a decision ------------------------------------------------------
+
+
+def migrated_before_m037(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    """A new database of this test's backend, migrated up to m036: as the release before m037 left it."""
+    if backend == "sqlite":
+        db = storage.connect(str(tmp_path / "m036.sqlite"))
+        migration_set().apply(db, stop_before="m037_decisions_decide")
+        return db
+    server = request.getfixturevalue("postgres_server")
+    db = storage.connect(server.create_database("m036_" + uuid.uuid4().hex[:12]))
+    names = [name for name, _sql in schema_postgresql.POSTGRES_MIGRATIONS]
+    with pytest.MonkeyPatch.context() as patch:
+        before = schema_postgresql.POSTGRES_MIGRATIONS[: names.index("m037_decisions_decide")]
+        patch.setattr(schema_postgresql, "POSTGRES_MIGRATIONS", before)
+        storage.migrate(db)
+    return db
+
+
+def test_m037_puts_screenings_confirmed_as_review_back_in_needs_a_decision(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    db = migrated_before_m037(backend, tmp_path, request)
+    doctor = storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
+    at = "2026-11-20T10:00:00.000000+00:00"
+
+    def stored(reference: str, status: str, decided: str | None) -> int:
+        """A screening as the release before m037 stored it, with its decision if any (raw SQL:
+        today's storage functions write the columns of later migrations)."""
+        db.execute(
+            "INSERT INTO screenings (reference, token_hash, created_at, answers, status, reasons, rules_version)"
+            " VALUES (?, ?, ?, '{}', ?, '[]', '1')",
+            [reference, "hash-" + reference, at, status],
+        )
+        (row,) = db.query("SELECT id FROM screenings WHERE reference = ?", [reference])
+        if decided:
+            decision = "confirm" if decided == status else "override"
+            db.execute(
+                "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [row["id"], doctor, at, decision, decided],
+            )
+            db.execute(
+                "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
+                [decided, at, row["id"]],
+            )
+        return int(row["id"])
+
+    confirmed = stored("CONFIRMD", "review", "review")
+    cleared = stored("CLEAREDX", "review", "eligible")
+    waiting = stored("WAITINGX", "review", None)
+    stored("REFUSEDX", "ineligible", "ineligible")
+    needs_decision = storage.ScreeningFilter(status="review", reviewed=False)
+    assert storage.count_matches(db, needs_decision) == 1
+
+    assert "m037_decisions_decide" in storage.migrate(db)
+
+    # Back in "Needs a decision", its count kept by the triggers; the other decisions stand.
+    assert {r["reference"] for r in storage.list_screenings(db, needs_decision)} == {"CONFIRMD", "WAITINGX"}
+    assert storage.count_matches(db, needs_decision) == 2
+    assert storage.queue_counts(db) == {"review": 3, "ineligible": 1}
+    kept = list(
+        db.query("SELECT status, reviewed, n FROM screening_status_counts WHERE n > 0 ORDER BY status, reviewed")
+    )
+    counted = list(
+        db.query(
+            "SELECT status, reviewed, count(*) AS n FROM screenings GROUP BY status, reviewed ORDER BY status, reviewed"
+        )
+    )
+    assert kept == counted
+    reopened = storage.get_screening(db, confirmed)
+    assert reopened is not None
+    assert (reopened["reviewed"], reopened["decided_status"], reopened["reviewed_at"]) == (0, None, None)
+    assert storage.get_screening(db, cleared)["decided_status"] == "eligible"  # type: ignore[index]
+    assert storage.get_screening(db, waiting)["reviewed"] == 0  # type: ignore[index]
+    # The history is append-only: the decision "review" stays, no longer the current one.
+    assert [(r["decision"], r["status"]) for r in storage.list_reviews(db, confirmed)] == [("confirm", "review")]
+    (audit,) = storage.list_audit(db, storage.AuditFilter(action="review.reopen"))
+    assert (audit["target"], audit["actor"], audit["practitioner_id"]) == ("screening:CONFIRMD", "migration m037", None)
+    assert audit["details"] == {"verdict": "review", "status": "review", "reviewed_at": at}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", audit["at"])
+    # The new columns start empty.
+    assert storage.get_screening(db, cleared)["decided_defer_until"] is None  # type: ignore[index]
+    assert storage.migrate(db) == []
+    db.close()

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..core.facts import current_rescreen_after, current_status
 from ..core.model import NOTE, Question, Rule, RuleSet, pick_text
 from .fhir_common import FhirUrls, answer_coding, is_boolean, section_link_id
 
@@ -161,6 +162,50 @@ def _detected_issue(
     return issue
 
 
+def _finding_issue(
+    screening: Mapping[str, Any],
+    finding: Mapping[str, Any],
+    number: int,
+    ruleset: RuleSet,
+    language: str,
+    urls: FhirUrls,
+) -> dict[str, Any]:
+    """A finding against the same patient's earlier answers (``core.history``) as a DetectedIssue
+    implicating the earlier screening (by its reference) and, for a changed answer, this one's answer."""
+    reference = screening["reference"]
+    response_url = _full_url(urls, reference, "QuestionnaireResponse")
+    kind = str(finding["kind"])
+    earlier = {"identifier": {"system": urls.reference_system, "value": finding["reference"]}}
+    if finding.get("question"):
+        question_id = str(finding["question"])
+        detail = (
+            f"{question_id}: answered {finding['earlier']!r} in screening {finding['reference']}"
+            f" on {finding['answered_on']}; now {finding['now']!r}."
+        )
+        evidence = [_evidence(question_id, screening.get("answers") or {}, ruleset, language, urls, response_url)]
+    else:
+        detail = (
+            f"Screened again before the deferral of screening {finding['reference']}"
+            f" (answered on {finding['answered_on']}) ends on {finding['rescreen_after']}."
+        )
+        evidence = []
+    issue: dict[str, Any] = {
+        "resourceType": "DetectedIssue",
+        "identifier": [{"system": urls.rule_system, "value": f"{reference}-finding-{number}"}],
+        # The practitioner decides before any session (it stands in "Needs a decision").
+        "status": "preliminary",
+        "code": {"coding": [{"system": urls.rule_system, "code": kind, "display": kind}], "text": kind},
+        "severity": "moderate",
+        "patient": {"reference": _patient_url(urls, screening)},
+        "identifiedDateTime": screening["created_at"],
+        "implicated": [{"reference": response_url}, earlier],
+        "detail": detail,
+    }
+    if evidence:
+        issue["evidence"] = evidence
+    return issue
+
+
 def screening_bundle(
     screening: Mapping[str, Any],
     ruleset: RuleSet,
@@ -200,6 +245,10 @@ def screening_bundle(
         rule = str(reason.get("rule"))
         issue = _detected_issue(screening, reason, rules_by_id.get(rule), ruleset, language, urls)
         entries.append({"fullUrl": _full_url(urls, reference, f"DetectedIssue/{rule}"), "resource": issue})
+    # What the answers contradict in the same patient's earlier screenings, for staff.
+    for number, finding in enumerate(screening.get("findings") or [], start=1):
+        issue = _finding_issue(screening, finding, number, ruleset, language, urls)
+        entries.append({"fullUrl": _full_url(urls, reference, f"DetectedIssue/finding-{number}"), "resource": issue})
     entries.append(
         {"fullUrl": _full_url(urls, reference, "Observation/verdict"), "resource": verdict_observation(screening, urls)}
     )
@@ -221,10 +270,11 @@ def screening_bundle(
 
 def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
     """The overall verdict as an Observation: preliminary until a practitioner
-    decides, then final with the decided status (which may be an override)."""
+    decides, then final with the decided status (which may be an override); the
+    rules' verdict stays in an extension, and the re-screen date is the one that counts."""
     reference = screening["reference"]
     decided = screening.get("decided_status") if screening.get("reviewed") else None
-    status = decided or screening["status"]
+    status = current_status(screening)
     observation: dict[str, Any] = {
         "resourceType": "Observation",
         "identifier": [{"system": urls.reference_system, "value": f"{reference}-verdict"}],
@@ -241,10 +291,11 @@ def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[st
     if decided:
         observation["issued"] = screening["reviewed_at"]
         observation["note"] = [{"text": f"Screening verdict {screening['status']}; practitioner decision {decided}."}]
-    if screening.get("rescreen_after"):
-        observation["extension"] = [
-            {"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": screening["rescreen_after"]}
-        ]
+    extensions = [{"url": f"{urls.extension_base}screening-rules-verdict", "valueCode": screening["status"]}]
+    rescreen_after = current_rescreen_after(screening)
+    if rescreen_after:
+        extensions.append({"url": f"{urls.extension_base}screening-rescreen-after", "valueDate": rescreen_after})
+    observation["extension"] = extensions
     return observation
 
 

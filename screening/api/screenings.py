@@ -35,6 +35,7 @@ from ..web.consent import signed_consent
 from ..web.cursors import decode_cursor, encode_cursor
 from ..web.db import get_db, screening_day
 from ..web.errors import json_error
+from ..web.history import flag_stored_screening
 from ..web.i18n import current_language
 from ..web.limits import api_rate_limit, limiter
 from ..web.links import external_url
@@ -44,7 +45,15 @@ from .blueprint import bp
 from .body import parse_patient, read_json_object
 from .fhir_bundle import screening_bundle
 from .fhir_common import fhir_json_response, fhir_urls, now_instant
-from .idempotency import HEADER, BadIdempotencyKey, idempotency_key, key_hash, request_hash, result_token
+from .idempotency import (
+    HEADER,
+    BadIdempotencyKey,
+    client_scope,
+    idempotency_key,
+    key_hash,
+    request_hash,
+    result_token,
+)
 from .serialize import screening_json
 
 BODY_KEYS = ("answers", "patient", "consent")
@@ -120,9 +129,11 @@ def create_screening() -> ResponseReturnValue:
     db = get_db()
     # One transaction: the screening, its staff notice and webhook commit together, and two
     # retries arriving together cannot both store.
+    # Keys are the client's own: another caller's identical key and body is a new screening.
+    scope = client_scope() if retry_key is not None else ""
     with write_transaction(db):
         if retry_key is not None:
-            first = find_idempotency_key(db, key_hash(retry_key))
+            first = find_idempotency_key(db, key_hash(retry_key, scope))
             if first is not None:
                 if first[0] != request_hash(body):
                     return json_error(
@@ -132,7 +143,7 @@ def create_screening() -> ResponseReturnValue:
                     )
                 stored = storage.get_screening(db, first[1])
                 assert stored is not None
-                return _created(stored, result_token(retry_key))
+                return _created(stored, result_token(retry_key, scope))
         saved = save_screening(
             db,
             verdict,
@@ -141,11 +152,16 @@ def create_screening() -> ResponseReturnValue:
             language=language,
             consent_version=consent.consent.version,
             consent=consent,
-            token=result_token(retry_key) if retry_key is not None else None,
+            token=result_token(retry_key, scope) if retry_key is not None else None,
         )
-        queue_screening_created(db, saved, verdict.status, patient.email, language, send_link=False)
+        # The caller typed the patient's details: a match on them proves nothing, so what the
+        # answers contradict in that patient's screenings is for staff alone (the reply is a stranger's).
+        findings = flag_stored_screening(db, ruleset, verdict, saved.id, screening_day())
+        queue_screening_created(
+            db, saved, verdict.status, patient.email, language, send_link=False, flagged=bool(findings)
+        )
         if retry_key is not None:
-            record_idempotency_key(db, key_hash(retry_key), request_hash(body), saved.id)
+            record_idempotency_key(db, key_hash(retry_key, scope), request_hash(body), saved.id)
     wake_sender()
     return _created(saved.columns, saved.token)
 

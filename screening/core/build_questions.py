@@ -8,7 +8,7 @@ from typing import Any
 
 from .build_rules import build_condition
 from .checker import Checker
-from .model import QUESTION_TYPES, RESERVED_IDS, ROLES, UNSURE, Option, Question, Section
+from .model import QUESTION_TYPES, RESERVED_IDS, ROLES, UNSURE, Option, Question, Recheck, RecheckReview, Section
 from .yaml_lines import LineDict
 
 
@@ -75,6 +75,8 @@ _QUESTION_KEYS = (
     "unsure_exempt",
     "carry_over",
     "time_sensitive",
+    "lifelong",
+    "recheck",
 )
 
 
@@ -133,7 +135,14 @@ def build_questions(
             )
             role = None
         unsure_exempt = _build_unsure_exempt(item, check, what, qtype, options)
-        carry_over, time_sensitive = (_build_flag(item, key, check, what) for key in ("carry_over", "time_sensitive"))
+        carry_over, time_sensitive, lifelong = (
+            _build_flag(item, key, check, what) for key in ("carry_over", "time_sensitive", "lifelong")
+        )
+        if lifelong and time_sensitive:
+            check.problem(
+                check.line_of(item, "lifelong"), f"{what} is time_sensitive, so it cannot be lifelong history"
+            )
+        recheck = _build_recheck(item, check, what, qtype, options)
         if not check.is_new(question_id, item, seen, "question"):
             continue
         drafts.append(
@@ -153,6 +162,8 @@ def build_questions(
                     unsure_exempt=unsure_exempt,
                     carry_over=carry_over,
                     time_sensitive=time_sensitive,
+                    lifelong=lifelong,
+                    recheck=recheck,
                 ),
             )
         )
@@ -169,7 +180,7 @@ def build_questions(
 
 
 def _build_flag(item: LineDict, key: str, check: Checker, what: str) -> bool:
-    """An optional true/false key of a question (``carry_over``, ``time_sensitive``), false by default."""
+    """An optional true/false key of a question (``carry_over``, ``time_sensitive``, ``lifelong``), false by default."""
     value = item.get(key, False)
     if not isinstance(value, bool):
         check.problem(check.line_of(item, key), f"{what}: {key} must be true or false")
@@ -195,3 +206,121 @@ def _build_unsure_exempt(
         check.problem(line, f'{what} offers "{UNSURE}" and also declares unsure_exempt: keep one of them')
         return None
     return value.strip()
+
+
+_RECHECK_KEYS = ("within_days", "from", "to", "moved")
+# An earlier answer compared for up to ten years: "ever had" history changes meaning after that.
+RECHECK_MAX_DAYS = 3660
+
+
+def _build_recheck(
+    item: LineDict, check: Checker, what: str, qtype: Any, options: tuple[Option, ...]
+) -> Recheck | None:
+    """``recheck: {within_days: N, from: [...], to: [...]}`` (``{within_days: N, moved: true}`` on a
+    date question): which change of the same patient's recent answer a practitioner must decide on."""
+    if "recheck" not in item:
+        return None
+    line = check.line_of(item, "recheck")
+    block = check.mapping(item["recheck"], line, f"{what} recheck")
+    if block is None:
+        return None
+    check.unknown_keys(block, _RECHECK_KEYS, f"{what} recheck")
+    problems = len(check.problems)
+    days: Any = block.get("within_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= RECHECK_MAX_DAYS:
+        check.problem(
+            check.line_of(block, "within_days"),
+            f"{what} recheck: within_days must be a whole number of days from 1 to {RECHECK_MAX_DAYS}",
+        )
+    moved = block.get("moved", False)
+    if not isinstance(moved, bool):
+        check.problem(check.line_of(block, "moved"), f"{what} recheck: moved must be true or false")
+    elif qtype == "date":
+        if not moved:
+            check.problem(line, f"{what} recheck: a date question is rechecked with moved: true")
+        for key in ("from", "to"):
+            if key in block:
+                check.problem(check.line_of(block, key), f"{what} recheck: a date question has no '{key}' values")
+    elif moved:
+        check.problem(check.line_of(block, "moved"), f"{what} recheck: moved is for date questions only")
+    values = {
+        key: _recheck_values(block, key, check, what, options) if qtype != "date" else frozenset()
+        for key in ("from", "to")
+    }
+    if qtype != "date" and "from" not in block:
+        check.problem(line, f"{what} recheck needs 'from': the earlier answers whose change counts")
+    if values["from"] & values["to"]:
+        check.problem(
+            check.line_of(block, "to"),
+            f"{what} recheck: {', '.join(sorted(values['from'] & values['to']))} is in both 'from' and 'to'",
+        )
+    if len(check.problems) > problems:
+        return None
+    return Recheck(
+        within_days=int(days),
+        from_values=values["from"],
+        to_values=values["to"],
+        moved=bool(moved),
+        line=line,
+    )
+
+
+def _recheck_values(
+    block: LineDict, key: str, check: Checker, what: str, options: tuple[Option, ...]
+) -> frozenset[str]:
+    """The option values listed under ``recheck`` ``key`` ("from", "to"), each one the question offers."""
+    if key not in block:
+        return frozenset()
+    entries = check.sequence(block[key], check.line_of(block, key), f"{what} recheck '{key}'")
+    if entries is None:
+        return frozenset()
+    offered = {o.value for o in options}
+    values = set()
+    for index, entry in enumerate(entries):
+        value = str(entry)
+        if isinstance(entry, bool) or not isinstance(entry, (str, int)) or value not in offered:
+            check.problem(
+                check.line_of(entries, index),
+                f"{what} recheck '{key}': {entry!r} is not an option of the question;"
+                f" use one of: {', '.join(sorted(offered))}",
+            )
+            continue
+        values.add(value)
+    if not entries:
+        check.problem(check.line_of(block, key), f"{what} recheck '{key}' lists no answers")
+    return frozenset(values)
+
+
+def build_recheck_review(
+    data: LineDict, check: Checker, questions: list[Question], rule_ids: set[str]
+) -> RecheckReview | None:
+    """``recheck_review: {id, patient, practitioner, source}``: the reason a screening goes to review
+    when a patient proven to be the same person changed a recent answer. Needed once a question
+    declares ``recheck``."""
+    if "recheck_review" not in data:
+        rechecked = next((q for q in questions if q.recheck is not None), None)
+        if rechecked is not None:
+            check.problem(
+                rechecked.recheck.line if rechecked.recheck else rechecked.line,
+                f"question '{rechecked.id}' declares recheck, so the rule file needs 'recheck_review'"
+                " (id, patient and practitioner texts, source): what a returning patient reads when a"
+                " changed answer sends the screening to review",
+            )
+        return None
+    item = check.mapping(data["recheck_review"], check.line_of(data, "recheck_review"), "recheck_review")
+    if item is None:
+        return None
+    review_id, what = check.head(item, "recheck_review", ("id", "patient", "practitioner", "source"))
+    if review_id is not None and review_id in rule_ids:
+        check.problem(check.line_of(item, "id"), f"{what}: '{review_id}' is already a rule's id")
+    patient = check.text(item, "patient", what)
+    practitioner = check.text(item, "practitioner", what)
+    source = item.get("source")
+    if not isinstance(source, str) or not source.strip():
+        check.problem(check.line_of(item, "source"), f"{what} needs a 'source': where the check comes from")
+        source = ""
+    if review_id is None or patient is None or practitioner is None:
+        return None
+    return RecheckReview(
+        id=review_id, patient=patient, practitioner=practitioner, source=source.strip(), line=item.line
+    )

@@ -1,57 +1,94 @@
 """What makes a practitioner's decision on a verdict acceptable: one set of
-rules for the review form and for storage, so the two cannot drift apart."""
+rules for the review form and for storage, so the two cannot drift apart.
+
+A decision is one of three statuses: eligible (cleared for treatment),
+deferred (from a date on) or ineligible. "review" is never one: it is the
+rules asking a person to decide.
+"""
 
 from __future__ import annotations
 
-import unicodedata
+import datetime as dt
 from dataclasses import dataclass
 
-DECISIONS = ("confirm", "override")
+from .facts import REVIEW_STATUSES
+from .text import is_blank
 
-# Format characters (zero-width space U+200B, joiners, BOM) and separators
-# (spaces, line and paragraph separators) show nothing, and neither do
-# control characters such as tabs and newlines.
-_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+# What a practitioner may decide, in the order the detail page offers it.
+DECIDED_STATUSES = ("eligible", "deferred", "ineligible")
+# How a decision is stored (reviews.decision): the verdict's own status is a
+# confirmation, any other status overrides it.
+DECISIONS = ("confirm", "override")
+# Why a practitioner decided as they did (labels in practitioner/forms.py).
+REASON_CODES = (
+    "clarified_with_patient",
+    "physician_clearance",
+    "not_clinically_relevant",
+    "condition_must_settle",
+    "contraindication_confirmed",
+    "other",
+)
 
 
 @dataclass(frozen=True)
 class DecisionProblem:
     """Why a decision cannot be recorded: the field at fault and a stable code."""
 
-    field: str  # "decision", "status", "reason_code" or "comment", as the review form names them
-    code: str  # status_missing, status_same, reason_missing, comment_missing, confirm_with_status, unknown_decision
+    field: str  # "status", "defer_until", "reason_code" or "comment", as the review form names them
+    # status_missing, status_not_decision, defer_until_missing, defer_until_past,
+    # reason_missing, reason_unknown, comment_missing
+    code: str
 
 
-def is_blank(text: str | None) -> bool:
-    """Whether ``text`` shows nothing: empty, or only spaces and invisible characters."""
-    return all(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in text or "")
+def decision_kind(verdict_status: str, new_status: str) -> str:
+    """How a decision is stored: "confirm" keeps the verdict's status, "override" changes it."""
+    return "confirm" if new_status == verdict_status else "override"
 
 
 def decision_problems(
-    decision: str | None,
     verdict_status: str,
     new_status: str | None,
     reason_code: str | None,
     comment: str | None,
+    *,
+    defer_until: dt.date | None,
+    today: dt.date,
 ) -> list[DecisionProblem]:
-    """What is wrong with a decision on a verdict of ``verdict_status``; empty if nothing.
+    """What is wrong with deciding ``new_status`` on a verdict of ``verdict_status``; empty if nothing.
 
-    A confirmation keeps the verdict's status (``new_status`` empty or the
-    same); an override names a different status, a reason and a comment.
+    Keeping a definite verdict's status needs nothing more. Another status
+    needs a reason and a comment; on a "review" verdict (the rules decided
+    nothing) a reason, the comment being optional. A deferral that is not
+    the verdict's own names the date it lasts until, not before ``today``
+    (the clinic's day).
     """
-    if decision == "confirm":
-        if new_status and new_status != verdict_status:
-            return [DecisionProblem("status", "confirm_with_status")]
-        return []
-    if decision != "override":
-        return [DecisionProblem("decision", "unknown_decision")]
-    problems = []
     if not new_status:
-        problems.append(DecisionProblem("status", "status_missing"))
-    elif new_status == verdict_status:
-        problems.append(DecisionProblem("status", "status_same"))
+        return [DecisionProblem("status", "status_missing")]
+    if new_status not in DECIDED_STATUSES:
+        return [DecisionProblem("status", "status_not_decision")]
+    if new_status == verdict_status:
+        return []  # the rules' verdict, date included, confirmed in one click
+    problems = []
+    if new_status == "deferred":
+        if defer_until is None:
+            problems.append(DecisionProblem("defer_until", "defer_until_missing"))
+        elif defer_until < today:
+            problems.append(DecisionProblem("defer_until", "defer_until_past"))
     if not reason_code:
         problems.append(DecisionProblem("reason_code", "reason_missing"))
-    if is_blank(comment):
+    elif reason_code not in REASON_CODES:
+        problems.append(DecisionProblem("reason_code", "reason_unknown"))
+    if verdict_status not in REVIEW_STATUSES and is_blank(comment):
         problems.append(DecisionProblem("comment", "comment_missing"))
     return problems
+
+
+__all__ = [
+    "DECIDED_STATUSES",
+    "DECISIONS",
+    "REASON_CODES",
+    "DecisionProblem",
+    "decision_kind",
+    "decision_problems",
+    "is_blank",
+]

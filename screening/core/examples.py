@@ -127,6 +127,9 @@ def _build_case(
         status=str(status),
         fired=frozenset(fired),
         rescreen_after=rescreen,
+        # A wrong verdict is the example's as a whole: its own line; a wrong list of fired
+        # rules or re-screen date: the line of that value.
+        lines={key: item.key_lines[key] for key in ("fired", "rescreen_after") if key in item},
     )
 
 
@@ -144,23 +147,24 @@ def _build_review(section: LineDict, check: Checker) -> ExamplesReview | None:
     return ExamplesReview(rules=str(parts[0]), examples=str(parts[1]), line=line)
 
 
-def run_example(ruleset: RuleSet, example: Example) -> str | None:
-    """Why ``example`` fails on ``ruleset`` (without file and line), or None when it passes."""
+def run_example(ruleset: RuleSet, example: Example) -> tuple[str, str] | None:
+    """Which expectation of ``example`` fails on ``ruleset`` ("answers", "expect", "fired",
+    "rescreen_after") and why (without file and line), or None when it passes."""
     what = f"example '{example.name}'"
     try:
         verdict = evaluate(ruleset, clean_answers(ruleset, example.answers, example.today), example.today)
     except InvalidAnswers as error:
-        return f"{what} has answers the questionnaire refuses: {error}"
+        return "answers", f"{what} has answers the questionnaire refuses: {error}"
     fired = {reason.rule for reason in (*verdict.reasons, *verdict.notes)}
     got = f"got {verdict.status} (fired: {', '.join(sorted(fired)) or 'none'})"
     if verdict.status != example.status:
-        return f"{what} expected {example.status}, {got}"
+        return "expect", f"{what} expected {example.status}, {got}"
     if fired != example.fired:
-        return f"{what} expected fired: {', '.join(sorted(example.fired)) or 'none'}, {got}"
+        return "fired", f"{what} expected fired: {', '.join(sorted(example.fired)) or 'none'}, {got}"
     if verdict.rescreen_after != example.rescreen_after:
         expected = example.rescreen_after.isoformat() if example.rescreen_after else "none"
         actual = verdict.rescreen_after.isoformat() if verdict.rescreen_after else "none"
-        return f"{what} expected rescreen_after {expected}, got {actual}"
+        return "rescreen_after", f"{what} expected rescreen_after {expected}, got {actual}"
     return None
 
 
@@ -170,7 +174,9 @@ def run_examples(ruleset: RuleSet) -> list[str]:
     for example in ruleset.examples:
         failure = run_example(ruleset, example)
         if failure:
-            failures.append(f"{ruleset.path}:{example.line}: {failure}")
+            key, message = failure
+            # The line of the expectation that no longer holds (the example's own when implied).
+            failures.append(f"{ruleset.path}:{example.lines.get(key, example.line)}: {message}")
     return failures
 
 
@@ -179,10 +185,16 @@ def _digest(lines: list[str]) -> str:
 
 
 def rules_fingerprint(ruleset: RuleSet) -> str:
-    """A digest of what the rules decide: questions, options, follow-ups, conditions,
-    outcomes and waiting periods (not texts, comments or layout)."""
+    """A digest of what the rules decide: questions, options, follow-ups, what a returning
+    patient is offered again (carry_over, time_sensitive, lifelong), conditions, outcomes
+    and waiting periods (not texts, comments or layout)."""
     lines = [
         f"q {q.id} {q.type} {q.required} {sorted(q.option_values)} {describe_condition(q.show_if) if q.show_if else ''}"
+        # A carried answer is an answer the patient is not asked afresh: a change of these
+        # flags changes what the rules decide on, so it breaks the seal like a changed rule.
+        f" carry_over={q.carry_over} time_sensitive={q.time_sensitive} lifelong={q.lifelong}"
+        # Which changed answer a practitioner must decide on is what the rules decide too.
+        f" recheck={q.recheck.describe() if q.recheck else None}"
         for q in ruleset.questions
     ]
     lines += [

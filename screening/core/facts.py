@@ -9,6 +9,8 @@ should they need them) agrees on them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 # Verdicts a practitioner must decide on. A deferral or an ineligible verdict
 # is the rules' decision: the queue shows it apart, as information.
@@ -35,6 +37,23 @@ def is_expired(created_at: str, confirmed_at: str | None, *, today: dt.date, val
     return today > valid_until(created_at, confirmed_at, valid_days=valid_days, zone=zone)
 
 
-def needs_review(status: str, reviewed: bool) -> bool:
-    """Whether a screening waits for a practitioner's decision before the session."""
-    return not reviewed and status in REVIEW_STATUSES
+def needs_review(status: str, reviewed: bool, flagged: bool = False) -> bool:
+    """Whether a screening waits for a practitioner's decision before the session: an undecided
+    review, or an undecided screening ``flagged`` by answers that contradict the patient's recent ones."""
+    return not reviewed and (flagged or status in REVIEW_STATUSES)
+
+
+def current_status(screening: Mapping[str, Any]) -> str:
+    """The status that counts: the practitioner's decision once there is one, else the rules' verdict."""
+    if screening.get("reviewed") and screening.get("decided_status"):
+        return str(screening["decided_status"])
+    return str(screening["status"])
+
+
+def current_rescreen_after(screening: Mapping[str, Any]) -> str | None:
+    """The ISO date from which a deferred patient may be treated or screened again: the
+    practitioner's date once they decided (none unless they deferred), else the rules' date."""
+    if screening.get("reviewed") and screening.get("decided_status"):
+        return screening.get("decided_defer_until") if screening["decided_status"] == "deferred" else None
+    rescreen_after: str | None = screening.get("rescreen_after")
+    return rescreen_after

@@ -107,6 +107,42 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Recheck:
+    """``recheck:`` of a question: which change of a recent answer by the same patient a
+    practitioner must look at, and for how many days the earlier answer stays comparable.
+
+    A choice question: the earlier answer was one of ``from_values`` and the new one is one
+    of ``to_values`` (any other answer when none is declared). A multi question: the earlier
+    answer held a value of ``from_values`` that the new one lacks (and, when ``to_values`` is
+    declared, the new one holds one of them). A date question (``moved``): the date changed.
+    """
+
+    within_days: int
+    from_values: frozenset[str] = frozenset()
+    to_values: frozenset[str] = frozenset()
+    moved: bool = False
+    line: int = 0
+
+    def describe(self) -> str:
+        """The declaration in words, for the review seal."""
+        if self.moved:
+            return f"moved within {self.within_days} days"
+        return f"{sorted(self.from_values)} to {sorted(self.to_values)} within {self.within_days} days"
+
+
+@dataclass(frozen=True)
+class RecheckReview:
+    """``recheck_review:`` of the rule file: the reason a screening goes to review when a
+    patient proven to be the same person changed a recent answer (see ``core.history``)."""
+
+    id: str
+    patient: Mapping[str, str]
+    practitioner: Mapping[str, str]
+    source: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Question:
     """One question of the questionnaire."""
 
@@ -128,6 +164,12 @@ class Question:
     # answer goes stale, so it may never carry over (see ``core.carry_over``).
     carry_over: bool = False
     time_sensitive: bool = False
+    # Which change of the same patient's recent answer a practitioner must decide on
+    # (``recheck:``, see ``core.history``); None when no change counts.
+    recheck: Recheck | None = None
+    # ``lifelong: true``: the answer is lifelong history (a date of birth,
+    # "ever had"), so it may carry over even when a deferring or excluding rule reads it.
+    lifelong: bool = False
 
     @cached_property
     def option_values(self) -> frozenset[str]:
@@ -215,6 +257,22 @@ class Example:
     status: str
     fired: frozenset[str]  # every rule that fires, notes included
     rescreen_after: dt.date | None
+    # The line of ``fired`` and ``rescreen_after`` where the example gives them, so such a
+    # failure names the line of the value that no longer holds.
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A text of the rule file as written (before its placeholders are rendered): where it
+    is, whose it is, the numbers it states itself and the rules whose period it names."""
+
+    line: int
+    language: str
+    owner_kind: str  # "rule", "question", or "" (the procedure, sections, option sets)
+    owner_id: str
+    stated: str  # the text with its placeholders taken out
+    named: frozenset[str]  # rule ids named by {period} / {period:rule_id}
 
 
 @dataclass(frozen=True)
@@ -245,6 +303,10 @@ class RuleSet:
     examples_review: ExamplesReview | None = None
     # The line of the ``examples:`` section (0 when the file has none).
     examples_line: int = 0
+    # The reason a proven returning patient's changed answers give (``recheck_review:``).
+    recheck_review: RecheckReview | None = None
+    # Every text as written, for ``lint``'s check of numbers that differ from the periods.
+    texts: tuple[TextSource, ...] = field(default=(), repr=False, compare=False)
 
     def role_question(self, role: str) -> str | None:
         """The id of the question that plays ``role`` (see ``ROLES``), if any."""

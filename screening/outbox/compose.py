@@ -9,8 +9,9 @@ the rest with a token, never answers.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
@@ -18,19 +19,29 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from .. import storage
-from ..core.facts import needs_review
+from ..core.facts import current_status, needs_review
 from ..core.model import pick_text
 from ..storage import Database
-from ..web.clinic import get_clinic
+from ..web.clinic import get_clinic, readable_time
 from ..web.i18n import current_language
 from ..web.links import base_url, external_url
 from ..web.ruleset import get_ruleset
 from .links import seal_token, unseal_token
 
+MAIL_TRANSPORTS = ("smtp", "mailbox", "none")
+
+
+def mail_transport(config: Mapping[str, Any]) -> str:
+    """Where e-mail goes: ``MAIL_TRANSPORT`` when set, else "smtp" with a ``MAIL_SERVER`` and "none" without."""
+    chosen = str(config.get("MAIL_TRANSPORT") or "").strip().lower()
+    if chosen:
+        return chosen
+    return "smtp" if config.get("MAIL_SERVER") else "none"
+
 
 def mail_enabled() -> bool:
-    """Whether e-mail is configured (``MAIL_SERVER``); without it nothing is queued or offered."""
-    return bool(current_app.config.get("MAIL_SERVER"))
+    """Whether e-mail is on (over SMTP or into the local mailbox); without it nothing is queued or offered."""
+    return mail_transport(current_app.config) != "none"
 
 
 def webhooks_enabled() -> bool:
@@ -79,6 +90,14 @@ def _keep_line(reference: str) -> tuple[str, ...]:
     )
 
 
+def _screened_line(db: Database, screening_id: int) -> str:
+    """When the questionnaire was filled in, on the clinic's clock with its zone named (the
+    reader may be elsewhere); in the locale in force."""
+    screening = storage.get_screening(db, screening_id)
+    assert screening is not None, "queued in the transaction that stored the screening, or after it"
+    return str(_("Questionnaire filled in: %(time)s.", time=readable_time(screening["created_at"])))
+
+
 def queue_result_link(db: Database, screening_id: int, reference: str, token: str, email: str, language: str) -> int:
     """E-mail the patient the link to their result, and keep it sealed for the review message."""
     base = base_url()
@@ -92,7 +111,10 @@ def queue_result_link(db: Database, screening_id: int, reference: str, token: st
             language,
             screening_id=screening_id,
             subject=_("Your screening result at %(clinic)s", clinic=pick_text(clinic.name, language)),
-            paragraphs=[_("You asked us to e-mail you the link to your screening result.")],
+            paragraphs=[
+                _("You asked us to e-mail you the link to your screening result."),
+                _screened_line(db, screening_id),
+            ],
             link=external_url("patient.result", base, token=token),
             link_label=_("Open your result"),
             after=_keep_line(reference),
@@ -130,6 +152,51 @@ def queue_failed_sign_ins_notice(db: Database, email: str, failures: int, addres
         )
 
 
+def queue_account_link(db: Database, email: str, link: str, purpose: str, hours: int) -> int | None:
+    """E-mail a staff member their one-time set-password link: a new account (``purpose`` "invite") or
+    a reset one (None: no mail). In the rule file's first language, as every staff message."""
+    if not mail_enabled():
+        return None
+    clinic = get_clinic()
+    language = get_ruleset().languages[0]
+    with force_locale(language):
+        name = pick_text(clinic.name, language)
+        if purpose == "invite":
+            subject = _("Your account at %(clinic)s", clinic=name)
+            first = _(
+                "An administrator at %(clinic)s created an account for you (%(email)s). Follow the link to choose "
+                "your password.",
+                clinic=name,
+                email=email,
+            )
+        else:
+            subject = _("Set a new password for your account at %(clinic)s", clinic=name)
+            first = _(
+                "An administrator at %(clinic)s reset the password of your account (%(email)s): the old one no "
+                "longer works. Follow the link to choose a new one.",
+                clinic=name,
+                email=email,
+            )
+        return _queue_mail(
+            db,
+            f"account.{purpose}",
+            email,
+            language,
+            screening_id=None,
+            subject=subject,
+            paragraphs=[
+                first,
+                _(
+                    "The link works once, for %(hours)s hours. If you did not expect this message, tell the "
+                    "clinic's administrator.",
+                    hours=hours,
+                ),
+            ],
+            link=link,
+            link_label=_("Set your password"),
+        )
+
+
 def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int | None:
     """Tell the clinic's staff addresses that a screening waits for review (None: no addresses)."""
     clinic = get_clinic()
@@ -150,7 +217,8 @@ def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int |
                     "to expect contact within %(days)s working days.",
                     reference=reference,
                     days=clinic.reply_within_working_days,
-                )
+                ),
+                _screened_line(db, screening_id),
             ],
             link=external_url("practitioner.detail", reference=reference),
             link_label=_("Open the screening"),
@@ -270,6 +338,48 @@ def queue_reminder(db: Database, screening: storage.ScreeningRecord, base: str |
     return _queue_patient_mail(db, "patient.reminder", screening, screening["contact_email"], words)
 
 
+# How long the "Is this you?" link works: long enough for a mailbox read weekly, no longer.
+RECORD_LINK_DAYS = 7
+
+
+def queue_record_link(db: Database, screening_id: int) -> int | None:
+    """Ask the owner of a patient record, at the address the record holds, whether a screening that
+    matched it on typed e-mail and date of birth is theirs, with a one-time link (None: nothing to ask)."""
+    screening = storage.get_screening(db, screening_id)
+    assert screening is not None, "queued in the transaction that stored the screening"
+    if screening["patient_link"] != storage.SUGGESTED_LINK or screening["patient_id"] is None:
+        return None
+    address = storage.record_email_for(db, screening)
+    if address is None:
+        return None  # matched on the phone: a practitioner confirms it
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=RECORD_LINK_DAYS)
+    token = storage.create_record_link_request(
+        db, screening_id, screening["patient_id"], expires.isoformat(timespec="microseconds")
+    )
+
+    def words(clinic: str) -> dict[str, Any]:
+        return {
+            "subject": _("Is this you? Link your new screening to your record"),
+            "paragraphs": [
+                _(
+                    "A screening questionnaire was filled in at %(clinic)s with this e-mail address and the date of "
+                    "birth on your patient record. If it was you, follow the link to add the new screening to your "
+                    "record, so that the clinic sees it with your earlier screenings and your course.",
+                    clinic=clinic,
+                ),
+                _(
+                    "If it was not you, do nothing: the new screening stays apart from your record. The link works "
+                    "once, for %(days)s days.",
+                    days=RECORD_LINK_DAYS,
+                ),
+            ],
+            "link": external_url("patient.confirm_record_link", link_token=token),
+            "link_label": _("Link my new screening to my record"),
+        }
+
+    return _queue_patient_mail(db, "patient.record_link", screening, address, words)
+
+
 def webhook_body(event: str, screening: storage.ScreeningRecord) -> str:
     """The JSON a webhook carries: what happened, never the answers."""
     payload: dict[str, Any] = {
@@ -277,6 +387,8 @@ def webhook_body(event: str, screening: storage.ScreeningRecord) -> str:
         "reference": screening["reference"],
         "status": screening["status"],
         "decided_status": screening["decided_status"],
+        "decided_defer_until": screening["decided_defer_until"],
+        "current_status": current_status(screening),
         "reviewed": bool(screening["reviewed"]),
         "rules_version": screening["rules_version"],
         "rescreen_after": screening["rescreen_after"],
@@ -305,13 +417,23 @@ def queue_webhook(db: Database, event: str, screening_id: int) -> int | None:
 
 
 def queue_screening_created(
-    db: Database, saved: storage.SavedScreening, status: str, email: str, language: str, *, send_link: bool
+    db: Database,
+    saved: storage.SavedScreening,
+    status: str,
+    email: str,
+    language: str,
+    *,
+    send_link: bool,
+    flagged: bool = False,
 ) -> None:
-    """Everything a new screening sets off: the patient's link, the staff notice, the webhook."""
+    """Everything a new screening sets off: the patient's link, the question to a record's owner
+    whether a suggested match is theirs, the staff notice (a review, or answers that contradict
+    the same patient's recent ones: ``flagged``), the webhook."""
     if mail_enabled():
         if send_link and email:
             queue_result_link(db, saved.id, saved.reference, saved.token, email, language)
-        if needs_review(status, reviewed=False):
+        queue_record_link(db, saved.id)
+        if needs_review(status, reviewed=False, flagged=flagged):
             if int(current_app.config["STAFF_DIGEST_MINUTES"]) > 0:
                 queue_digest_item(db, saved.id, saved.reference)
             else:

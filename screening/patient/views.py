@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, send_file, url_for
@@ -14,13 +14,17 @@ from werkzeug.wrappers import Response
 
 from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, Verdict, screen
-from ..core.model import UNSURE, RuleSet
+from ..core.facts import current_rescreen_after
+from ..core.history import review_verdict
+from ..core.model import UNSURE, RuleSet, Section, pick_text
 from ..outbox import queue_screening_created, wake_sender
-from ..storage import get_screening_by_token, is_storage_fault, save_screening, write_transaction
+from ..storage import ScreeningRecord, get_screening_by_token, is_storage_fault, save_screening, write_transaction
 from ..web.clinic import get_clinic
 from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
+from ..web.history import flag_stored_screening, proven_findings, record_findings
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
+from ..web.kiosk import current_device, is_kiosk, remember_result, start_fresh
 from ..web.limits import form_rate_limit, limiter
 from ..web.redirects import has_control_characters, local_path
 from ..web.ruleset import get_ruleset
@@ -29,10 +33,15 @@ from .notices import notice_context
 
 bp = Blueprint("patient", __name__)
 
+# A returning patient's "still true" tick of a section: this prefix and the section's id.
+CONFIRM_PREFIX = "confirm_"
+
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """The procedure in a few lines and the way in."""
+    if is_kiosk():
+        start_fresh()  # the next patient at the reception tablet
     return render_template("patient/index.html", ruleset=get_ruleset(current_app))
 
 
@@ -40,14 +49,21 @@ def _new_form() -> ScreeningFormBase:
     return screening_form_class(get_ruleset(current_app), current_language())()
 
 
-def questionnaire_html(form: ScreeningFormBase, notice: str | None = None, **context: Any) -> str:
-    """The questionnaire page, with any errors listed at the top (``context``: more for the template)."""
+def questionnaire_html(
+    form: ScreeningFormBase,
+    notice: str | None = None,
+    section_errors: Mapping[str, str] | None = None,
+    **context: Any,
+) -> str:
+    """The questionnaire page, with any errors listed at the top (``section_errors``: one per section id,
+    listed after its questions; ``context``: more for the template)."""
     ruleset = get_ruleset(current_app)
     return render_template(
         "patient/questionnaire.html",
         form=form,
         ruleset=ruleset,
-        error_list=_error_list(form, ruleset),
+        error_list=_error_list(form, ruleset, section_errors or {}),
+        section_errors=section_errors or {},
         notice=notice,
         follow_up_triggers=_follow_up_triggers(ruleset),
         today_iso=screening_day().isoformat(),
@@ -93,6 +109,10 @@ def blank_questionnaire() -> str:
 def questionnaire() -> ResponseReturnValue:
     """Show the questionnaire; on a valid answer set, store it and show the result."""
     if request.method == "GET":
+        if is_kiosk():
+            # A fresh form and session for each patient; the shared page has no data-kiosk.
+            start_fresh()
+            return render_questionnaire(_new_form())
         # The query string reaches the page (the language switch's link back), so only a plain URL is shared.
         if request.query_string or current_app.debug:
             return render_questionnaire(_new_form())
@@ -113,25 +133,55 @@ def questionnaire() -> ResponseReturnValue:
     return store_submission(form, verdict)
 
 
-def store_submission(form: ScreeningFormBase, verdict: Verdict) -> ResponseReturnValue:
+def store_submission(
+    form: ScreeningFormBase, verdict: Verdict, source: ScreeningRecord | None = None
+) -> ResponseReturnValue:
     """Store a valid questionnaire (first or returning) with its signed consent and the
-    messages it sets off, then send the patient to their result."""
+    messages it sets off, then send the patient to their result.
+
+    ``source``: the screening whose result link a returning patient came through, whose
+    patient record the new screening joins (``storage.find_or_add_patient``).
+
+    The answers are checked against the same patient's earlier ones (``web.history``). Only a
+    patient proven by their own result link sees what that changes (the verdict "review");
+    a match on typed contact details and date of birth is shown to staff alone, so the page
+    tells a stranger nothing of another person's screenings.
+    """
     consent = signed_consent(current_language(), form.signature.data)
     db, patient = get_db(), form.patient()
+    device = current_device()  # a reception tablet: staff see where it was taken
+    ruleset, today = get_ruleset(current_app), screening_day()
     try:
         # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
         with write_transaction(db):
+            proven = None
+            if source is not None:
+                proven = proven_findings(db, ruleset, verdict, source["patient_id"], today)
+                verdict = review_verdict(ruleset, verdict, proven)
             saved = save_screening(
                 db,
                 verdict,
                 patient,
-                source="web",
+                source="web" if device is None else "kiosk",
+                device_id=None if device is None else device["id"],
                 language=current_language(),
                 consent_version=consent.consent.version,
                 consent=consent,
+                returning_from=source,
             )
+            if proven is not None:
+                record_findings(db, saved.id, proven)
+                findings = proven
+            else:
+                findings = flag_stored_screening(db, ruleset, verdict, saved.id, today)
             queue_screening_created(
-                db, saved, verdict.status, patient.email, current_language(), send_link=form.wants_link()
+                db,
+                saved,
+                verdict.status,
+                patient.email,
+                current_language(),
+                send_link=form.wants_link(),
+                flagged=bool(findings),
             )
     except Exception as error:
         if not is_storage_fault(error):
@@ -145,26 +195,26 @@ def store_submission(form: ScreeningFormBase, verdict: Verdict) -> ResponseRetur
         response.headers["Retry-After"] = "60"
         return response
     wake_sender()
+    if device is not None:
+        # No result link on a shared tablet: a view of this result bound to the device's session.
+        remember_result(saved.id)
+        return redirect(url_for("patient.kiosk_result"), 303)
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=saved.token), 303)
 
 
 @bp.get("/result/<token>")
 def result(token: str) -> ResponseReturnValue:
-    """The verdict, in plain words, behind an unguessable link."""
+    """The verdict, in plain words, behind an unguessable link (expiry: ``result_link``)."""
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
-    created = dt.datetime.fromisoformat(screening["created_at"])
-    if dt.datetime.now(dt.UTC) - created > dt.timedelta(days=int(current_app.config["RESULT_LINK_DAYS"])):
-        # An old link (forwarded, left in a mailbox) no longer shows health data.
-        return render_template("patient/result_expired.html", reference=screening["reference"]), 410
     ruleset = get_ruleset(current_app)
     return render_template(
         "patient/result.html",
         screening=screening,
         ruleset=ruleset,
-        rescreen_after=format_iso_date(screening["rescreen_after"]),
+        rescreen_after=format_iso_date(current_rescreen_after(screening)),
         **notice_context(screening, token),  # the token too: the page links its PDF and notices
         # Rules that fire on "not sure" answers: their reason names the questions answered so.
         unsure_rules={rule.id for rule in ruleset.rules if rule.condition.any_answer == UNSURE},
@@ -213,13 +263,22 @@ def _remember_language(response: Response, code: str) -> Response:
     return response
 
 
-def _error_list(form: ScreeningFormBase, ruleset: RuleSet) -> list[dict[str, str]]:
-    """Errors for the summary at the top, in page order, each linking to its field."""
+def _error_list(form: ScreeningFormBase, ruleset: RuleSet, section_errors: Mapping[str, str]) -> list[dict[str, str]]:
+    """Errors for the summary at the top, in page order, each linking to its field (a section's
+    error, to the "still true" tick under its questions)."""
     entries = []
-    # The page shows the details first, then the questions, then the signed consent.
+    # The page shows the details first, then the questions by section, then the signed consent.
     *details, signature, consent = PATIENT_FIELDS
-    names = [*details, *[q.id for q in ruleset.questions], signature, consent]
-    for name in ["csrf_token", *names]:
+    names: list[str | Section] = ["csrf_token", *details]
+    for section in ruleset.sections:
+        names += [q.id for q in ruleset.questions if q.section == section.id]
+        names.append(section)
+    for name in [*names, signature, consent]:
+        if isinstance(name, Section):
+            if name.id in section_errors:
+                label = str(pick_text(name.title, current_language()))
+                entries.append({"anchor": CONFIRM_PREFIX + name.id, "label": label, "message": section_errors[name.id]})
+            continue
         field = getattr(form, name, None)
         if field is None or not field.errors:
             continue

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import storage
+from ..core.decisions import DECIDED_STATUSES, decision_kind
 from ..core.engine import InvalidAnswers, Verdict, screen
 from ..core.model import RuleSet, pick_text
 from ..core.rules_diff import differing_rules, fired_rules
@@ -25,6 +26,7 @@ from .answer_rows import answer_label, answer_rows, history
 from .blueprint import bp
 from .clock import age, is_expired, to_local, valid_until
 from .forms import (
+    DECISION_LABELS,
     OUTCOME_LABELS,
     ReconfirmForm,
     ReviewForm,
@@ -76,7 +78,7 @@ def render_detail(
     today = screening_day()
     revision = storage.screening_revision(screening)
     if review_form is None:
-        review_form = ReviewForm(formdata=None, verdict_status=screening["status"], revision=revision)
+        review_form = ReviewForm(formdata=None, verdict_status=screening["status"], today=today, revision=revision)
     if reconfirm_form is None:
         reconfirm_form = ReconfirmForm(formdata=None, revision=revision)
     reviews = storage.list_reviews(db, screening["id"])
@@ -102,6 +104,9 @@ def render_detail(
             current_review=reviews[0] if reviews and screening["reviewed"] else None,
             history=history(screening, reviews, reconfirmations, ruleset, language),
             review_form=review_form,
+            decisions=decision_buttons(screening, review_form),
+            decision_keys=DECISION_KEYS,
+            today_iso=today.isoformat(),
             reconfirm_form=reconfirm_form,
             revision=revision,
             nav=neighbours(screening),
@@ -109,6 +114,34 @@ def render_detail(
         ),
         status,
     )
+
+
+# The key that presses each decision's button on the detail page (app.js's shortcuts).
+DECISION_KEYS = {"eligible": "e", "deferred": "d", "ineligible": "i"}
+
+
+def decision_buttons(screening: storage.ScreeningRecord, form: ReviewForm) -> list[dict[str, Any]]:
+    """The decisions the page offers, one button each: the verdict's own status needs
+    only the click; another asks for the fields ``core.decisions`` requires (``needs``:
+    a keyboard shortcut goes to the first one left empty rather than press the button)."""
+    verdict = screening["status"]
+    # On a definite verdict nobody has decided, the one-click confirmation above takes the key.
+    confirm_above = not screening["reviewed"] and verdict in DECIDED_STATUSES
+    buttons = []
+    for status in DECIDED_STATUSES:
+        same = status == verdict
+        with_date = status == "deferred" and not same
+        buttons.append(
+            {
+                "status": status,
+                "label": DECISION_LABELS[status],
+                "same": same,
+                "key": None if same and confirm_above else DECISION_KEYS[status],
+                "needs": [] if same else [*([form.defer_until.id] if with_date else []), form.reason_code.id],
+                "with_date": with_date,
+            }
+        )
+    return buttons
 
 
 def current_rules_verdict(screening: storage.ScreeningRecord, ruleset: RuleSet) -> dict[str, Any] | None:
@@ -147,13 +180,16 @@ def _stale(screening: Mapping[str, Any]) -> ResponseReturnValue:
 
 @bp.post("/screening/<reference>/review")
 def review(reference: str) -> ResponseReturnValue:
-    """Record a decision: confirm the verdict, or override it with a reason."""
+    """Record a decision: eligible, deferred (until a date) or ineligible; the verdict's own
+    status in one click, another with a reason (and a comment where the rules decided)."""
     screening = screening_or_404(reference)
-    form = ReviewForm(verdict_status=screening["status"])
+    today = screening_day()
+    form = ReviewForm(verdict_status=screening["status"], today=today)
     if not form.validate():
         return render_detail(screening, review_form=form, status=400)
-    decision = form.decision.data
-    status = screening["status"] if decision == "confirm" else form.status.data
+    status = form.status.data
+    decision = decision_kind(screening["status"], status)
+    defer_until = form.defer_until.data.isoformat() if status == "deferred" and form.defer_until.data else None
     db = get_db()
     try:
         # The decision and the messages it sets off (patient, webhook) commit together.
@@ -163,11 +199,12 @@ def review(reference: str) -> ResponseReturnValue:
                 screening["id"],
                 current_user.id,
                 form.revision.data,
-                decision=decision,
+                today=today,
                 status=status,
                 reason_code=form.reason_code.data or None,
                 comment=(form.comment.data or "").strip() or None,
                 notes=(form.notes.data or "").strip() or None,
+                defer_until=defer_until,
             )
             queue_screening_reviewed(db, screening["id"])
     except storage.StaleScreening:
@@ -176,6 +213,8 @@ def review(reference: str) -> ResponseReturnValue:
     details = {"verdict": screening["status"], "status": status}
     if decision == "override":
         details["reason"] = form.reason_code.data
+        if defer_until:
+            details["defer_until"] = defer_until
     audit(f"review.{decision}", screening_target(screening["reference"]), details)
     # On to the next screening nobody has decided, in the queue the practitioner came from.
     following = next_undecided_url(screening)

@@ -10,6 +10,7 @@ from ..core.consent import ConsentText
 from ..documents import consent_context, pdf_response, render_pdf
 from ..web.audit import audit, screening_target
 from ..web.clinic import get_clinic
+from ..web.course import course_progress
 from ..web.db import get_db
 from ..web.i18n import current_language, translate_text
 from ..web.ruleset import get_ruleset
@@ -34,6 +35,7 @@ def chart_pdf(reference: str) -> ResponseReturnValue:
         **answer_context(screening, language),
         history=history(screening, reviews, reconfirmations, ruleset, language),
         integrity=storage.integrity_matches(db, screening),
+        course=course_progress(db, screening.get("patient_id")),
         footer_text=f"{translate_text(get_clinic().name)} · {screening['reference']} · {screening['patient_name']}",
         **consent_context(screening),
     )

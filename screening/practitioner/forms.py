@@ -3,6 +3,7 @@ the rules page's "try it" form."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -15,7 +16,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
-    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -24,10 +24,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..core.consent import signature_matches
-from ..core.decisions import decision_problems
+from ..core.decisions import DECIDED_STATUSES, REASON_CODES, decision_problems
 from ..core.model import RuleSet
 from ..core.people import COMMENT_MAX, EMAIL_MAX, NAME_MAX, PASSWORD_MAX
 from ..patient.forms import ScreeningFormBase, screening_form_class
+from ..web.validators import PlainText
 
 # --- Practitioner workspace ----------------------------------------------------
 # Login, filters, review, re-confirmation and the rules page's "try it" form.
@@ -43,22 +44,33 @@ OUTCOME_LABELS = {
 }
 # Rules may also have the outcome "note", which is never a verdict.
 RULE_OUTCOME_LABELS = {**OUTCOME_LABELS, "note": _l("Note for the session")}
+# A decision's reasons (core.decisions.REASON_CODES) in words.
 OVERRIDE_REASONS = {
     "clarified_with_patient": _l("Clarified with the patient"),
     "physician_clearance": _l("Physician clearance received"),
     "not_clinically_relevant": _l("Not clinically relevant"),
+    "condition_must_settle": _l("A condition must settle first"),
+    "contraindication_confirmed": _l("Contraindication confirmed"),
     "other": _l("Other"),
+}
+assert tuple(OVERRIDE_REASONS) == REASON_CODES, "every reason code has its words"
+# The decisions a practitioner records, in words (never "review").
+DECISION_LABELS = {
+    "eligible": _l("Eligible: cleared for treatment"),
+    "deferred": _l("Deferred"),
+    "ineligible": _l("Not eligible"),
 }
 
 
 # The review form's message for each of ``decision_problems``' codes.
 DECISION_MESSAGES = {
-    "unknown_decision": _l("Choose whether you confirm or override the verdict."),
-    "status_missing": _l("Choose the status you change the verdict to."),
-    "status_same": _l("Choose the status you change the verdict to."),
-    "reason_missing": _l("Choose a reason for the override."),
-    "comment_missing": _l("Explain the override in a comment."),
-    "confirm_with_status": _l("To change the status, choose “Override”."),
+    "status_missing": _l("Choose a decision: eligible, deferred or not eligible."),
+    "status_not_decision": _l("“Review” is not a decision: choose eligible, deferred or not eligible."),
+    "defer_until_missing": _l("Enter the date from which the patient may be treated or screened again."),
+    "defer_until_past": _l("The deferral date cannot be in the past."),
+    "reason_missing": _l("Choose a reason for your decision."),
+    "reason_unknown": _l("Choose one of the reasons in the list."),
+    "comment_missing": _l("Explain in a comment why you decide otherwise than the rules."),
 }
 
 
@@ -110,7 +122,13 @@ class QueueFilterForm(FlaskForm):
     )
     reviewed = SelectField(
         _l("Review"),
-        choices=select_choices(("", _l("Reviewed or not")), ("no", _l("Not reviewed yet")), ("yes", _l("Reviewed"))),
+        choices=select_choices(
+            ("", _l("Reviewed or not")),
+            ("no", _l("Not reviewed yet")),
+            ("yes", _l("Reviewed")),
+            # Undecided reviews and undecided screenings flagged by changed answers (storage.queue).
+            ("decide", _l("Needs a decision")),
+        ),
         default="",
     )
     since = DateField(_l("From"), validators=[Optional(), _plausible_date])
@@ -137,39 +155,46 @@ class AuditFilterForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    """Confirm the verdict, or override it with a reason and a comment."""
+    """A decision: eligible, deferred (until a date) or ineligible, with a reason and a comment
+    where the rules decided otherwise or nothing (``core.decisions``)."""
 
-    decision = RadioField(
-        _l("Decision"),
-        choices=select_choices(
-            ("confirm", _l("Confirm the verdict")), ("override", _l("Override it to another status"))
-        ),
-        invalid_choice_message=_l("Choose whether you confirm or override the verdict."),
+    # Set by the button pressed; ``decision_problems`` says what is wrong with it, "review" included.
+    status = SelectField(_l("Decision"), choices=select_choices(*DECISION_LABELS.items()), validate_choice=False)
+    defer_until = DateField(
+        _l("Deferred until"),
+        description=_l("The date from which the patient may be treated or screened again."),
+        validators=[Optional(), _plausible_date],
     )
-    status = SelectField(_l("New status"), choices=select_choices(), default="")
     reason_code = SelectField(
-        _l("Reason for the override"),
+        _l("Reason for your decision"),
         choices=select_choices(("", _l("Choose a reason")), *OVERRIDE_REASONS.items()),
         default="",
     )
-    comment = TextAreaField(_l("Comment (required for an override)"), validators=[Length(max=COMMENT_MAX)])
-    notes = TextAreaField(_l("Notes (optional)"), validators=[Length(max=COMMENT_MAX)])
+    comment = TextAreaField(
+        _l("Comment (required when you decide otherwise than the rules)"),
+        validators=[Length(max=COMMENT_MAX), PlainText(multiline=True)],
+    )
+    notes = TextAreaField(_l("Notes (optional)"), validators=[Length(max=COMMENT_MAX), PlainText(multiline=True)])
     revision = HiddenField(validators=[DataRequired()])
 
-    def __init__(self, *args: Any, verdict_status: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, verdict_status: str, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.verdict_status = verdict_status
-        self.status.choices = select_choices(
-            ("", _l("Choose a status")),
-            *[(code, label) for code, label in OUTCOME_LABELS.items() if code != verdict_status],
-        )
+        self.today = today
+        if verdict_status not in DECIDED_STATUSES:
+            # The rules decided nothing: a reason says why, the comment is optional.
+            self.comment.label.text = _l("Comment (optional)")
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """The fields, then the review rules (``decision_problems``): an override
-        names a different status, a reason and a comment; a confirmation changes nothing."""
+        """The fields, then the decision rules (``decision_problems``), each message beside its field."""
         valid = bool(super().validate(extra_validators))
         problems = decision_problems(
-            self.decision.data, self.verdict_status, self.status.data, self.reason_code.data, self.comment.data
+            self.verdict_status,
+            self.status.data,
+            self.reason_code.data,
+            self.comment.data,
+            defer_until=self.defer_until.data,
+            today=self.today,
         )
         for problem in problems:
             field = getattr(self, problem.field)
@@ -182,13 +207,17 @@ class ReviewForm(FlaskForm):
 
 def patient_signature_field() -> StringField:
     """The day-of-session signature: the patient types their name at the clinic's tablet."""
-    return StringField(_l("The patient's signature: they type their full name"), validators=[Length(max=NAME_MAX)])
+    return StringField(
+        _l("The patient's signature: they type their full name"), validators=[Length(max=NAME_MAX), PlainText()]
+    )
 
 
 def check_patient_signature(field: Field, patient_name: str) -> bool:
     """Whether the typed signature is the screening's patient name (case and spaces aside);
     if not, the error goes beside the field."""
     typed = field.data or ""
+    if field.errors:
+        return False  # core.text's rule refused it: that is the one message
     if not typed.strip():
         message = _l("The patient must sign: ask them to type their full name.")
     elif not signature_matches(typed, patient_name):

@@ -8,6 +8,7 @@ from typing import Any
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from .. import storage
 from ..core.facts import needs_review
@@ -24,16 +25,22 @@ PAGE_SIZE = 50
 # common surname grows with the clinic's records (BENCHMARKS.md, "Scale"); the queue-wide
 # counts are kept by triggers and always exact.
 COUNT_LIMIT = 1000
+# The "Needs a decision" view: its query parameters, and the bare queue's marker for "All"
+# (the bare queue opens on the work when there is any).
+DECIDE_ARGS = {"reviewed": "decide"}
+ALL_ARGS = {"view": "all"}
 # Only what the queue's table shows: no answers, no contact details.
 QUEUE_COLUMNS = (
     "id, reference, created_at, source, patient_name, birth_date, status, reviewed, decided_status,"
-    " reviewed_at, confirmed_at"
+    " reviewed_at, confirmed_at, flagged, " + storage.DEVICE_NAME_COLUMN  # "taken at reception" on a kiosk's screenings
 )
 
 
 def queue_filter(form: QueueFilterForm) -> storage.ScreeningFilter:
     """The validated filter form as the storage's filter."""
     reviewed = {"yes": True, "no": False}.get(form.reviewed.data or "")
+    # "Needs a decision": undecided reviews and undecided screenings flagged by their findings.
+    decide = form.reviewed.data == "decide"
     since, until = day_bounds(form.since.data, form.until.data)
     return storage.ScreeningFilter(
         status=form.status.data or None,
@@ -41,6 +48,7 @@ def queue_filter(form: QueueFilterForm) -> storage.ScreeningFilter:
         since=since,
         until=until,
         search=(form.q.data or "").strip() or None,
+        decide=decide,
     )
 
 
@@ -75,13 +83,13 @@ def queue_views(
         (
             "decide",
             _("Needs a decision"),
-            {"status": "review", "reviewed": "no"},
+            DECIDE_ARGS,
             shown_count({"review": undecided}, counted=counted),
         ),
         ("deferred", _("Deferred by rule"), {"status": "deferred"}, shown_count(counts, "deferred", counted=counted)),
         ("ineligible", _("Not eligible"), {"status": "ineligible"}, shown_count(counts, "ineligible", counted=counted)),
         ("eligible", _("Eligible"), {"status": "eligible"}, shown_count(counts, "eligible", counted=counted)),
-        ("all", _("All"), {}, shown_count(counts, counted=counted)),
+        ("all", _("All"), {} if base else ALL_ARGS, shown_count(counts, counted=counted)),
     ]
     chosen = {"status": form.status.data or "", "reviewed": form.reviewed.data or ""}
     return [
@@ -103,8 +111,13 @@ def listing_details(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/")
 def queue() -> ResponseReturnValue:
-    """Screenings newest first, filtered, a page at a time (keyset)."""
-    form = QueueFilterForm(formdata=request.args)
+    """Screenings newest first, filtered, a page at a time (keyset); the bare queue opens on
+    "Needs a decision" when anything waits for one."""
+    db = get_db()
+    query = request.args
+    if not query and storage.count_matches(db, queue_filter(QueueFilterForm(formdata=MultiDict(DECIDE_ARGS))), limit=1):
+        query = MultiDict(DECIDE_ARGS)
+    form = QueueFilterForm(formdata=query)
     valid = form.validate()
     if not valid:
         # Show the errors, and the unfiltered queue rather than a guess.
@@ -113,7 +126,6 @@ def queue() -> ResponseReturnValue:
     else:
         form_filters = queue_filter(form)
         args = filter_args(form)
-    db = get_db()
     today = screening_day()
     rows = storage.list_screenings(db, form_filters, before=page_start(), limit=PAGE_SIZE + 1, columns=QUEUE_COLUMNS)
     cursor = next_cursor(rows, PAGE_SIZE, "created_at")
@@ -122,13 +134,15 @@ def queue() -> ResponseReturnValue:
             **row,
             "expired": is_expired(row, today),
             "age": age(row["birth_date"], today),
-            "needs_review": needs_review(row["status"], bool(row["reviewed"])),
+            "needs_review": needs_review(row["status"], bool(row["reviewed"]), bool(row["flagged"])),
         }
         for row in rows[:PAGE_SIZE]
     ]
     counted = storage.needs_counting(form_filters)
     counts = storage.queue_counts(db, form_filters, limit=COUNT_LIMIT)
-    undecided = storage.count_matches(db, replace(form_filters, status="review", reviewed=False), limit=COUNT_LIMIT)
+    undecided = storage.count_matches(
+        db, replace(form_filters, status=None, reviewed=None, decide=True), limit=COUNT_LIMIT
+    )
     # Who looked at which list: the filters and how many rows, never a name searched for.
     audit("screening.list", None, {**listing_details(args), "shown": len(shown)})
     return (

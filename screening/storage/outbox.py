@@ -240,12 +240,23 @@ def get_patient_notice(db: Database, screening_id: int) -> PatientNoticeRecord |
     return cast(PatientNoticeRecord | None, row)
 
 
+# A screening's re-screen date that counts, in SQL.
+_RESCREEN_AFTER = (
+    "CASE WHEN screenings.reviewed = 1 AND screenings.decided_status IS NOT NULL"
+    " THEN screenings.decided_defer_until ELSE screenings.rescreen_after END"
+)
+
+
 def due_reminders(db: Database, today: str) -> list[int]:
-    """Screenings whose patient asked for a reminder, whose re-screen date has come, not yet reminded."""
+    """Screenings whose patient asked for a reminder, whose re-screen date has come, not yet reminded.
+
+    The date that counts is the practitioner's once they decided (none unless they deferred),
+    else the rules' (``core.facts.current_rescreen_after``).
+    """
     rows = db.execute(
-        "SELECT screenings.id FROM patient_notices JOIN screenings ON screenings.id = patient_notices.screening_id"
-        " WHERE reminder_requested_at IS NOT NULL AND reminded_at IS NULL AND screenings.rescreen_after <= ?"
-        " ORDER BY screenings.rescreen_after, screenings.id",
+        f"SELECT screenings.id FROM patient_notices JOIN screenings ON screenings.id = patient_notices.screening_id"  # noqa: S608 - constant SQL
+        f" WHERE reminder_requested_at IS NOT NULL AND reminded_at IS NULL AND {_RESCREEN_AFTER} <= ?"
+        f" ORDER BY {_RESCREEN_AFTER}, screenings.id",
         [today],
     ).fetchall()
     return [int(row[0]) for row in rows]

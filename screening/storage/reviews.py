@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from ..core.consent import Signature
-from ..core.decisions import decision_problems
+from ..core.decisions import DECIDED_STATUSES, decision_kind, decision_problems
 from ..core.engine import Verdict
 from .connection import Database, insert_row, utc_now, write_transaction
 from .integrity import store_integrity
@@ -16,23 +17,34 @@ from .screenings import StaleScreening, get_screening, screening_revision, to_js
 
 
 class Decision(TypedDict):
-    """A practitioner's decision on a verdict, as ``add_review`` and ``review_screening`` take it."""
+    """A practitioner's decision on a verdict, as ``add_review`` and ``review_screening`` take it.
 
-    decision: str
+    ``add_review`` stores ``decision`` ("confirm" or "override"), which it needs; ``review_screening``
+    works it out from the verdict and the status.
+    """
+
+    decision: NotRequired[str]
     status: str
     reason_code: NotRequired[str | None]
     comment: NotRequired[str | None]
     notes: NotRequired[str | None]
+    defer_until: NotRequired[str | None]  # ISO date, for a deferral
 
 
 def add_review(db: Database, screening_id: int, practitioner_id: int, **decision: Unpack[Decision]) -> int:
-    """Record a decision; it supersedes, never edits, earlier ones."""
+    """Record a decision; it supersedes, never edits, earlier ones.
+
+    Raises ``ValueError`` for a status that is not a decision ("review" is the
+    rules asking for one); ``review_screening`` checks the rest.
+    """
+    if decision["status"] not in DECIDED_STATUSES:
+        raise ValueError(f"{decision['status']!r} is not a decision: one of {', '.join(DECIDED_STATUSES)}")
     now = utc_now()
     with write_transaction(db):
         new_id = insert_row(
             db,
             "INSERT INTO reviews (screening_id, practitioner_id, created_at, decision, status, reason_code,"
-            " comment, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " comment, notes, defer_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 screening_id,
                 practitioner_id,
@@ -42,18 +54,21 @@ def add_review(db: Database, screening_id: int, practitioner_id: int, **decision
                 decision.get("reason_code"),
                 decision.get("comment"),
                 decision.get("notes"),
+                decision.get("defer_until"),
             ],
         )
         db.execute(
-            "UPDATE screenings SET reviewed = 1, decided_status = ?, reviewed_at = ? WHERE id = ?",
-            [decision["status"], now, screening_id],
+            "UPDATE screenings SET reviewed = 1, decided_status = ?, decided_defer_until = ?, reviewed_at = ?"
+            " WHERE id = ?",
+            [decision["status"], decision.get("defer_until"), now, screening_id],
         )
     return new_id
 
 
-# Reviews with the name and e-mail of who made them.
+# Reviews with the name, e-mail and role of who made them.
 _REVIEWS_SQL = (
-    "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email"
+    "SELECT reviews.*, practitioners.name AS practitioner_name, practitioners.email AS practitioner_email,"
+    " practitioners.role AS practitioner_role"
     " FROM reviews JOIN practitioners ON practitioners.id = reviews.practitioner_id"
 )
 
@@ -76,35 +91,60 @@ def latest_reviews(db: Database, screening_ids: list[int]) -> dict[int, ReviewRe
 
 
 def review_screening(
-    db: Database, screening_id: int, practitioner_id: int, revision: str, **decision: Unpack[Decision]
+    db: Database,
+    screening_id: int,
+    practitioner_id: int,
+    revision: str,
+    *,
+    today: dt.date,
+    **decision: Unpack[Decision],
 ) -> int:
-    """Record a decision on the verdict the practitioner saw.
+    """Record a decision on the verdict the practitioner saw (``today`` is the clinic's day).
 
     Raises ``StaleScreening`` if the screening changed since ``revision`` was
-    read, and ``ValueError`` naming the problems ``core.decisions`` finds if
-    the decision contradicts the verdict (a confirmation of another status,
-    an override to the same status, an override without a reason and comment).
+    read, and ``ValueError`` naming the problems ``core.decisions`` finds
+    (``review`` as a decision, a deferral without a date or dated in the past,
+    a change of status without its reason or comment).
     """
     with write_transaction(db):
         current = get_screening(db, screening_id)
         if current is None or screening_revision(current) != revision:
             raise StaleScreening(screening_id)
+        defer_until = decision.get("defer_until")
         problems = decision_problems(
-            decision["decision"],
             current["status"],
             decision["status"],
             decision.get("reason_code"),
             decision.get("comment"),
+            defer_until=dt.date.fromisoformat(defer_until) if defer_until else None,
+            today=today,
         )
         if problems:
-            raise ValueError(
-                "the decision contradicts the verdict: " + ", ".join(f"{p.field}: {p.code}" for p in problems)
+            raise ValueError("the decision cannot be recorded: " + ", ".join(f"{p.field}: {p.code}" for p in problems))
+        if decision_kind(current["status"], decision["status"]) == "confirm":
+            # A confirmation keeps the verdict, its re-screen date included, and
+            # gives no reason: nothing is overridden.
+            until = current["rescreen_after"] if current["status"] == "deferred" else None
+            return add_review(
+                db,
+                screening_id,
+                practitioner_id,
+                decision="confirm",
+                status=current["status"],
+                notes=decision.get("notes"),
+                defer_until=until,
             )
-        if decision["decision"] == "confirm":
-            # A confirmation keeps the verdict's status and gives no reason:
-            # nothing is overridden.
-            decision = Decision(decision="confirm", status=current["status"], notes=decision.get("notes"))
-        return add_review(db, screening_id, practitioner_id, **decision)
+        return add_review(
+            db,
+            screening_id,
+            practitioner_id,
+            decision="override",
+            status=decision["status"],
+            reason_code=decision.get("reason_code"),
+            comment=decision.get("comment"),
+            notes=decision.get("notes"),
+            defer_until=defer_until if decision["status"] == "deferred" else None,
+        )
 
 
 def _verdict_key(
@@ -190,6 +230,7 @@ def reconfirm_screening(
             f"UPDATE screenings SET {assignments}, confirmed_at = :now,"  # noqa: S608 - column names come from code
             " reviewed = CASE WHEN :reset THEN 0 ELSE reviewed END,"
             " decided_status = CASE WHEN :reset THEN NULL ELSE decided_status END,"
+            " decided_defer_until = CASE WHEN :reset THEN NULL ELSE decided_defer_until END,"
             " reviewed_at = CASE WHEN :reset THEN NULL ELSE reviewed_at END WHERE id = :id",
             {**columns, "now": now, "reset": int(answers_changed or verdict_changed), "id": screening_id},
         )
