@@ -26,3 +26,7 @@ except (ClinicFileError, ConsentFileError) as error:
 except (ConfigError, StorageUnavailable) as error:
     print(f"The app will not start: {error}", file=sys.stderr)
     sys.exit(2)
+except OSError as error:
+    # A folder it must write in that it cannot (a read-only instance folder): one line, not a traceback.
+    print(f"The app will not start: {error}", file=sys.stderr)
+    sys.exit(2)

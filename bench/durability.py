@@ -74,6 +74,8 @@ class Server:
             "SCREENING_SECRET_KEY": "durability-test-secret-key-0123456789",
             "SCREENING_SESSION_COOKIE_SECURE": "false",
             "SCREENING_RATELIMIT_ENABLED": "false",
+            # Links under the server's own address (the app refuses to serve without one).
+            "SCREENING_PUBLIC_URL": self.base,
             **self.env,
         }
         gunicorn = Path(sys.executable).with_name("gunicorn")

@@ -14,14 +14,16 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .core.engine import InvalidAnswers, screen
-from .core.people import NAME_MAX, has_hidden_characters, is_email, normalise_email
+from .core.people import NAME_MAX, is_email, normalise_email
+from .core.text import INVALID_CHARACTERS, InvalidText, clean_text
 from .practitioner.auth import PasswordError, check_new_password, hash_password
-from .practitioner.roles import PRACTITIONER, ROLES
 from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
     API_SCOPES,
+    AuditFilter,
     CopyRefused,
     PractitionerRecord,
+    RestoreRefused,
     StorageUnavailable,
     backup_database,
     check_copy,
@@ -34,16 +36,21 @@ from .storage import (
     describe_url,
     end_sessions,
     erase_screening,
+    finish_erasures,
     get_practitioner_by_email,
     has_live_api_token,
     is_postgres_url,
+    list_audit,
     purge_screenings,
+    restore_sqlite_backup,
     revoke_api_tokens,
     set_practitioner_active,
     verify_backup,
 )
+from .version import package_version
 from .web.audit import audit, practitioner_target, screening_target
-from .web.db import get_db, init_db, screening_day
+from .web.db import close_db, get_db, init_db, screening_day
+from .web.roles import PRACTITIONER, ROLES, may_use_scope
 from .web.ruleset import get_ruleset
 
 
@@ -160,10 +167,14 @@ def create_practitioner_command(email: str, name: str, role: str, password_stdin
     email = normalise_email(email)
     if not is_email(email):
         raise CommandError(f"'{email}' is not an email address")
-    if not name.strip() or len(name.strip()) > NAME_MAX:
+    try:
+        name = clean_text(name, required=True)  # core.text's rule, as the invite form's
+    except InvalidText as error:
+        if error.code == INVALID_CHARACTERS:
+            raise CommandError("the name must not contain control characters or text-direction overrides") from None
+        name = ""
+    if not name or len(name) > NAME_MAX:
         raise CommandError(f"the name must have 1 to {NAME_MAX} characters")
-    if has_hidden_characters(name):
-        raise CommandError("the name must not contain control characters or text-direction overrides")
     if get_practitioner_by_email(get_db(), email) is not None:
         raise CommandError(f"a practitioner with the email {email} already exists")
     password = _read_password(password_stdin)
@@ -200,11 +211,12 @@ def deactivate_practitioner_command(email: str) -> None:
     "scopes",
     multiple=True,
     type=click.Choice(API_SCOPES),
-    help="What it may read (repeat for several; default: all).",
+    help="What it may read (repeat for several; default: all its owner's role may use).",
 )
 @click.option("--expires-days", type=click.IntRange(1, 3650), help="Days until it stops working (default: never).")
 def create_api_token_command(email: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
-    """Issue an API token for a practitioner; it is printed once and never stored."""
+    """Issue an API token for a practitioner; it is printed once and never stored.
+    It may carry only scopes the account's role may use (the role table)."""
     row = _practitioner(email)
     if not row["active"]:
         raise CommandError(f"the practitioner {row['email']} is deactivated")
@@ -213,7 +225,13 @@ def create_api_token_command(email: str, name: str, scopes: tuple[str, ...], exp
         raise CommandError(f"the token name must have 1 to {NAME_MAX} characters")
     if has_live_api_token(get_db(), row["id"], name):
         raise CommandError(f"{row['email']} already has a token named '{name}'; revoke it first or choose another name")
-    scopes = tuple(dict.fromkeys(scopes)) or API_SCOPES
+    role = row["role"]
+    refused = [scope for scope in dict.fromkeys(scopes) if not may_use_scope(role, scope)]
+    if refused:
+        raise CommandError(f"the role {role} may not use the scope {', '.join(refused)}: its pages do not show that")
+    scopes = tuple(dict.fromkeys(scopes)) or tuple(scope for scope in API_SCOPES if may_use_scope(role, scope))
+    if not scopes:
+        raise CommandError(f"the role {role} may use no API scope: a token of this account could read nothing")
     expires_at = None
     if expires_days is not None:
         expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days)).isoformat(timespec="microseconds")
@@ -267,14 +285,29 @@ def purge_command(days: int, yes: bool) -> None:
 @click.argument("reference")
 @with_appcontext
 def erase_command(reference: str) -> None:
-    """Erase one patient's screening on request (right to erasure)."""
-    counts = erase_screening(get_db(), reference)
+    """Erase one patient's screening on request (right to erasure); run again to finish an unfinished wipe."""
+    reference = reference.strip().upper()
+    db = get_db()
+    counts = erase_screening(db, reference)
     if counts is None:
-        raise CommandError(f"no screening with reference {reference.strip().upper()!r}")
-    audit("screening.erase", screening_target(reference.strip().upper()), details=counts)
-    click.echo(f"Erased screening {reference.strip().upper()} and {counts['reviews']} review(s).")
-    if not counts["wal_cleared"]:
-        click.echo("The write-ahead log is in use and still holds old pages: run erase again shortly.", err=True)
+        if not list_audit(db, AuditFilter(action="screening.erase", targets=(screening_target(reference),)), limit=1):
+            raise CommandError(f"no screening with reference {reference!r}")
+        # Erased before, perhaps while a reader kept the old pages in the write-ahead log: finish that.
+        cleared = finish_erasures(db)
+        audit("screening.erase", screening_target(reference), details={"finished": 1, "wal_cleared": int(cleared)})
+        if cleared:
+            click.echo(f"Screening {reference} was erased before; no copy of it is left in the database files.")
+    else:
+        audit("screening.erase", screening_target(reference), details=counts)
+        click.echo(f"Erased screening {reference} and {counts['reviews']} review(s).")
+        cleared = bool(counts["wal_cleared"])
+    if not cleared:
+        click.echo(
+            "The write-ahead log is in use and still holds old pages of this screening: "
+            f"run `flask erase {reference}` again shortly to finish.",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @click.command("backup")
@@ -293,6 +326,39 @@ def backup_command(path: str) -> None:
     click.echo(f"Backup written to {path} (integrity_check: {check}).")
 
 
+@click.command("restore")
+@click.argument("backup", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that holds screenings (stop the server first).")
+@with_appcontext
+def restore_command(backup: str, force: bool) -> None:
+    """Put the SQLite backup BACKUP in place of the database, after checking it. Stop the server first."""
+    database = current_app.config["DATABASE"]
+    if is_postgres_url(database):
+        raise CommandError(
+            f"the database is PostgreSQL ({database_label(database)}): restore a dump of `backup` with pg_restore,"
+            " e.g. pg_restore --clean --if-exists --no-owner --dbname=URL BACKUP"
+        )
+    close_db()  # this process's connection is to the file about to be replaced
+    try:
+        restored = restore_sqlite_backup(backup, database, force=force)
+    except RestoreRefused as error:
+        raise CommandError(f"not restored: {error}") from error
+    applied = init_db(database)  # a backup of an earlier release is brought up to this one
+    close_db()
+    audit("data.restore", details={"screenings": restored.screenings, "migrated": len(applied), "forced": int(force)})
+    click.echo(f"Restored {database} from {backup}: {restored.screenings} screening(s).")
+    if applied:
+        click.echo(f"Applied migrations: {', '.join(applied)}")
+
+
+@click.command("version")
+@with_appcontext
+def version_command() -> None:
+    """Print this release's version and the version of the rules in force."""
+    click.echo(f"screening {package_version()}")
+    click.echo(f"rules {get_ruleset().full_version}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (
@@ -307,6 +373,8 @@ def init_app(app: Flask) -> None:
         purge_command,
         erase_command,
         backup_command,
+        restore_command,
         copy_database_command,
+        version_command,
     ):
         app.cli.add_command(command)

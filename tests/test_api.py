@@ -424,6 +424,61 @@ def test_revoked_token_and_inactive_practitioner_are_refused(app: Flask, client:
     assert client.get("/api/v1/screenings", headers=bearer(other)).status_code == 401
 
 
+def _token_of(app: Flask, email: str, role: str) -> tuple[str, int]:
+    """An account with ``role`` and a token with every scope, straight into storage (as an
+    old token, or one made before the owner's role changed)."""
+    with app.app_context():
+        owner = storage.create_practitioner(get_db(), email, "Staff", "x", role)
+        return storage.create_api_token(get_db(), owner, "sync"), owner
+
+
+def _bearer_paths(reference: str) -> list[str]:
+    return [
+        "/api/v1/screenings",
+        f"/api/v1/screenings/{reference}",
+        f"/api/v1/screenings/{reference}/fhir",
+        f"/api/v1/screenings/{reference}/patient",
+    ]
+
+
+def test_a_reception_token_reads_no_answers(app: Flask, client: FlaskClient) -> None:
+    """Reception's pages show contact details and status, never answers: nor does its token."""
+    reference = post(client, pregnant="yes")
+    token, owner = _token_of(app, "rita@example.com", "reception")
+    for path in _bearer_paths(reference):
+        response = client.get(path, headers=bearer(token))
+        assert response.status_code == 403, path
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+        assert "owner's role (reception)" in response.get_json()["message"]
+        assert "pregnant" not in response.get_data(as_text=True) and "Anna" not in response.get_data(as_text=True)
+    refused = audit_rows(app, "access.denied")
+    assert len(refused) == 4 and all(json.loads(r["details"])["reason"] == "role" for r in refused)
+    assert {r["practitioner_id"] for r in refused} == {owner}
+    assert audit_rows(app, "screening.view") == [] and audit_rows(app, "screening.list") == []
+
+
+def test_a_demoted_practitioners_token_loses_the_answers_then_deactivation_ends_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The owner's role at the time of each request decides, not the role the token was made under."""
+    reference = post(client, pregnant="yes")
+    token, owner = _token_of(app, "nina@example.com", "practitioner")
+    read = client.get(f"/api/v1/screenings/{reference}", headers=bearer(token))
+    assert read.status_code == 200 and read.get_json()["answers"]["pregnant"] == "yes"
+    with app.app_context():
+        storage.set_practitioner_role(get_db(), owner, "reception")
+    for path in _bearer_paths(reference):
+        demoted = client.get(path, headers=bearer(token))
+        assert demoted.status_code == 403 and "pregnant" not in demoted.get_data(as_text=True), path
+    with app.app_context():
+        storage.set_practitioner_role(get_db(), owner, "practitioner")
+    assert client.get(f"/api/v1/screenings/{reference}", headers=bearer(token)).status_code == 200
+    assert app.test_cli_runner().invoke(args=["deactivate-practitioner", "nina@example.com"]).exit_code == 0
+    for path in _bearer_paths(reference):
+        gone = client.get(path, headers=bearer(token))
+        assert gone.status_code == 401 and 'error="invalid_token"' in gone.headers["WWW-Authenticate"], path
+
+
 def test_read_one_screening_is_audited(app: Flask, client: FlaskClient) -> None:
     token, practitioner_id = make_token(app)
     reference = post(client, pregnant="yes")
@@ -474,8 +529,28 @@ def test_read_includes_review_decision(app: Flask, client: FlaskClient) -> None:
     data = client.get(f"/api/v1/screenings/{reference}", headers=bearer(token)).get_json()
     assert data["status"] == "review"
     assert data["reviewed"] is True
-    assert data["decided_status"] == "eligible"
+    assert (data["decided_status"], data["current_status"]) == ("eligible", "eligible")
     assert data["reviewed_at"]
+
+
+def test_read_carries_a_decided_deferral_and_its_date(app: Flask, client: FlaskClient) -> None:
+    token, practitioner_id = make_token(app)
+    reference = post(client, keloids="yes")
+    before = client.get(f"/api/v1/screenings/{reference}", headers=bearer(token)).get_json()
+    assert (before["current_status"], before["decided_status"], before["current_rescreen_after"]) == (
+        "review",
+        None,
+        None,
+    )
+    with app.app_context():
+        screening = storage.get_screening_by_reference(get_db(), reference)
+        storage.add_review(
+            get_db(), screening["id"], practitioner_id, decision="override", status="deferred", defer_until="2027-02-01"
+        )
+    data = client.get(f"/api/v1/screenings/{reference}", headers=bearer(token)).get_json()
+    assert (data["status"], data["rescreen_after"]) == ("review", None)  # the rules' verdict, as such
+    assert (data["decided_status"], data["decided_defer_until"]) == ("deferred", "2027-02-01")
+    assert (data["current_status"], data["current_rescreen_after"]) == ("deferred", "2027-02-01")
 
 
 def test_unknown_reference_is_404(app: Flask, client: FlaskClient) -> None:

@@ -39,13 +39,11 @@ def view(app: Flask, client: FlaskClient, reference: str) -> None:
 
 
 def confirm(app: Flask, client: FlaskClient, reference: str) -> None:
-    assert decide(client, reference, decision="confirm").status_code == 303
+    assert decide(client, reference, status="eligible", reason_code="clarified_with_patient").status_code == 303
 
 
 def override(app: Flask, client: FlaskClient, reference: str) -> None:
-    response = decide(
-        client, reference, decision="override", status="eligible", reason_code="physician_clearance", comment="Letter"
-    )
+    response = decide(client, reference, status="deferred", reason_code="physician_clearance", defer_until="2099-01-31")
     assert response.status_code == 303
 
 
@@ -65,12 +63,17 @@ def logout(app: Flask, client: FlaskClient, reference: str) -> None:
     ("act", "action", "target", "details"),
     [
         (view, "screening.view", "screening:{ref}", None),
-        (confirm, "review.confirm", "screening:{ref}", {"verdict": "review", "status": "review"}),
+        (
+            confirm,
+            "review.override",
+            "screening:{ref}",
+            {"verdict": "review", "status": "eligible", "reason": "clarified_with_patient"},
+        ),
         (
             override,
             "review.override",
             "screening:{ref}",
-            {"verdict": "review", "status": "eligible", "reason": "physician_clearance"},
+            {"verdict": "review", "status": "deferred", "reason": "physician_clearance", "defer_until": "2099-01-31"},
         ),
         (
             renew,
@@ -257,7 +260,7 @@ def test_the_audit_log_is_append_only_from_the_app(app: Flask, doctor: FlaskClie
         ("GET", "/practitioner/screening/{ref}", None, 200, None),
         ("GET", "/practitioner/screening/{ref}/answers", None, 200, {"part": "answers", "status": 200}),
         ("POST", "/practitioner/screening/{ref}/answers", {"revision": "x"}, 400, {"part": "answers", "status": 400}),
-        ("POST", "/practitioner/screening/{ref}/review", {"decision": "override"}, 400, {"status": 400}),
+        ("POST", "/practitioner/screening/{ref}/review", {"status": "review"}, 400, {"status": 400}),
         ("POST", "/practitioner/screening/{ref}/reconfirm", {}, 400, {"status": 400}),
         ("GET", "/practitioner/screening/{ref}/contact", None, 200, {"part": "contact"}),
     ],

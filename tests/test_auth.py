@@ -340,7 +340,7 @@ def test_logout_and_review_need_the_csrf_token(csrf_app: Flask) -> None:
     revision = re.search(r'name="revision" type="hidden" value="([^"]+)"', detail.get_data(as_text=True)).group(1)
     response = client.post(
         f"/practitioner/screening/{screening['reference']}/review",
-        data={"decision": "confirm", "revision": revision},
+        data={"status": "eligible", "reason_code": "other", "revision": revision},
     )
     assert response.status_code == 400
     assert query(csrf_app, "SELECT * FROM reviews") == []

@@ -15,9 +15,10 @@ from screening.practitioner.export import WORD_JOINER, neutralise, phone_cell
 from screening.practitioner.words import rule_titles
 from tests.helpers import NAME, add_screening, audit_rows, decide, override_to_eligible
 
+# The times are on the shipped clinic.yaml's clock (timezone: Europe/London), the header says so.
 HEADER = [
     "Reference",
-    "Screened at (UTC)",
+    "Screened at (Europe/London)",
     "Source",
     "Language",
     "Patient name",
@@ -30,23 +31,27 @@ HEADER = [
     "Rules version",
     "Reviewed",
     "Current decision",
+    "Deferred until (decision)",
     "Decision",
     "Decided by",
-    "Decided at (UTC)",
+    "Decided at (Europe/London)",
     "Override reason",
     "Comment",
-    "Answers confirmed at (UTC)",
+    "Answers confirmed at (Europe/London)",
     "Expired",
 ]
+# What the answer pages show and the queue does not: only roles that open those pages export it.
+CLINICAL = ["Rules fired", "Override reason", "Comment"]
+# An administrator's export (administrators do not open answer pages).
+ADMIN_HEADER = [h for h in HEADER if h not in CLINICAL]
 
 
-def rows(response: TestResponse) -> list[dict[str, str]]:
+def rows(response: TestResponse, header: list[str] = ADMIN_HEADER) -> list[dict[str, str]]:
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     text = raw.decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
-    assert header == HEADER
+    assert next(reader) == header
     return [dict(zip(header, row, strict=True)) for row in reader]
 
 
@@ -79,7 +84,7 @@ def test_export_has_a_header_and_one_row_per_screening(
 ) -> None:
     clear = add_screening(app, "Анна Петрова")
     review = add_screening(app, "Boris Ivanov", keloids="unsure", herpes_history="yes")
-    decide(doctor, review["reference"], decision="confirm")
+    decide(doctor, review["reference"], status="deferred", reason_code="other", defer_until="2099-02-01")
     response = admin.get("/practitioner/export.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -90,19 +95,11 @@ def test_export_has_a_header_and_one_row_per_screening(
     first, second = exported
     titles = rule_titles(ruleset, "en")
     assert second["Patient name"] == "Анна Петрова"
-    assert (first["Verdict"], first["Rules fired"], first["Reviewed"], first["Current decision"]) == (
-        "review",
-        f"{titles['herpes_history']}; {titles['unsure_answer']}",
-        "yes",
-        "review",
-    )
-    assert (first["Decision"], first["Decided by"], first["Override reason"], first["Comment"]) == (
-        "confirmed",
-        NAME,
-        "",
-        "",
-    )
-    assert first["Decided at (UTC)"].startswith(first["Screened at (UTC)"][:10])
+    assert (first["Verdict"], first["Reviewed"], first["Current decision"]) == ("review", "yes", "deferred")
+    assert first["Deferred until (decision)"] == "2099-02-01"
+    assert (first["Decision"], first["Decided by"]) == ("overridden", NAME)
+    assert titles["herpes_history"] not in response.get_data(as_text=True)  # no rules fired for an administrator
+    assert first["Decided at (Europe/London)"].startswith(first["Screened at (Europe/London)"][:10])
     # Readable as typed (an invisible word joiner in front), and no formula.
     assert first["Phone"] == WORD_JOINER + "+7 912 345 67 89"
     assert (second["Verdict"], second["Reviewed"], second["Current decision"], second["Expired"]) == (
@@ -130,16 +127,33 @@ def test_phone_cells_read_as_typed_and_formulas_stay_neutralised(value: object, 
     assert phone_cell(value) == cell
 
 
-def test_an_override_exports_its_maker_reason_and_comment(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
+def test_an_administrators_export_has_the_override_but_not_its_reasoning(
+    app: Flask, doctor: FlaskClient, admin: FlaskClient, ruleset
+) -> None:
+    """Administrators cannot open answer pages: their export names who decided what, but
+    holds neither the rules that fired nor the practitioner's override reason and comment."""
     screening = add_screening(app, keloids="unsure")
     decided = override_to_eligible(
         doctor, screening["reference"], "clarified_with_patient", "=No keloids; checked the scar on the arm"
     )
     assert decided.status_code == 303
-    (row,) = rows(admin.get("/practitioner/export.csv"))
+    response = admin.get("/practitioner/export.csv")
+    (row,) = rows(response)
     assert (row["Decision"], row["Decided by"], row["Current decision"]) == ("overridden", NAME, "eligible")
-    assert row["Override reason"] == "Clarified with the patient"
-    assert row["Comment"] == "'=No keloids; checked the scar on the arm"
+    text = response.get_data(as_text=True)
+    for clinical in ("checked the scar", "Clarified with the patient", rule_titles(ruleset, "en")["unsure_answer"]):
+        assert clinical not in text, clinical
+
+
+@pytest.mark.parametrize(
+    ("role", "clinical"), [("practitioner", True), ("admin", False), ("reception", False), (None, False)]
+)
+def test_export_columns_follow_the_role_table(role: str | None, clinical: bool) -> None:
+    """The rules fired and the override reasoning go only to roles that open the answer pages."""
+    from screening.practitioner.export import export_columns
+
+    headers = [header.format(tz="Europe/London") for header, _ in export_columns(role)]
+    assert headers == (HEADER if clinical else ADMIN_HEADER)
 
 
 def test_a_formula_typed_as_a_name_cannot_run(app: Flask, doctor: FlaskClient, admin: FlaskClient) -> None:
@@ -170,7 +184,7 @@ def test_export_follows_the_queue_filters(
         "review": add_screening(app, "Boris Ivanov", keloids="unsure"),
         "deferred": add_screening(app, "Clara Smith", pregnant="yes"),
     }
-    decide(doctor, made["deferred"]["reference"], decision="confirm")
+    decide(doctor, made["deferred"]["reference"], status="deferred")
     by_reference = {s["reference"]: key for key, s in made.items()}
     exported = rows(admin.get("/practitioner/export.csv", query_string=query_string))
     assert {by_reference[r["Reference"]] for r in exported} == expected

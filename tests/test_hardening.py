@@ -137,11 +137,11 @@ def test_names_with_hidden_characters_are_refused(client: FlaskClient, name: str
 
 @pytest.mark.parametrize("comment", ["\u200b", " \u2060 ", "\t\n"])
 def test_an_invisible_comment_does_not_count(app: Flask, doctor: FlaskClient, comment: str) -> None:
-    reference = add_screening(app, keloids="unsure")["reference"]
-    response = decide(
-        doctor, reference, decision="override", status="eligible", reason_code="physician_clearance", comment=comment
-    )
+    # A deferral overridden to eligible: the comment is required, and one that shows nothing is none.
+    reference = add_screening(app, recent_tan="yes")["reference"]
+    response = decide(doctor, reference, status="eligible", reason_code="physician_clearance", comment=comment)
     assert response.status_code == 400
+    assert "Explain in a comment why you decide otherwise than the rules." in page_text(response)
     assert query(app, "SELECT * FROM reviews") == []
 
 

@@ -25,7 +25,7 @@ def add_screening(app: Flask, created_at: str, name: str = "Anna") -> storage.Sa
         if pid is None:
             storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
             pid = storage.get_practitioner_by_email(db, "doc@example.com")
-        storage.add_review(db, saved.id, pid["id"], decision="confirm", status="review")
+        storage.add_review(db, saved.id, pid["id"], decision="override", status="eligible", reason_code="other")
         return saved
     finally:
         db.close()
@@ -102,6 +102,29 @@ def test_erase_unknown_reference_exits_2(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["erase", "NOPE1234"])
     assert result.exit_code == 2
     assert "no screening with reference 'NOPE1234'" in result.stderr
+
+
+def save_patient(app: Flask, name: str) -> str:
+    """A stored screening of ``name`` (without a review); its reference."""
+    db = storage.connect(app.config["DATABASE"])
+    try:
+        return save_answers(db, app.extensions["ruleset"], name=name, email=None, day=TODAY).reference
+    finally:
+        db.close()
+
+
+def test_erasing_again_finishes_or_confirms_the_erase(app: Flask, runner: FlaskCliRunner) -> None:
+    """A second erase of the same reference is not "no screening": it finishes the wipe (and says so)."""
+    gone = save_patient(app, "Gone")
+    assert runner.invoke(args=["erase", gone]).exit_code == 0
+    again = runner.invoke(args=["erase", gone.lower()])
+    assert again.exit_code == 0, again.output
+    assert f"Screening {gone} was erased before; no copy of it is left" in again.stdout
+    rows = table(app, "SELECT target, details FROM audit_log WHERE action = 'screening.erase' ORDER BY id")
+    assert [target for target, _ in rows] == [f"screening:{gone}"] * 2
+    assert '"finished": 1' in rows[1][1] and '"wal_cleared": 1' in rows[1][1]
+    unknown = runner.invoke(args=["erase", "NOPE1234"])
+    assert unknown.exit_code == 2 and "no screening with reference 'NOPE1234'" in unknown.stderr
 
 
 def test_backup_is_a_consistent_copy(app: Flask, runner: FlaskCliRunner, tmp_path: Path, backend: str) -> None:

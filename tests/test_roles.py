@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,10 +19,13 @@ BEARER = "bearer"  # an API token
 EXPECTED: dict[str, Any] = {
     "static": PUBLIC,
     "patient.index": PUBLIC,
+    "patient.kiosk_result": PUBLIC,  # on a registered kiosk only (404 elsewhere)
+    "patient.kiosk_done": PUBLIC,
     "patient.questionnaire": PUBLIC,
     "patient.result": PUBLIC,
     "patient.set_language": PUBLIC,
     "patient.again": PUBLIC,  # behind the result token
+    "patient.confirm_record_link": PUBLIC,  # behind the e-mailed one-time link
     "patient.clinic_logo": PUBLIC,
     "patient.consent": PUBLIC,
     "patient.privacy": PUBLIC,
@@ -38,33 +42,40 @@ EXPECTED: dict[str, Any] = {
     "api.get_screening_fhir": BEARER,
     "fhir.questionnaire": PUBLIC,
     "fhir.questionnaire_by_id": PUBLIC,
+    "health.healthz": PUBLIC,
+    "health.metrics": PUBLIC,  # to METRICS_ALLOW addresses only (404 to others), not by role
     "practitioner.accounts": {"admin"},
     "practitioner.answers": {"practitioner"},
     "practitioner.audit_log": {"admin"},
     "practitioner.candidate_rules": {"admin"},
     "practitioner.change_role": {"admin"},
     "practitioner.chart_pdf": {"practitioner"},
+    "practitioner.confirm_patient_link": {"practitioner"},
     "practitioner.consent_text": STAFF,
     "practitioner.contact": STAFF,
     "practitioner.deactivate": {"admin"},
     "practitioner.deliveries": {"admin"},
     "practitioner.detail": {"practitioner"},
+    "practitioner.devices": {"admin"},
     "practitioner.due": STAFF,
     "practitioner.end_session": STAFF,
     "practitioner.export_csv": {"admin"},
     "practitioner.invite": {"admin"},
     "practitioner.link_patient": {"practitioner"},
     "practitioner.login": PUBLIC,
+    "practitioner.mailbox_message": {"admin"},
     "practitioner.login_code": PUBLIC,
     "practitioner.logout": STAFF,
     "practitioner.password": STAFF,
     "practitioner.queue": STAFF,
     "practitioner.reactivate": {"admin"},
     "practitioner.reconfirm": {"practitioner"},
+    "practitioner.register_device": {"admin"},
     "practitioner.record_session": {"practitioner"},
     "practitioner.resend_delivery": {"admin"},
     "practitioner.reset_password": {"admin"},
     "practitioner.review": {"practitioner"},
+    "practitioner.revoke_device": {"admin"},
     "practitioner.rules": STAFF,
     "practitioner.sessions": STAFF,
     "practitioner.set_password": PUBLIC,
@@ -82,6 +93,7 @@ ARGUMENTS = {
     "account_id": 999,
     "sha256": "0" * 64,
     "delivery_id": "x",
+    "device_id": 999,
 }
 
 
@@ -110,7 +122,7 @@ def test_every_route_is_in_the_table(app: Flask) -> None:
 
 def test_the_app_table_matches(app: Flask) -> None:
     """The workspace's table (roles.ACCESS) says what this test expects."""
-    from screening.practitioner.roles import ACCESS, PUBLIC_ENDPOINTS
+    from screening.web.roles import ACCESS, PUBLIC_ENDPOINTS
 
     workspace = {k: v for k, v in EXPECTED.items() if k.startswith("practitioner.")}
     assert {k for k, v in workspace.items() if v == PUBLIC} == PUBLIC_ENDPOINTS - {"practitioner.static"}
@@ -169,7 +181,7 @@ def test_reception_sees_contact_and_status_not_answers(
     denied = [
         reception.get(f"/practitioner/screening/{reference}"),
         reception.get(f"/practitioner/screening/{reference}/answers"),
-        reception.post(f"/practitioner/screening/{reference}/review", data={"decision": "confirm"}),
+        reception.post(f"/practitioner/screening/{reference}/review", data={"status": "eligible"}),
         reception.get("/practitioner/audit"),
         reception.get("/practitioner/export.csv"),
     ]
@@ -209,3 +221,81 @@ def test_bearer_routes_accept_a_token(app: Flask, client: FlaskClient) -> None:
 
     token, _ = make_token(app)
     assert client.get("/api/v1/screenings", headers=bearer(token)).status_code == 200
+
+
+# --- API tokens: a token reaches its scopes that its owner's role allows ------------------
+
+# The scope each bearer route needs.
+BEARER_SCOPES = {
+    "api.get_patient_record": "screenings:read",
+    "api.list_screenings_view": "screenings:read",
+    "api.get_screening": "screenings:read",
+    "api.get_screening_fhir": "fhir:read",
+}
+# The specification, scope by scope: the roles whose tokens may use it (both read answers).
+SCOPES: dict[str, set[str]] = {
+    "screenings:read": {"practitioner"},
+    "fhir:read": {"practitioner"},
+}
+
+
+def test_the_app_scope_table_matches() -> None:
+    """The role table's scopes (web.roles.SCOPE_ACCESS) say what this test expects, for every scope there is."""
+    from screening.storage import API_SCOPES
+    from screening.web.roles import SCOPE_ACCESS
+
+    assert {k: set(v) for k, v in SCOPE_ACCESS.items()} == SCOPES
+    assert set(API_SCOPES) == set(SCOPES)
+    assert set(BEARER_SCOPES) == {endpoint for endpoint, expected in EXPECTED.items() if expected == BEARER}
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+@pytest.mark.parametrize("role", sorted(STAFF))
+def test_each_role_and_scope_reaches_exactly_its_bearer_routes(
+    app: Flask, client: FlaskClient, stored_screening: dict[str, Any], role: str, scope: str
+) -> None:
+    """A token with one scope, of an account with one role: every bearer route answers 200
+    exactly where the route needs that scope and the role may use it, 403 elsewhere."""
+    from screening import storage
+    from screening.web.db import get_db
+    from tests.helpers import bearer, create_account
+
+    owner = create_account(app, f"{role}@example.com", role.title(), role=role)
+    with app.app_context():  # straight into storage: the CLI would refuse what the role lacks
+        token = storage.create_api_token(get_db(), owner, "sync", (scope,))
+    for endpoint, needed in BEARER_SCOPES.items():
+        rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+        response = client.get(_url(app, endpoint, rule.rule, stored_screening["reference"]), headers=bearer(token))
+        allowed = needed == scope and role in SCOPES[scope]
+        assert response.status_code == (200 if allowed else 403), (endpoint, role, scope)
+        if not allowed:
+            assert "answers" not in response.get_json() and "Anna Petrova" not in response.get_data(as_text=True)
+    reasons = {json.loads(r["details"])["reason"] for r in audit_rows(app, "access.denied")}
+    assert reasons <= {"scope", "role"} and (("role" in reasons) == (role not in SCOPES[scope]))
+
+
+@pytest.mark.parametrize(
+    ("role", "args", "message"),
+    [
+        ("reception", [], "the role reception may use no API scope"),
+        ("admin", [], "the role admin may use no API scope"),
+        ("reception", ["--scope", "screenings:read"], "may not use the scope screenings:read"),
+        ("admin", ["--scope", "fhir:read"], "may not use the scope fhir:read"),
+    ],
+)
+def test_create_api_token_refuses_scopes_the_role_lacks(app: Flask, role: str, args: list[str], message: str) -> None:
+    from tests.helpers import create_account, query
+
+    create_account(app, "staff@example.com", "Staff", role=role)
+    result = app.test_cli_runner().invoke(args=["create-api-token", "staff@example.com", "--name", "sync", *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert query(app, "SELECT * FROM api_tokens") == []
+
+
+def test_create_api_token_gives_a_practitioner_the_scopes_of_the_role(app: Flask) -> None:
+    from tests.helpers import create_account, query
+
+    create_account(app, "doc@example.com", "Doc")
+    result = app.test_cli_runner().invoke(args=["create-api-token", "doc@example.com", "--name", "sync"])
+    assert result.exit_code == 0, result.output
+    assert query(app, "SELECT scopes FROM api_tokens") == [{"scopes": "screenings:read fhir:read"}]

@@ -100,9 +100,10 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
     log_in(client)
     admin = secure_app.test_client()
     log_in(admin, ADMIN)
-    # A set-password link that does not exist is refused (410), and the code step without a
-    # password first sends back to the login (303), before either form is read.
-    skipped = ("/api/", "/practitioner/set-password/", "/practitioner/login/code")
+    # A set-password link that does not exist is refused (410), a record link that does not exist
+    # is 404 (tests/test_patient_link.py posts a real one without its token: 400), and the code step
+    # without a password first sends back to the login (303), before any of these forms is read.
+    skipped = ("/api/", "/practitioner/set-password/", "/practitioner/login/code", "/record-link/")
     posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith(skipped)]
     assert len(posts) >= 6  # questionnaire, login, logout, review, re-confirm, answers, rules try-it
     # Signing in is tried anonymously; signing out last, so the session lasts the loop.
@@ -114,10 +115,17 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
             anonymous
             if rule.endswith("/login")
             else admin
-            if rule.startswith(("/practitioner/accounts", "/practitioner/webhooks", "/practitioner/rules/candidate"))
+            if rule.startswith(
+                (
+                    "/practitioner/accounts",
+                    "/practitioner/webhooks",
+                    "/practitioner/rules/candidate",
+                    "/practitioner/devices",
+                )
+            )
             else client
         )
-        response = caller.post(fill(rule, reference, token), data={"decision": "confirm", "unchanged": "y"})
+        response = caller.post(fill(rule, reference, token), data={"status": "eligible", "unchanged": "y"})
         assert response.status_code == 400, rule
         html = response.get_data(as_text=True)
         assert "<html" in html and "Traceback" not in html, rule
@@ -196,7 +204,13 @@ def test_hostile_content_is_stored_as_typed_and_shown_escaped(secure_app: Flask)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', detail).group(1)
     response = client.post(
         f"/practitioner/screening/{reference}/review",
-        data={"decision": "confirm", "notes": HOSTILE_NOTE, "revision": revision, "csrf_token": token},
+        data={
+            "status": "eligible",
+            "reason_code": "other",
+            "notes": HOSTILE_NOTE,
+            "revision": revision,
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 303
     html = client.get(f"/practitioner/screening/{reference}").get_data(as_text=True)

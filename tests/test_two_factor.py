@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import audit_rows, build_app, create_account, page_text, query, sign_in
+from tests.helpers import PASSWORD, audit_rows, build_app, create_account, page_text, query, sign_in
 
 ADMIN = "boss@example.com"
 
@@ -29,7 +29,7 @@ def enrol(client: FlaskClient) -> tuple[str, list[str]]:
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<svg" in html and "<img" not in html
     secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', html).group(1)
-    done = client.post("/practitioner/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    done = client.post("/practitioner/two-factor", data={"code": pyotp.TOTP(secret).now(), "password": PASSWORD})
     assert done.status_code == 200, page_text(done)
     codes = re.findall(r"<li><code>([0-9a-f]{10})</code></li>", done.get_data(as_text=True))
     assert len(codes) == 10
@@ -104,10 +104,48 @@ def test_a_stale_code_step_sends_back_to_the_password(app: Flask) -> None:
     assert response.status_code == 303 and response.headers["Location"].startswith("/practitioner/login")
 
 
+def secret_on(page: str) -> str:
+    """The TOTP key the enrolment page offers."""
+    return re.search(r'class="totp-secret">([A-Z2-7]+)<', page).group(1)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [(None, "Enter your password."), ("", "Enter your password."), ("not my password", "not your current password")],
+)
+def test_the_first_enrolment_needs_the_password(app: Flask, password: str | None, message: str) -> None:
+    """A stolen session alone cannot tie the account to the thief's authenticator app."""
+    create_account(app, ADMIN, "Boss", role="admin")
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    secret = secret_on(client.get("/practitioner/two-factor").get_data(as_text=True))
+    data = {"code": pyotp.TOTP(secret).now()}
+    if password is not None:
+        data["password"] = password
+    refused = client.post("/practitioner/two-factor", data=data)
+    assert refused.status_code == 400 and message in page_text(refused)
+    assert 'autocomplete="current-password"' in refused.get_data(as_text=True)  # the field is on the page
+    assert query(app, "SELECT totp_secret FROM practitioners WHERE email = ?", [ADMIN]) == [{"totp_secret": None}]
+    assert query(app, "SELECT count(*) AS n FROM recovery_codes") == [{"n": 0}]
+    assert audit_rows(app, "two_factor.enable") == []
+    assert client.get("/practitioner/audit").headers["Location"] == "/practitioner/two-factor"  # still not enrolled
+
+
+def test_new_recovery_codes_need_the_password(app: Flask) -> None:
+    """Setting up again (which replaces the recovery codes) asks for the password too."""
+    create_account(app, ADMIN, "Boss", role="admin")
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    secret, _codes = enrol(client)
+    before = query(app, "SELECT code_hash FROM recovery_codes ORDER BY code_hash")
+    again = client.post("/practitioner/two-factor", data={"code": next_step_code(secret), "password": "wrong one!"})
+    assert again.status_code == 400 and "not your current password" in page_text(again)
+    assert query(app, "SELECT code_hash FROM recovery_codes ORDER BY code_hash") == before
+    assert "<li><code>" not in again.get_data(as_text=True)  # no new codes shown
+
+
 def test_replacing_the_app_needs_the_password(app: Flask) -> None:
     """A session left open is not enough to move the second factor to another phone."""
-    from tests.helpers import PASSWORD
-
     create_account(app, ADMIN, "Boss", role="admin")
     client = app.test_client()
     sign_in(client, ADMIN)
@@ -116,7 +154,7 @@ def test_replacing_the_app_needs_the_password(app: Flask) -> None:
     new_secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', page).group(1)
     refused = client.post("/practitioner/two-factor", data={"code": pyotp.TOTP(new_secret).now()})
     assert refused.status_code == 400
-    assert "Type your password to replace the app already set up." in page_text(refused)
+    assert "Enter your password." in page_text(refused)
     assert (
         query(app, "SELECT totp_secret FROM practitioners WHERE email = ?", [ADMIN])[0]["totp_secret"] == first_secret
     )

@@ -1,11 +1,13 @@
 """Webhooks to the clinic's systems, received by a real HTTP server: signed
-events, retries while the receiver is down, the deliveries page and re-send."""
+events (time and delivery id signed with the body, replays refused), retries
+while the receiver is down, the deliveries page and re-send."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from flask import Flask
@@ -18,6 +20,7 @@ from tests.helpers import (
     WebhookReceiver,
     audit_rows,
     build_app,
+    check_webhook,
     decide,
     outbox_rows,
     page_text,
@@ -34,9 +37,8 @@ def submit(app: Flask, **answers: object) -> None:
 
 
 def verified(request: dict) -> dict:
-    """The JSON body of a delivery whose signature the test checks itself."""
-    expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), request["body"], hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(request["headers"]["X-Screening-Signature"], expected)
+    """The JSON body of a delivery whose signature the test checks itself (as the README's receiver does)."""
+    assert check_webhook(request["headers"], request["body"], WEBHOOK_SECRET, set(), time.time()) == "ok"
     return json.loads(request["body"])
 
 
@@ -50,16 +52,18 @@ def test_created_and_reviewed_arrive_signed(hook_app: Flask, webhooks: WebhookRe
     assert body["event"] == "screening.created" and body["status"] == "review" and body["decided_status"] is None
     reference = body["reference"]
     assert body["api_url"] == f"http://clinic.example.com/api/v1/screenings/{reference}"
-    assert body["rules_version"].startswith("2026.11.2+") and body["created_at"]
+    assert body["rules_version"].startswith("2026.12.1+") and body["created_at"]
     assert "answers" not in body and "Anna" not in created["body"].decode()
 
     doctor = signed_in(hook_app)
-    assert decide(doctor, reference, decision="confirm").status_code == 303
+    later = "2099-03-01"
+    assert decide(doctor, reference, status="deferred", reason_code="other", defer_until=later).status_code == 303
     send_mail(hook_app)
     reviewed = webhooks.requests[1]
     assert reviewed["headers"]["X-Screening-Event"] == "screening.reviewed"
     body = verified(reviewed)
-    assert body["decided_status"] == "review" and body["reviewed"] is True and body["reviewed_at"]
+    assert body["decided_status"] == "deferred" and body["reviewed"] is True and body["reviewed_at"]
+    assert (body["status"], body["current_status"], body["decided_defer_until"]) == ("review", "deferred", later)
     assert reviewed["headers"]["X-Screening-Delivery"] != created["headers"]["X-Screening-Delivery"]
 
 
@@ -134,3 +138,67 @@ def test_resending_an_unknown_delivery_is_404(hook_app: Flask) -> None:
 def test_bad_webhook_settings_refuse_start_up(tmp_path, settings: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build_app(tmp_path, **settings)
+
+
+# --- Replays: the time and the delivery id are signed with the body ------------------
+
+
+def post_again(webhooks: WebhookReceiver, request: dict, **header_changes: str) -> int:
+    """Send a captured delivery to the receiver again, byte for byte (headers changed as given)."""
+    headers = {k: v for k, v in request["headers"].items() if k.startswith(("X-Screening-", "Content-Type"))}
+    again = urllib.request.Request(webhooks.url, data=request["body"], headers={**headers, **header_changes})
+    try:
+        with urllib.request.urlopen(again, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_a_delivery_carries_a_signed_time_and_id(hook_app: Flask, webhooks: WebhookReceiver) -> None:
+    submit(hook_app)
+    assert "1 delivered" in send_mail(hook_app)
+    (request,) = webhooks.requests
+    assert request["verdict"] == "ok"
+    signature = request["headers"]["X-Screening-Signature"]
+    assert signature.startswith("t=") and ",v1=" in signature
+    assert abs(int(signature.split(",")[0].removeprefix("t=")) - time.time()) < 120  # signed now, not at queueing
+    (row,) = outbox_rows(hook_app, "webhook")
+    assert request["headers"]["X-Screening-Delivery"] == row["delivery_id"]
+
+
+def test_a_replayed_delivery_is_rejected_and_a_fresh_one_accepted(hook_app: Flask, webhooks: WebhookReceiver) -> None:
+    submit(hook_app)
+    assert "1 delivered" in send_mail(hook_app)
+    (original,) = webhooks.requests
+    assert post_again(webhooks, original) == 409
+    assert webhooks.requests[-1]["verdict"] == "replay"
+    # Another id on the captured body and signature does not verify: the id is signed.
+    assert post_again(webhooks, original, **{"X-Screening-Delivery": "another-id"}) == 401
+    assert webhooks.requests[-1]["verdict"] == "bad_signature"
+    submit(hook_app)  # a fresh delivery is accepted
+    assert "0 to retry later" in send_mail(hook_app)
+    assert webhooks.requests[-1]["verdict"] == "ok"
+    assert len(webhooks.accepted) == 2
+
+
+@pytest.mark.parametrize(("seconds_later", "status", "verdict"), [(240, 409, "replay"), (360, 401, "stale")])
+def test_a_delivery_older_than_the_tolerance_is_stale(
+    hook_app: Flask, webhooks: WebhookReceiver, seconds_later: int, status: int, verdict: str
+) -> None:
+    submit(hook_app)
+    assert "1 delivered" in send_mail(hook_app)
+    (original,) = webhooks.requests
+    webhooks.clock = lambda: time.time() + seconds_later  # the captured request arrives again, later
+    assert post_again(webhooks, original) == status
+    assert webhooks.requests[-1]["verdict"] == verdict
+
+
+def test_a_retry_after_an_error_answer_is_accepted(hook_app: Flask, webhooks: WebhookReceiver) -> None:
+    webhooks.status = 500  # verified, but the receiver failed: the same id may come again
+    submit(hook_app)
+    assert "1 to retry later" in send_mail(hook_app)
+    webhooks.status = 204
+    assert "1 delivered" in send_mail(hook_app)
+    first, retry = webhooks.requests
+    assert first["headers"]["X-Screening-Delivery"] == retry["headers"]["X-Screening-Delivery"]
+    assert retry["verdict"] == "ok"

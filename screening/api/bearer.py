@@ -1,5 +1,6 @@
 """Bearer-token reads: only a live API token of an active practitioner gets
-through, and the token is who the audit trail names."""
+through, it reaches what its scopes name and its owner's role allows now (the
+role table, ``web.roles``), and the token is who the audit trail names."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..storage import ApiTokenRecord, get_api_token, touch_api_token
 from ..web.audit import audit
 from ..web.db import get_db
 from ..web.errors import json_error
+from ..web.roles import may_use_scope
 
 P = ParamSpec("P")
 
@@ -44,8 +46,17 @@ def check_bearer_token() -> ApiTokenRecord | Response:
     return row
 
 
+def _forbidden(message: str, scope: str) -> Response:
+    return json_error(
+        403,
+        message,
+        headers={"WWW-Authenticate": f'Bearer realm="screening", error="insufficient_scope", scope="{scope}"'},
+    )
+
+
 def bearer_required(scope: str) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
-    """Let the request through only with a live token that carries ``scope`` (``g.api_token``)."""
+    """Let the request through only with a live token that carries ``scope`` and
+    whose owner's role, as it is now, may use it (``g.api_token``)."""
 
     def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
         @functools.wraps(view)
@@ -55,12 +66,18 @@ def bearer_required(scope: str) -> Callable[[Callable[P, ResponseReturnValue]], 
                 return checked
             if scope not in checked["scopes"].split():
                 audit("access.denied", None, {"via": "api", "page": request.endpoint, "reason": "scope"}, token=checked)
-                return json_error(
-                    403,
-                    f"This API token may not do this: it needs the scope {scope}.",
-                    headers={
-                        "WWW-Authenticate": f'Bearer realm="screening", error="insufficient_scope", scope="{scope}"'
-                    },
+                return _forbidden(f"This API token may not do this: it needs the scope {scope}.", scope)
+            role = checked["practitioner_role"]
+            if not may_use_scope(role, scope):
+                # The owner's role may have changed since the token was made: the role decides now.
+                audit(
+                    "access.denied",
+                    None,
+                    {"via": "api", "page": request.endpoint, "reason": "role", "role": role},
+                    token=checked,
+                )
+                return _forbidden(
+                    f"This API token may not do this: its owner's role ({role}) may not use the scope {scope}.", scope
                 )
             g.api_token = checked
             return view(*args, **kwargs)

@@ -82,7 +82,8 @@ RESPONSES: dict[str, Any] = {
         "content": {"application/json": {"schema": ref("Error")}},
     },
     "Forbidden": {
-        "description": "The API token does not carry the scope this needs (screenings:read or fhir:read).",
+        "description": "The API token does not carry the scope this needs (screenings:read or fhir:read),"
+        " or its owner's role (as it is now) may not use that scope.",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
         "content": {"application/json": {"schema": ref("Error")}},
     },

@@ -76,7 +76,9 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                         "in": "header",
                         "description": (
                             "Any unique value (a UUID): a retry with the same key and body gets the first "
-                            "response back instead of storing the screening twice."
+                            "response back instead of storing the screening twice. Keys are the client's own "
+                            "(its API token if it sends one, else its address): the same key from another "
+                            "client is a new screening, never the first one's result_url."
                         ),
                         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
                     },

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.decisions import DECIDED_STATUSES
 from ..core.model import OUTCOMES, RULE_OUTCOMES
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX
+from ..storage import PATIENT_LINKS
 
 
 def ref(name: str) -> dict[str, str]:
@@ -29,6 +31,17 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` or null."""
     return {"anyOf": [schema, {"type": "null"}]}
 
+
+# How a screening's link to its patient record is proven (storage.patients).
+_PATIENT_LINK: dict[str, Any] = {
+    "type": ["string", "null"],
+    "enum": [*PATIENT_LINKS, None],
+    "description": (
+        "own: the screening began the record; suggested: it matched on typed e-mail or phone and date of birth "
+        "only, unconfirmed; confirmed: the patient (own result link, e-mailed link) or a practitioner confirmed it; "
+        "null: no record."
+    ),
+}
 
 # What a patient may read of a fired rule; the practitioner's reason adds the
 # clinical note and its source. Each schema requires every property it lists.
@@ -82,8 +95,39 @@ _SCREENING_PROPERTIES: dict[str, Any] = {
         "required": ["name", "email", "phone", "birth_date"],
     },
     "reviewed": {"type": "boolean", "description": "Whether a practitioner has decided."},
-    "decided_status": {"type": ["string", "null"], "description": "The practitioner's current decision."},
+    "decided_status": {
+        "type": ["string", "null"],
+        "enum": [*DECIDED_STATUSES, None],
+        "description": "The practitioner's current decision (never review: review asks for a decision).",
+    },
+    "decided_defer_until": {
+        "type": ["string", "null"],
+        "format": "date",
+        "description": "For a decision deferred: the date from which the patient may be treated or screened again.",
+    },
     "reviewed_at": {"type": ["string", "null"]},
+    "current_status": {
+        "type": "string",
+        "enum": list(OUTCOMES),
+        "description": "The status that counts: the decision once there is one, else the rules' verdict.",
+    },
+    "current_rescreen_after": {
+        "type": ["string", "null"],
+        "format": "date",
+        "description": "When a deferral that counts ends: the decision's date once there is one, else the rules'.",
+    },
+    "needs_decision": {
+        "type": "boolean",
+        "description": (
+            "Whether it waits for a practitioner's decision: an undecided review, or an undecided screening "
+            "whose answers contradict the same patient's recent ones (see findings)."
+        ),
+    },
+    "findings": {
+        "type": "array",
+        "items": ref("Finding"),
+        "description": "What its answers contradict in the same patient's earlier screenings (staff only).",
+    },
     "url": {"type": "string", "format": "uri"},
     "fhir_url": {"type": "string", "format": "uri"},
 }
@@ -273,6 +317,29 @@ SCHEMAS: dict[str, Any] = {
         },
         "required": ["reference", "status", "reasons", "notes", "rescreen_after", "rules_version", "result_url"],
     },
+    "Finding": object_schema(
+        {
+            "kind": {
+                "type": "string",
+                "enum": ["changed_answer", "before_deferral"],
+                "description": (
+                    "changed_answer: an answer contradicts one the same patient gave within the question's "
+                    "recheck window; before_deferral: screened again before an earlier deferral's date."
+                ),
+            },
+            "question": {"type": ["string", "null"], "description": "The question's id (changed_answer)."},
+            "text": {"type": ["string", "null"], "description": "The question's text (changed_answer)."},
+            "earlier": {"description": "The earlier answer (changed_answer), as stored."},
+            "now": {"description": "This screening's answer (changed_answer), as stored."},
+            "reference": {"type": "string", "description": "The earlier screening's reference."},
+            "answered_on": {"type": "string", "format": "date", "description": "When it was answered."},
+            "rescreen_after": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "The earlier deferral's date (before_deferral).",
+            },
+        }
+    ),
     "Screening": {
         "type": "object",
         "properties": _SCREENING_PROPERTIES,
@@ -297,6 +364,7 @@ SCHEMAS: dict[str, Any] = {
         ),
         "properties": {
             "patient_id": {"type": ["integer", "null"]},
+            "patient_link": _PATIENT_LINK,
             "screenings": {
                 "type": "array",
                 "items": object_schema(
@@ -306,13 +374,14 @@ SCHEMAS: dict[str, Any] = {
                         "status": {"type": "string", "enum": list(OUTCOMES)},
                         "reviewed": {"type": "boolean"},
                         "decided_status": {"type": ["string", "null"]},
+                        "patient_link": _PATIENT_LINK,
                         "url": {"type": "string", "format": "uri"},
                     }
                 ),
             },
             "course": nullable(ref("Course")),
         },
-        "required": ["patient_id", "screenings", "course"],
+        "required": ["patient_id", "patient_link", "screenings", "course"],
     },
     "Course": {
         "type": "object",

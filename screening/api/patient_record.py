@@ -1,5 +1,7 @@
 """The patient record and course of a screening through the API (bearer):
-the same person's screenings, and the course with its sessions."""
+the same person's screenings, each with how its link to the record is proven
+(own, suggested: matched on typed details only, confirmed), and the course
+with its sessions."""
 
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ def get_patient_record(reference: str) -> ResponseReturnValue:
     return jsonify(
         {
             "patient_id": patient_id,
+            "patient_link": screening.get("patient_link"),
             "screenings": [
                 {
                     "reference": s["reference"],
@@ -66,6 +69,7 @@ def get_patient_record(reference: str) -> ResponseReturnValue:
                     "status": s["status"],
                     "reviewed": bool(s["reviewed"]),
                     "decided_status": s["decided_status"],
+                    "patient_link": s.get("patient_link"),
                     "url": url_for("api.get_screening", reference=s["reference"], _external=True),
                 }
                 for s in screenings

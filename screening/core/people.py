@@ -4,9 +4,13 @@ the one set of checks on them that the web form, the API and the CLI share."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from email_validator import EmailNotValidError, validate_email
+
+from .text import InvalidText, clean_text
+from .text import has_hidden_characters as has_hidden_characters  # the CLI and account forms check names here
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -14,7 +18,6 @@ PHONE_MAX = 32
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 COMMENT_MAX = 2000
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()\-]{6,}$")
 PATIENT_DETAILS = ("name", "email", "phone")
 
@@ -23,7 +26,7 @@ PATIENT_DETAILS = ("name", "email", "phone")
 DETAIL_MESSAGES = {
     "required": "is required",
     "too_long": "must be at most {max} characters",
-    "invalid_email": "must be an email address like name@example.com",
+    "invalid_email": "must be one email address like name@example.com",
     "invalid_phone": "must be a phone number of digits, spaces, brackets and dashes, optionally starting with +",
     "no_contact": "an email address or a phone number is required",
     "invalid_characters": "must not contain control characters or text-direction overrides",
@@ -66,18 +69,18 @@ def normalise_email(email: str) -> str:
 
 
 def is_email(value: str) -> bool:
-    """Whether ``value`` (already trimmed) looks like an e-mail address."""
-    return len(value) <= EMAIL_MAX and EMAIL_PATTERN.match(value) is not None
+    """Whether ``value`` (already trimmed) is one e-mail address: no list, no display name.
 
-
-# Characters that hide or reorder what staff read: controls (NUL, tabs,
-# newlines) and the bidirectional embeddings, overrides and isolates.
-_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
-
-
-def has_hidden_characters(text: str) -> bool:
-    """Whether ``text`` holds control characters or text-direction controls."""
-    return any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
+    Checked by the maintained ``email-validator`` (internationalised addresses
+    included), its syntax only: nothing here may reach the network.
+    """
+    if len(value) > EMAIL_MAX:
+        return False
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def check_patient(name: str, email: str = "", phone: str = "") -> Patient:
@@ -88,19 +91,27 @@ def check_patient(name: str, email: str = "", phone: str = "") -> Patient:
     """
     problems: list[DetailError] = []
     typed = {"name": name, "email": email, "phone": phone}
+    cleaned: dict[str, str] = {}
     for field, value in typed.items():
         if len(value) > DETAIL_LIMITS[field]:
             problems.append(DetailError(field, "too_long"))
-        elif has_hidden_characters(value.strip()):
-            problems.append(DetailError(field, "invalid_characters"))
-    patient = Patient(name=name.strip(), email=email.strip(), phone=phone.strip())
-    if not patient.name:
+            cleaned[field] = value.strip()
+            continue
+        try:
+            # core.text's one rule: a name of only invisible characters is no name.
+            cleaned[field] = clean_text(value)
+        except InvalidText as error:
+            problems.append(DetailError(field, error.code))
+            cleaned[field] = value.strip()
+    patient = Patient(name=cleaned["name"], email=cleaned["email"], phone=cleaned["phone"])
+    bad = {problem.field for problem in problems}
+    if not patient.name and "name" not in bad:
         problems.append(DetailError("name", "required"))
-    if patient.email and not EMAIL_PATTERN.match(patient.email):
+    if patient.email and "email" not in bad and not is_email(patient.email):
         problems.append(DetailError("email", "invalid_email"))
-    if patient.phone and not PHONE_PATTERN.match(patient.phone):
+    if patient.phone and "phone" not in bad and not PHONE_PATTERN.match(patient.phone):
         problems.append(DetailError("phone", "invalid_phone"))
-    if not patient.email and not patient.phone:
+    if not patient.email and not patient.phone and not bad & {"email", "phone"}:
         problems.append(DetailError("email", "no_contact"))
     if problems:
         raise InvalidPatient(problems)

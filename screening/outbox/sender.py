@@ -1,4 +1,4 @@
-"""Delivering the outbox: e-mails over SMTP, webhooks as signed HTTP POSTs.
+"""Delivering the outbox: e-mails over SMTP (or into the local mailbox), webhooks as signed HTTP POSTs.
 
 Each round claims the messages due (``storage.claim_messages``), delivers
 them and marks each one delivered or failed; a failure waits
@@ -21,6 +21,7 @@ import os
 import smtplib
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -35,7 +36,8 @@ from flask import Flask, current_app
 from .. import storage
 from ..storage import Database
 from ..web.clinic import get_clinic
-from .compose import DIGEST_EVENT, render_digest
+from .compose import DIGEST_EVENT, mail_transport, render_digest
+from .mailbox import deliver_to_mailbox
 
 log = logging.getLogger(__name__)
 USER_AGENT = "screening-webhooks/1"
@@ -57,9 +59,15 @@ def backoff_seconds(attempts: int, config: Mapping[str, Any]) -> float:
     return float(min(base * 2 ** max(0, attempts - 1), float(config["OUTBOX_MAX_RETRY_SECONDS"])))
 
 
-def sign_body(body: bytes, secret: str) -> str:
-    """The ``X-Screening-Signature`` value: ``sha256=`` and the HMAC-SHA256 of the raw body."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign_delivery(body: bytes, delivery_id: str, secret: str, timestamp: int) -> str:
+    """The ``X-Screening-Signature`` value: ``t=<unix time>,v1=<hex>``, the HMAC-SHA256 of
+    ``"<t>.<delivery id>.<raw body>"``.
+
+    The time and the delivery id are signed with the body so that a receiver can
+    refuse a captured delivery sent again: late (the time) or twice (the id).
+    """
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 def build_email(message: storage.OutboxRecord, sender: str) -> EmailMessage:
@@ -101,7 +109,8 @@ def post_webhook(message: storage.OutboxRecord, secret: str, timeout: float) -> 
             "User-Agent": USER_AGENT,
             "X-Screening-Event": message["event"],
             "X-Screening-Delivery": message["delivery_id"],
-            "X-Screening-Signature": sign_body(body, secret),
+            # Signed at each attempt: a retry carries the same id and a fresh time.
+            "X-Screening-Signature": sign_delivery(body, message["delivery_id"], secret, int(time.time())),
         },
     )
     with _opener.open(request, timeout=timeout) as response:
@@ -116,7 +125,7 @@ class _Smtp:
         self.config = config
         self.connection: smtplib.SMTP | None = None
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, email: EmailMessage, delivery_id: str) -> None:
         if not self.config["MAIL_SERVER"]:
             raise smtplib.SMTPException("SCREENING_MAIL_SERVER is not set")
         if self.connection is None:
@@ -143,6 +152,19 @@ class _Smtp:
             self.connection = None
 
 
+class _Mailbox:
+    """The local mailbox (``MAIL_TRANSPORT`` "mailbox"): each e-mail a file in ``MAIL_FOLDER``."""
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.folder = str(config["MAIL_FOLDER"])
+
+    def send(self, email: EmailMessage, delivery_id: str) -> None:
+        deliver_to_mailbox(self.folder, delivery_id, email)
+
+    def close(self) -> None:
+        pass
+
+
 def deliver_due(db: Database, *, limit: int = 50) -> Round:
     """Deliver the messages due now (one round); needs the app context."""
     config = current_app.config
@@ -158,23 +180,24 @@ def deliver_due(db: Database, *, limit: int = 50) -> Round:
         held = storage.claim_messages(db, name, event=DIGEST_EVENT, limit=500)
         digest = sorted({m["id"]: m for m in [*digest, *held]}.values(), key=lambda m: m["id"])
     batches = [[m] for m in messages if m["event"] != DIGEST_EVENT] + ([digest] if digest else [])
-    smtp = _Smtp(config)
+    # The same round, retries and deliveries page whichever way e-mail goes.
+    mail: _Smtp | _Mailbox = _Mailbox(config) if mail_transport(config) == "mailbox" else _Smtp(config)
     try:
         for batch in batches:
             try:
                 if batch is digest:
-                    smtp.send(build_digest(batch, sender))
+                    mail.send(build_digest(batch, sender), batch[0]["delivery_id"])
                 elif batch[0]["channel"] == "mail":
-                    smtp.send(build_email(batch[0], sender))
+                    mail.send(build_email(batch[0], sender), batch[0]["delivery_id"])
                 else:
                     post_webhook(batch[0], str(config["WEBHOOK_SECRET"]), float(config["WEBHOOK_TIMEOUT"]))
             except (smtplib.SMTPException, OSError, ValueError) as error:
-                smtp.close()  # a broken connection is opened afresh for the next e-mail
+                mail.close()  # a broken connection is opened afresh for the next e-mail
                 _record_failure(db, batch, name, error, result)
             else:
                 result.delivered += sum(storage.mark_delivered(db, m["id"], name) for m in batch)
     finally:
-        smtp.close()
+        mail.close()
     return result
 
 

@@ -16,12 +16,12 @@ from ..core.people import (
     NAME_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
-    has_hidden_characters,
     is_email,
     normalise_email,
 )
+from ..web.roles import ROLE_LABELS
+from ..web.validators import PlainText
 from .forms import select_choices
-from .roles import ROLE_LABELS
 
 # The web's messages for core.passwords' codes.
 PASSWORD_MESSAGES = {
@@ -30,6 +30,22 @@ PASSWORD_MESSAGES = {
     "repeated": _l("Do not use one character over and over."),
     "common": _l("This password is on a list of well-known passwords; choose another."),
     "email": _l("Do not use your e-mail address as the password."),
+    "weak": _l("This password is too easy to guess. Use a few unrelated words."),
+    "weak_repeats": _l(
+        "This password is too easy to guess: repeats like “aaa” or “abcabc” add little. Use a few unrelated words."
+    ),
+    "weak_sequence": _l(
+        "This password is too easy to guess: sequences like “abc” or “6543” add little. Use a few unrelated words."
+    ),
+    "weak_keyboard": _l(
+        "This password is too easy to guess: rows of keys like “qwerty” add little. Use a few unrelated words."
+    ),
+    "weak_dates": _l("This password is too easy to guess: dates and years add little. Use a few unrelated words."),
+    "weak_common": _l(
+        "This password is too easy to guess: it is, or is like, a commonly used password. Use a few unrelated words."
+    ),
+    "weak_word": _l("This password is too easy to guess: a single word adds little. Add a few unrelated words."),
+    "weak_names": _l("This password is too easy to guess: common names add little. Use a few unrelated words."),
 }
 
 
@@ -66,11 +82,6 @@ def _an_email(form: FlaskForm, field: Field) -> None:
         raise ValidationError(_l("Please enter an email address like name@example.com."))
 
 
-def _plain_name(form: FlaskForm, field: Field) -> None:
-    if has_hidden_characters(field.data or ""):
-        raise ValidationError(_l("Please use only letters, digits, spaces and punctuation."))
-
-
 class InviteForm(FlaskForm):
     """A new account: who, and with which role; they set their own password."""
 
@@ -79,7 +90,15 @@ class InviteForm(FlaskForm):
         validators=[DataRequired(_l("Enter an email address.")), Length(max=EMAIL_MAX), _an_email],
     )
     name = StringField(
-        _l("Full name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=NAME_MAX), _plain_name]
+        _l("Full name"),
+        validators=[
+            DataRequired(_l("Enter the person's name.")),
+            Length(max=NAME_MAX),
+            PlainText(
+                required=_l("Enter the person's name."),
+                message=_l("Please use only letters, digits, spaces and punctuation."),
+            ),
+        ],
     )
     role = SelectField(_l("Role"), choices=select_choices(*ROLE_LABELS.items()), default="practitioner")
 

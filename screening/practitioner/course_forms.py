@@ -10,6 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Field, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..web.validators import PlainText
+
 NOTE_MAX = 500
 
 
@@ -27,6 +29,10 @@ class UnlinkForm(FlaskForm):
     """Give this screening a patient record of its own."""
 
 
+class ConfirmLinkForm(FlaskForm):
+    """Confirm that a screening suggested for a patient record (typed contact and date of birth) belongs there."""
+
+
 # How far from today a course may start: a typo in the year would plan sessions decades away.
 START_WINDOW = dt.timedelta(days=366)
 
@@ -34,9 +40,9 @@ START_WINDOW = dt.timedelta(days=366)
 class CourseForm(FlaskForm):
     """Start a course on the patient record."""
 
-    def __init__(self, *args: Any, today: dt.date | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.today = today or dt.date.today()
+        self.today = today  # the clinic's day (web.db.screening_day)
 
     def validate_started_on(self, field: Field) -> None:
         """Within a year of today, either way."""
@@ -62,5 +68,5 @@ class SessionForm(FlaskForm):
         _l("Session number"),
         validators=[InputRequired(_l("Enter a number.")), NumberRange(1, 20, _l("Enter a number from 1 to 20."))],
     )
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=NOTE_MAX)])
-    settings = StringField(_l("Settings used (optional)"), validators=[Optional(), Length(max=NOTE_MAX)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=NOTE_MAX), PlainText(multiline=True)])
+    settings = StringField(_l("Settings used (optional)"), validators=[Optional(), Length(max=NOTE_MAX), PlainText()])

@@ -21,11 +21,14 @@ from typing import Any, TypeVar
 from flask import Response, abort, current_app, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
+from flask_login import current_user
 
 from .. import storage
 from ..core.people import PHONE_PATTERN
 from ..web.audit import audit
+from ..web.clinic import get_clinic
 from ..web.db import get_db, screening_day
+from ..web.roles import may_open
 from ..web.ruleset import get_ruleset
 from .blueprint import bp
 from .clock import is_expired, local_time
@@ -90,6 +93,7 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
     ("Rules version", lambda r: r["rules_version"]),
     ("Reviewed", lambda r: _yes_no(r["reviewed"])),
     ("Current decision", lambda r: r["decided_status"]),
+    ("Deferred until (decision)", lambda r: r["decided_defer_until"]),
     ("Decision", lambda r: {"confirm": "confirmed", "override": "overridden"}.get(_review(r, "decision") or "", "")),
     ("Decided by", lambda r: _review(r, "practitioner_name")),
     ("Decided at ({tz})", lambda r: r["local_reviewed_at"]),
@@ -98,6 +102,17 @@ EXPORT_COLUMNS: tuple[Column, ...] = (
     ("Answers confirmed at ({tz})", lambda r: r["local_confirmed_at"]),
     ("Expired", lambda r: _yes_no(r["expired"])),
 )
+# What a screening's answer page shows and the queue does not: the rules that
+# fired and the practitioner's reasoning. Exported only to roles that may open
+# that page (the role table), as reception's and administrators' pages hold none of it.
+ANSWER_PAGE = "practitioner.answers"
+CLINICAL_COLUMNS = frozenset({"Rules fired", "Override reason", "Comment"})
+
+
+def export_columns(role: str | None) -> tuple[Column, ...]:
+    """The columns an account with ``role`` may export: the clinical ones only if it opens the answer pages."""
+    clinical = may_open(role, ANSWER_PAGE)
+    return tuple(column for column in EXPORT_COLUMNS if clinical or column[0] not in CLINICAL_COLUMNS)
 
 
 def csv_chunks(rows: Iterable[Mapping[str, Any]], columns: Iterable[Column], timezone: str) -> Iterator[str]:
@@ -167,7 +182,7 @@ def export_csv() -> ResponseReturnValue:
 
     filename = f"screenings-{today.isoformat()}.csv"
     return Response(
-        stream_with_context(csv_chunks(rows(), EXPORT_COLUMNS, current_app.config["TIMEZONE"])),
+        stream_with_context(csv_chunks(rows(), export_columns(current_user.role), get_clinic().timezone)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -1,5 +1,7 @@
 """The patient record on a screening's page: the same person's other
 screenings, what changed since the last one, and linking or unlinking by hand.
+A link made on typed e-mail or phone and date of birth alone is a suggestion,
+marked unconfirmed, until a practitioner (or the patient) confirms it.
 
 The detail page includes ``_history.html``, which asks ``patient_record`` for
 what it shows, so the page's own view needs no change. Forms sent back with
@@ -23,7 +25,7 @@ from ..web.ruleset import get_ruleset
 from .answer_rows import answer_changes
 from .blueprint import bp
 from .course import course_block
-from .course_forms import LinkForm, UnlinkForm
+from .course_forms import ConfirmLinkForm, LinkForm, UnlinkForm
 from .detail import render_detail, screening_or_404
 
 
@@ -50,6 +52,8 @@ def patient_record(screening: storage.ScreeningRecord) -> dict[str, Any]:
         "changes": changes,
         "link_form": forms.get("link") or LinkForm(formdata=None),
         "unlink_form": UnlinkForm(formdata=None),
+        "confirm_form": ConfirmLinkForm(formdata=None),
+        "suggested": screening.get("patient_link") == storage.SUGGESTED_LINK,
         "outcomes": OUTCOMES,
         **course_block(screening, forms, screening_day()),
     }
@@ -111,4 +115,20 @@ def unlink_patient(reference: str) -> ResponseReturnValue:
         {"patient": patient_id, "from_patient": screening.get("patient_id")},
     )
     flash(_("This screening now has a patient record of its own."))
+    return _to_detail(screening["reference"])
+
+
+@bp.post("/screening/<reference>/confirm-link")
+def confirm_patient_link(reference: str) -> ResponseReturnValue:
+    """Confirm that a screening suggested for its patient record (a match on typed details) belongs there."""
+    screening = screening_or_404(reference)
+    if not ConfirmLinkForm().validate():
+        flash(_("This form expired. Please try again."))
+        return render_detail(screening, status=400)
+    patient_id = screening.get("patient_id")
+    if patient_id is None or not storage.confirm_patient_link(get_db(), screening["id"], patient_id):
+        flash(_("This screening's link to its patient record is not a suggestion (any more): nothing to confirm."))
+        return _to_detail(screening["reference"])
+    audit("patient.confirm", screening_target(screening["reference"]), {"by": "practitioner", "patient": patient_id})
+    flash(_("Link to the patient record confirmed."))
     return _to_detail(screening["reference"])

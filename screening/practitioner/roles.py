@@ -1,74 +1,34 @@
-"""Who may open which workspace page: one table, checked before every request.
+"""The role table moved to ``web.roles`` (the API reads it too); its names stay
+importable from here. Edit the table there."""
 
-``ACCESS`` names, for every endpoint of the workspace, the roles that may
-reach it. An endpoint missing from the table is refused to everyone, so a
-new page is closed until someone decides who needs it; a test walks the URL
-map and checks every route against the table.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Mapping
-
-from flask_babel import lazy_gettext as _l
-
-ADMIN, PRACTITIONER, RECEPTION = "admin", "practitioner", "reception"
-ROLES = (ADMIN, PRACTITIONER, RECEPTION)
-ROLE_LABELS = {
-    ADMIN: _l("Administrator: accounts, audit log, exports"),
-    PRACTITIONER: _l("Practitioner: answers, decisions, re-confirmation"),
-    RECEPTION: _l("Reception: queue, contact details and status"),
-}
-
-STAFF = frozenset(ROLES)
-CLINICAL = frozenset({PRACTITIONER})
-ADMINS = frozenset({ADMIN})
-
-# Reachable without signing in.
-PUBLIC_ENDPOINTS = frozenset(
-    {"practitioner.login", "practitioner.login_code", "practitioner.set_password", "practitioner.static"}
+from ..web.roles import (
+    ACCESS,
+    ADMIN,
+    ADMINS,
+    CLINICAL,
+    PRACTITIONER,
+    PUBLIC_ENDPOINTS,
+    RECEPTION,
+    ROLE_LABELS,
+    ROLES,
+    SCOPE_ACCESS,
+    STAFF,
+    may_open,
+    may_use_scope,
 )
 
-ACCESS: Mapping[str, frozenset[str]] = {
-    # Everyone on the staff: the queue with names and status, a patient's
-    # contact details, the rules in words, their own account and sessions.
-    "practitioner.queue": STAFF,
-    "practitioner.contact": STAFF,
-    "practitioner.rules": STAFF,
-    "practitioner.logout": STAFF,
-    "practitioner.sessions": STAFF,
-    "practitioner.end_session": STAFF,
-    "practitioner.password": STAFF,
-    "practitioner.two_factor": STAFF,
-    # Consent texts hold no patient data; the due list is reception's call list.
-    "practitioner.consent_text": STAFF,
-    "practitioner.due": STAFF,
-    # Answers and decisions: practitioners only.
-    "practitioner.detail": CLINICAL,
-    "practitioner.review": CLINICAL,
-    "practitioner.reconfirm": CLINICAL,
-    "practitioner.answers": CLINICAL,
-    "practitioner.chart_pdf": CLINICAL,
-    "practitioner.link_patient": CLINICAL,
-    "practitioner.unlink_patient": CLINICAL,
-    "practitioner.start_course": CLINICAL,
-    "practitioner.record_session": CLINICAL,
-    # Colleagues' activity and bulk patient data: administrators only.
-    "practitioner.audit_log": ADMINS,
-    "practitioner.export_csv": ADMINS,
-    "practitioner.accounts": ADMINS,
-    "practitioner.invite": ADMINS,
-    "practitioner.deactivate": ADMINS,
-    "practitioner.reactivate": ADMINS,
-    "practitioner.change_role": ADMINS,
-    "practitioner.reset_password": ADMINS,
-    # The clinic's systems and what the rules decide: administrators only.
-    "practitioner.deliveries": ADMINS,
-    "practitioner.resend_delivery": ADMINS,
-    "practitioner.candidate_rules": ADMINS,
-}
-
-
-def may_open(role: str | None, endpoint: str | None) -> bool:
-    """Whether an account with ``role`` may open ``endpoint`` (unknown endpoints: nobody)."""
-    return role is not None and endpoint is not None and role in ACCESS.get(endpoint, frozenset())
+__all__ = [
+    "ACCESS",
+    "ADMIN",
+    "ADMINS",
+    "CLINICAL",
+    "PRACTITIONER",
+    "PUBLIC_ENDPOINTS",
+    "RECEPTION",
+    "ROLES",
+    "ROLE_LABELS",
+    "SCOPE_ACCESS",
+    "STAFF",
+    "may_open",
+    "may_use_scope",
+]

@@ -27,8 +27,8 @@ from wtforms.validators import DataRequired, Length
 from .. import storage
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
+from ..web.roles import ADMIN
 from .blueprint import bp
-from .roles import ADMIN
 
 PENDING = "second_factor"  # session key: the account whose password was right, and when
 PENDING_SECONDS = 300
@@ -47,9 +47,12 @@ class CodeForm(FlaskForm):
 
 
 class EnrolForm(CodeForm):
-    """The new app's code; to replace an app already set up, the account's password too."""
+    """The new app's code and the account's password: a session left open is not
+    enough to set up (or replace) the second factor and its recovery codes."""
 
-    password = PasswordField(_l("Your password (to replace the app already set up)"), validators=[Length(max=1024)])
+    password = PasswordField(
+        _l("Your password"), validators=[DataRequired(_l("Enter your password.")), Length(max=1024)]
+    )
 
 
 def two_factor_required(role: str) -> bool:
@@ -111,11 +114,9 @@ def two_factor() -> ResponseReturnValue:
     if form.validate_on_submit():
         totp = pyotp.TOTP(secret)
         row = storage.get_practitioner(get_db(), current_user.id)
-        if current_user.has_totp and not (
-            row is not None and check_password_hash(row["password_hash"], form.password.data or "")
-        ):
-            # A session left open must not be enough to move the second factor to another phone.
-            form.password.errors = [_("Type your password to replace the app already set up.")]
+        if not (row is not None and check_password_hash(row["password_hash"], form.password.data or "")):
+            # A stolen session must not be enough to tie the account to someone else's phone.
+            form.password.errors = [_("That is not your current password.")]
         elif totp.verify(_clean(form.code.data), valid_window=1):
             codes = new_recovery_codes()
             storage.enable_totp(get_db(), current_user.id, secret, codes)

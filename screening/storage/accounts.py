@@ -99,10 +99,12 @@ def create_api_token(
 
 
 def get_api_token(db: Database, token: str) -> ApiTokenRecord | None:
-    """The live (not revoked, not expired) token with its owner, if the owner is active."""
+    """The live (not revoked, not expired) token with its owner's e-mail and current role,
+    if the owner is active."""
     row = query_one(
         db,
-        "SELECT api_tokens.*, practitioners.email AS practitioner_email FROM api_tokens"
+        "SELECT api_tokens.*, practitioners.email AS practitioner_email, practitioners.role AS practitioner_role"
+        " FROM api_tokens"
         " JOIN practitioners ON practitioners.id = api_tokens.practitioner_id"
         " WHERE token_hash = ? AND revoked_at IS NULL AND practitioners.active = 1"
         " AND (expires_at IS NULL OR expires_at > ?)",

@@ -1,5 +1,7 @@
 """Idempotency keys of API submissions: which screening a key created, and
-from which request body, so that a retry gets the first answer."""
+from which request body, so that a retry gets the first answer. A key is
+stored as the hash of its client and the key (``api.idempotency.key_hash``),
+so one client's key never finds another's screening."""
 
 from __future__ import annotations
 

@@ -10,7 +10,15 @@ from .connection import Database, create_private_file, write_transaction
 from .postgres import PgDatabase, dump_postgres, verify_dump
 
 # Tables whose rows belong to one screening and go with it.
-CHILD_TABLES = ("reviews", "reconfirmations", "outbox", "patient_notices", "course_sessions", "api_idempotency")
+CHILD_TABLES = (
+    "reviews",
+    "reconfirmations",
+    "outbox",
+    "patient_notices",
+    "course_sessions",
+    "api_idempotency",
+    "record_link_requests",
+)
 
 
 def _delete_screenings(db: Database, ids: list[int]) -> dict[str, int]:
@@ -67,7 +75,8 @@ def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
     ``secure_delete`` zeroes the freed bytes, the full-text index is rebuilt
     (its segments kept the name's tokens) and the WAL is checkpointed and
     truncated (it held the pages as they were). ``counts["wal_cleared"]`` is 0
-    if a reader kept the WAL from being truncated; run ``erase`` again then.
+    if a reader kept the WAL from being truncated: ``finish_erasures`` later
+    completes the wipe.
     """
     if isinstance(db, PgDatabase):
         return _erase_postgres(db, reference)
@@ -78,8 +87,23 @@ def erase_screening(db: Database, reference: str) -> dict[str, int] | None:
             return None
         counts = _delete_screenings(db, [row[0]])
         db.execute("INSERT INTO screenings_fts (screenings_fts) VALUES ('rebuild')")
+    return {**counts, "wal_cleared": 1 if finish_erasures(db) else 0}
+
+
+def finish_erasures(db: Database) -> bool:
+    """Wipe what the database files still keep of rows erased earlier; False while a
+    reader keeps SQLite's WAL from being copied back and truncated (try again shortly).
+
+    The erase's own transaction already zeroed the rows in the pages it wrote to
+    the WAL; a checkpoint that completes copies them over the old pages in the
+    database file and truncates the WAL, which held the pages as they were.
+    PostgreSQL: VACUUM frees the dead rows' space.
+    """
+    if isinstance(db, PgDatabase):
+        db.execute("VACUUM " + ", ".join(("screenings", "patient_keys", *CHILD_TABLES)))
+        return True
     busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    return {**counts, "wal_cleared": 0 if busy else 1}
+    return not busy
 
 
 def _erase_postgres(db: PgDatabase, reference: str) -> dict[str, int] | None:
@@ -90,7 +114,7 @@ def _erase_postgres(db: PgDatabase, reference: str) -> dict[str, int] | None:
         if row is None:
             return None
         counts = _delete_screenings(db, [row[0]])
-    db.execute("VACUUM " + ", ".join(("screenings", "patient_keys", *CHILD_TABLES)))
+    finish_erasures(db)
     return {**counts, "wal_cleared": 1}
 
 

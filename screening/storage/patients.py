@@ -6,23 +6,57 @@ birth. Without a date of birth, or without any contact, it starts a patient
 of its own: a name alone never links two screenings. Only the keys' hashes
 are stored, so the table repeats no contact details. A practitioner may move
 a screening to another patient, or give it a patient of its own, by hand.
+
+Anyone who knows a patient's e-mail (or phone) and date of birth can type
+them, so a match on them proves nothing: each screening's link to its patient
+has a proof state (``patient_link``, m038). ``own``: it began the record
+(nothing matched). ``suggested``: it matched on typed details only; staff see
+it on the record, marked unconfirmed, and its keys are not added to the record
+(a stranger's phone must not steer later screenings there); the patient's own
+pages show nothing of the record. ``confirmed``: proven, by the patient coming
+through their own earlier result link, following the one-time link e-mailed
+to the record's address (``record_link_requests``), or by a practitioner.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.people import normalise_email
 from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
-from .records import ScreeningRecord
+from .records import RecordLinkRequestRecord, ScreeningRecord
 
 # Fewer digits than this are too likely to be shared (or a typo) to link people.
 _PHONE_MIN_DIGITS = 7
 
 
+# A screening's link to its patient (screenings.patient_link).
+OWN_LINK = "own"
+SUGGESTED_LINK = "suggested"
+CONFIRMED_LINK = "confirmed"
+PATIENT_LINKS = (OWN_LINK, SUGGESTED_LINK, CONFIRMED_LINK)
+_PROVEN_LINKS = frozenset({OWN_LINK, CONFIRMED_LINK})
+
+
 class UnknownPatient(Exception):
     """No screening or patient with that id or reference."""
+
+
+@dataclass(frozen=True)
+class PatientMatch:
+    """The patient a new screening joins and how its link is proven (one of ``PATIENT_LINKS``)."""
+
+    patient_id: int
+    link: str
+
+
+def link_is_proven(screening: Mapping[str, Any]) -> bool:
+    """Whether the screening's own token proves its patient record: it began the record, or its link was confirmed."""
+    return screening.get("patient_id") is not None and screening.get("patient_link") in _PROVEN_LINKS
 
 
 def match_keys(email: str | None, phone: str | None, birth_date: str | None) -> list[str]:
@@ -42,31 +76,66 @@ def _new_patient(db: Database) -> int:
     return insert_row(db, "INSERT INTO patients (created_at) VALUES (?)", [utc_now()])
 
 
-def find_or_add_patient(db: Database, email: str | None, phone: str | None, birth_date: str | None) -> int:
-    """The patient a new screening with these details joins (the one its keys match, else a new one), its keys kept."""
+def _matching_patient(db: Database, keys: list[str]) -> int | None:
+    for key in keys:  # e-mail first: the address the patient typed most recently wins
+        row = query_one(db, "SELECT patient_id FROM patient_keys WHERE key = ?", [key])
+        if row is not None:
+            return int(row["patient_id"])
+    return None
+
+
+def _add_keys(db: Database, keys: list[str], patient_id: int) -> None:
+    for key in keys:
+        db.execute("INSERT INTO patient_keys (key, patient_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [key, patient_id])
+
+
+def find_or_add_patient(
+    db: Database,
+    email: str | None,
+    phone: str | None,
+    birth_date: str | None,
+    *,
+    returning_from: Mapping[str, Any] | None = None,
+) -> PatientMatch:
+    """The patient a new screening with these details joins, and how far that is proven.
+
+    ``returning_from``, the screening whose result link the patient came
+    through, puts it on that screening's patient: ``confirmed`` when that
+    screening's own link is proven, else ``suggested`` like it. Otherwise the
+    patient its keys match is only ``suggested``; without a match it begins a
+    patient of its own. Only a proven link adds the screening's keys.
+    """
     keys = match_keys(email, phone, birth_date)
     with write_transaction(db):
-        patient_id = None
-        for key in keys:  # e-mail first: the address the patient typed most recently wins
-            row = query_one(db, "SELECT patient_id FROM patient_keys WHERE key = ?", [key])
-            if row is not None:
-                patient_id = int(row["patient_id"])
-                break
-        if patient_id is None:
-            patient_id = _new_patient(db)
-        for key in keys:
-            db.execute(
-                "INSERT INTO patient_keys (key, patient_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [key, patient_id]
-            )
-    return patient_id
+        patient_id = returning_from.get("patient_id") if returning_from is not None else None
+        if patient_id is not None:
+            assert returning_from is not None  # for mypy: patient_id came from it
+            link = CONFIRMED_LINK if link_is_proven(returning_from) else SUGGESTED_LINK
+        else:
+            patient_id = _matching_patient(db, keys)
+            link = SUGGESTED_LINK
+            if patient_id is None:
+                patient_id, link = _new_patient(db), OWN_LINK
+        if link != SUGGESTED_LINK:
+            _add_keys(db, keys, patient_id)
+    return PatientMatch(int(patient_id), link)
 
 
 def link_new_screening(
     db: Database, screening_id: int, email: str | None, phone: str | None, birth_date: str | None
 ) -> int:
-    """Put a stored screening that has no patient on the patient its keys match, or on a new one; return its id."""
+    """Put a stored screening that has no patient on the patient its keys match, or on a new one; return its id.
+
+    Only m032 calls this, on the screenings of an earlier release, and it keeps
+    that release's rule (every key added to the record); m038 then marks which
+    links are proven.
+    """
+    keys = match_keys(email, phone, birth_date)
     with write_transaction(db):
-        patient_id = find_or_add_patient(db, email, phone, birth_date)
+        patient_id = _matching_patient(db, keys)
+        if patient_id is None:
+            patient_id = _new_patient(db)
+        _add_keys(db, keys, patient_id)
         db.execute("UPDATE screenings SET patient_id = ? WHERE id = ?", [patient_id, screening_id])
     return patient_id
 
@@ -91,11 +160,91 @@ def move_screening(db: Database, screening_id: int, patient_id: int | None) -> i
         if row is None:
             raise UnknownPatient(str(screening_id))
         if patient_id is None:
-            patient_id = _new_patient(db)
+            patient_id, link = _new_patient(db), OWN_LINK
         elif query_one(db, "SELECT id FROM patients WHERE id = ?", [patient_id]) is None:
             raise UnknownPatient(str(patient_id))
-        db.execute("UPDATE screenings SET patient_id = ? WHERE id = ?", [patient_id, screening_id])
+        else:
+            link = CONFIRMED_LINK  # a practitioner put it there: that is the proof
+        db.execute(
+            "UPDATE screenings SET patient_id = ?, patient_link = ? WHERE id = ?", [patient_id, link, screening_id]
+        )
     return patient_id
+
+
+def confirm_patient_link(db: Database, screening_id: int, patient_id: int) -> bool:
+    """Confirm a suggested link of the screening to patient ``patient_id``, adding its keys to the record.
+
+    False when there is nothing to confirm: the link is proven already, or the
+    screening is on another patient now (moved since the confirmation was asked).
+    """
+    with write_transaction(db):
+        cursor = db.execute(
+            "UPDATE screenings SET patient_link = ? WHERE id = ? AND patient_id = ? AND patient_link = ?",
+            [CONFIRMED_LINK, screening_id, patient_id, SUGGESTED_LINK],
+        )
+        if cursor.rowcount != 1:
+            return False
+        row = query_one(
+            db, "SELECT contact_email, contact_phone, birth_date FROM screenings WHERE id = ?", [screening_id]
+        )
+        assert row is not None, "updated just now"
+        _add_keys(db, match_keys(row["contact_email"], row["contact_phone"], row["birth_date"]), patient_id)
+    return True
+
+
+def record_email_for(db: Database, screening: Mapping[str, Any]) -> str | None:
+    """The address to ask about a suggested link: the e-mail, as its owner typed it, of the latest
+    proven screening of the record with this screening's e-mail and date of birth; None when the
+    match was not on the e-mail (a phone's owner cannot be asked by mail)."""
+    email, birth_date = screening.get("contact_email"), screening.get("birth_date")
+    if screening.get("patient_id") is None or not email or not email.strip() or not birth_date:
+        return None
+    for other in reversed(list_patient_screenings(db, int(screening["patient_id"]))):
+        if (
+            other["id"] != screening["id"]
+            and link_is_proven(other)
+            and other["birth_date"] == birth_date
+            and other["contact_email"]
+            and normalise_email(other["contact_email"]) == normalise_email(email)
+        ):
+            return str(other["contact_email"]).strip()
+    return None
+
+
+def create_record_link_request(db: Database, screening_id: int, patient_id: int, expires_at: str) -> str:
+    """A one-time link's token asking to confirm the screening's link to the patient; only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO record_link_requests (token_hash, screening_id, patient_id, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [hash_token(token), screening_id, patient_id, utc_now(), expires_at],
+    )
+    return token
+
+
+def get_record_link_request(db: Database, token: str) -> RecordLinkRequestRecord | None:
+    """The request behind an e-mailed link, spent or expired included, with its screening's reference; or None."""
+    row = query_one(
+        db,
+        "SELECT r.id, r.screening_id, r.patient_id, r.created_at, r.expires_at, r.used_at,"
+        " s.reference, s.created_at AS screened_at FROM record_link_requests r"
+        " JOIN screenings s ON s.id = r.screening_id WHERE r.token_hash = ?",
+        [hash_token(token)],
+    )
+    return None if row is None else RecordLinkRequestRecord(**row)  # type: ignore[typeddict-item]
+
+
+def use_record_link_request(db: Database, request: RecordLinkRequestRecord) -> bool:
+    """Spend an unexpired link and confirm its screening's link; False if it was spent or
+    expired, or there was nothing to confirm."""
+    with write_transaction(db):
+        cursor = db.execute(
+            "UPDATE record_link_requests SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+            [utc_now(), request["id"], utc_now()],
+        )
+        if cursor.rowcount != 1:
+            return False
+        return confirm_patient_link(db, request["screening_id"], request["patient_id"])
 
 
 def patient_summary(db: Database, patient_id: int) -> dict[str, Any]:

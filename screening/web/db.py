@@ -9,14 +9,14 @@ import sqlite3
 import stat
 import threading
 import weakref
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import IO, Any
 
 from flask import Flask, current_app
 
 from .. import storage
 from ..core.model import RuleSet
 from ..storage import Database
+from .clinic import clinic_zone
 from .ruleset import get_ruleset
 
 
@@ -71,6 +71,15 @@ def _pool(url: str) -> Any:
         return pools.pool
 
 
+def close_db() -> None:
+    """Close this thread's SQLite connection: after ``restore`` replaced the file, the next one opens the new file."""
+    local: _Connections = current_app.extensions["db_connections"]
+    if local.db is not None and not local.lent and local.pid == os.getpid():
+        local.db.close()
+    if not local.lent:
+        local.db = None
+
+
 def end_request(exc: BaseException | None = None) -> None:
     """Leave the connection clean for the next request: no open transaction, a pooled one given back."""
     local: _Connections = current_app.extensions["db_connections"]
@@ -83,6 +92,19 @@ def end_request(exc: BaseException | None = None) -> None:
         return
     if local.db.conn.in_transaction:
         local.db.conn.rollback()
+
+
+# Beside the database: the file whose lock the starting workers take turns on.
+MIGRATE_LOCK = ".migrate.lock"
+
+
+def open_private(path: str) -> IO[bytes]:
+    """``path`` opened for writing, created 0600 (one left readable by an older release is tightened)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    info = os.fstat(descriptor)
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "wb")
 
 
 def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
@@ -110,13 +132,26 @@ def init_db(path: str, ruleset: RuleSet | None = None) -> list[str]:
         finally:
             db.close()
     directory = os.path.dirname(os.path.abspath(path))
-    make_private(directory, path)
+    try:
+        make_private(directory, path)
+        lock = open_private(os.path.join(directory, MIGRATE_LOCK))
+    except OSError as error:
+        # A read-only folder (or a file where it should be): one line at start-up, not a traceback.
+        raise storage.StorageUnavailable(f"cannot write in the database's folder {directory}: {error}") from error
     # Several server workers start at once: one migrates, the others wait.
-    with open(os.path.join(directory, ".migrate.lock"), "w") as lock:
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        db = storage.connect(path)
         try:
-            applied = storage.migrate(db, legacy_columns)
+            db = storage.connect(path)
+        except (OSError, sqlite3.OperationalError) as error:
+            raise storage.StorageUnavailable(f"cannot open the database {path}: {error}") from error
+        try:
+            try:
+                applied = storage.migrate(db, legacy_columns)
+            except sqlite3.OperationalError as error:
+                if not storage.is_storage_fault(error):
+                    raise
+                raise storage.StorageUnavailable(f"cannot migrate the database {path}: {error}") from error
             # A read-only database or a full disk is said at start-up, not
             # discovered by the first patient whose answers cannot be saved.
             try:
@@ -144,8 +179,9 @@ def make_private(directory: str, path: str) -> None:
 
 
 def screening_day() -> dt.date:
-    """Today in the clinic's time zone: the day ages and dates are counted on."""
-    return dt.datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    """Today on the clinic's calendar (clinic.yaml's ``timezone``): the one "today" that
+    rules, ages, re-screen dates and course dates count from."""
+    return dt.datetime.now(clinic_zone()).date()
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -47,10 +47,20 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
 RETRY_AFTER_SECONDS = 60
 
 
+def _no_user_loading() -> None:
+    """Settle who is signed in without loading it: loading a staff member writes (the
+    session's last use), and that write is what the database just refused."""
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None and "_login_user" not in g:
+        # Flask-Login's own setter: the page is drawn for a visitor who is not signed in.
+        login_manager._update_request_context_with_user()
+
+
 def storage_fault_response() -> Response:
     """503 with Retry-After: the database refuses writes (read-only, disk full); nothing was saved."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     current_app.logger.error("The database refuses writes (read-only or disk full) in %s", request.endpoint)
+    _no_user_loading()
     if wants_json():
         return json_error(
             503, "The service cannot store anything right now; nothing was saved. Try again later.", headers=headers

@@ -52,6 +52,19 @@ def check_production_config(app: Flask) -> None:
         )
 
 
+def check_link_config(app: Flask) -> None:
+    """Refuse to serve when links would take the visitor's ``Host`` header: neither
+    ``PUBLIC_URL`` nor ``TRUSTED_HOSTS`` is set (debug, tests and CLI commands are spared)."""
+    if app.debug or app.testing or not is_serving():
+        return
+    if not app.config.get("PUBLIC_URL") and not app.config.get("TRUSTED_HOSTS"):
+        raise ConfigError(
+            "SCREENING_PUBLIC_URL is not set, so result links, API locations and FHIR URLs would take the "
+            "visitor's Host header: set it to the public address (https://your-host/), "
+            "or set SCREENING_TRUSTED_HOSTS to the host names the app answers to"
+        )
+
+
 # Control characters (a decoded %0a ends a log line early and forges the next one).
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -75,6 +88,7 @@ class RedactResultTokens(logging.Filter):
 def init_app(app: Flask) -> None:
     """Check the configuration, trust the configured proxies, register headers and log redaction."""
     check_production_config(app)
+    check_link_config(app)
     proxies = int(app.config.get("PROXY_COUNT", 0))
     if proxies > 0:
         # Behind N reverse proxies: take the client address and scheme from their headers.

@@ -58,6 +58,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env["SCREENING_PUBLIC_URL"] = url  # links under the server's own address, as a deployment sets it
     with open(folder / "server.log", "w") as log:
         server = subprocess.Popen(
             [
