@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from .core.clinic import ClinicFileError, load_clinic
 from .core.examples import seal_line
 from .core.lint import lint_rules
-from .core.loader import load_rules
+from .core.loader import load_candidate, load_rules
 from .core.model import RuleFileError, RuleSet, pick_text
 from .core.rules_diff import diff_rulesets, replay_screenings, report_json, report_lines
 from .practitioner.rules_page import stored_screenings
@@ -61,7 +61,7 @@ def check_rules_command(file: str | None, strict: bool, seal: bool, clinic_file:
         click.echo(f"{len(error.problems)} problem(s) found.", err=True)
         sys.exit(2)
     click.echo(summarize_ruleset(ruleset))
-    click.echo(f"{clinic.path}: OK, {pick_text(clinic.name, ruleset.languages[0])}")
+    click.echo(f"{clinic.path}: OK, {pick_text(clinic.name, ruleset.languages[0])}, time zone {clinic.timezone}")
     if ruleset.examples:
         fired = set().union(*(e.fired for e in ruleset.examples))
         every = "; every rule fired at least once" if all(r.id in fired for r in ruleset.rules) else ""
@@ -76,9 +76,10 @@ def check_rules_command(file: str | None, strict: bool, seal: bool, clinic_file:
         sys.exit(2)
 
 
-def _load_for_diff(path: str) -> RuleSet:
+def _load_for_diff(path: str) -> tuple[RuleSet, list[str]]:
+    """The rule set and its failing examples: any file that loads can be compared."""
     try:
-        return load_rules(path)
+        return load_candidate(path)
     except RuleFileError as error:
         raise CommandError("\n".join(error.problems)) from error
 
@@ -90,14 +91,20 @@ def _load_for_diff(path: str) -> RuleSet:
 @click.option("--replay", "days", type=click.IntRange(min=1), help="Re-evaluate the screenings of the last DAYS days.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff_rules_command(old: str, new: str, days: int | None, output: str) -> None:
-    """What changes from rule file OLD to NEW; with --replay, which past verdicts would change (nothing is stored)."""
-    before, after = _load_for_diff(old), _load_for_diff(new)
+    """What changes from rule file OLD to NEW, and which of their examples fail (exit 1); with
+    --replay, which past verdicts would change (nothing is stored)."""
+    (before, old_failing), (after, new_failing) = _load_for_diff(old), _load_for_diff(new)
+    failing = [*old_failing, *new_failing]
     changes = diff_rulesets(before, after)
     replay = None
     if days:
         replay = replay_screenings(before, after, stored_screenings(days))
         audit("rules.replay", details={"days": days, "screenings": replay.screenings})
     if output == "json":
-        click.echo(json.dumps(report_json(before, after, changes, replay, days), ensure_ascii=False, indent=2))
+        report = report_json(before, after, changes, replay, days, failing=failing)
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        click.echo("\n".join(report_lines(before, after, changes, replay, days)))
+        click.echo("\n".join(report_lines(before, after, changes, replay, days, failing=failing)))
+    if failing:
+        # Part of the difference, not a refusal (exit 2 is a file that does not load).
+        sys.exit(1)

@@ -4,6 +4,7 @@ with its line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,15 @@ from flask.testing import FlaskClient
 
 from screening import ROOT
 from screening.core.clinic import ClinicFileError, load_clinic
-from tests.helpers import CLEAR_ANSWERS, PATIENT_FORM, build_app, override_to_eligible, page_text, signed_in
+from tests.helpers import (
+    CLEAR_ANSWERS,
+    PATIENT_FORM,
+    build_app,
+    decide,
+    override_to_eligible,
+    page_text,
+    signed_in,
+)
 
 PATIENT = PATIENT_FORM
 
@@ -33,6 +42,11 @@ def write_clinic(tmp_path: Path, text: str = NEW_CLINIC) -> Path:
     path = tmp_path / "clinic.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def long_date(day: dt.date) -> str:
+    """A date as the English pages write it: 3 December 2026."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def result_of(client: FlaskClient, **answers: object) -> tuple[str, str]:
@@ -99,9 +113,50 @@ def test_a_cleared_review_follows_the_decision_with_date_and_booking(clinic_app:
     after = page_text(client.get(path, headers={"Accept-Language": "en"}))
     assert "Good news" in after and "A practitioner needs to look" not in after
     assert "Why this result" not in after  # the verdict's reasons no longer explain the result
-    assert "A practitioner reviewed your screening on" in after
     assert "Book your session" in after
     assert f"code={reference}&amp;result=eligible" in client.get(path).get_data(as_text=True)
+
+
+LATER = dt.date.today() + dt.timedelta(days=45)
+PENDING = ("A practitioner needs to look", "A practitioner will review your answers", "will contact you")
+
+
+@pytest.mark.parametrize(
+    ("decision", "message", "absent"),
+    [
+        (
+            {"status": "eligible", "reason_code": "physician_clearance"},
+            "Cleared for treatment by a practitioner on {today}.",
+            ("reviewed your answers", "You can fill in the questionnaire again"),
+        ),
+        (
+            {"status": "deferred", "reason_code": "clarified_with_patient", "defer_until": LATER.isoformat()},
+            "A practitioner reviewed your answers on {today}: you can be treated from {later}.",
+            ("Cleared for treatment", "Book your session", "You can fill in the questionnaire again"),
+        ),
+        (
+            {"status": "ineligible", "reason_code": "contraindication_confirmed"},
+            "A practitioner reviewed your answers on {today} and cannot offer you this treatment. To talk it"
+            " through, call the clinic on +44 20 7946 0123 or write to desk@rosewood.example.",
+            ("Cleared for treatment", "Book your session"),
+        ),
+    ],
+)
+def test_a_decided_review_shows_the_patient_one_message_that_follows_it(
+    clinic_app: Flask, decision: dict[str, str], message: str, absent: tuple[str, ...]
+) -> None:
+    client = clinic_app.test_client()
+    path, before = result_of(client, epilepsy="unsure")
+    assert "A practitioner needs to look" in before
+    reference = client.get(path).get_data(as_text=True).split('id="reference-code">')[1][:8]
+    assert decide(signed_in(clinic_app), reference, **decision).status_code == 303
+
+    after = page_text(client.get(path, headers={"Accept-Language": "en"}))
+    words = {"today": long_date(dt.date.today()), "later": long_date(LATER)}
+    assert after.count(message.format(**words)) == 1
+    assert after.count("by a practitioner on") + after.count("A practitioner reviewed") == 1  # one message
+    for text in (*PENDING, *absent, "The result above is their decision"):
+        assert text not in after
 
 
 def test_deferred_result_says_when_to_book_again(clinic_app: Flask) -> None:
@@ -150,9 +205,14 @@ def test_a_missing_field_is_named(tmp_path: Path) -> None:
         load_clinic(path, ("en", "ru"))
 
 
+def test_the_shipped_clinic_names_its_zone_and_a_file_without_one_counts_in_utc(tmp_path: Path) -> None:
+    assert load_clinic(ROOT / "clinic.yaml", ("en", "ru")).timezone == "Europe/London"
+    assert load_clinic(write_clinic(tmp_path), ("en", "ru")).timezone == "UTC"
+
+
 def test_check_rules_checks_the_clinic_file(runner, tmp_path: Path) -> None:
     good = runner.invoke(args=["check-rules"])
-    assert good.exit_code == 0 and "clinic.yaml: OK, Example Skin Clinic" in good.stdout
+    assert good.exit_code == 0 and "clinic.yaml: OK, Example Skin Clinic, time zone Europe/London" in good.stdout
     path = write_clinic(tmp_path, NEW_CLINIC.replace("https://book", "ftp://book"))
     bad = runner.invoke(args=["check-rules", "--clinic", str(path)])
     assert bad.exit_code == 2 and f"{path}:5: 'booking_url' must be an http:// or https:// address" in bad.stderr

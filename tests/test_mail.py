@@ -72,6 +72,21 @@ def test_no_box_no_link_and_eligible_tells_staff_nothing(mail_app: Flask, mailbo
     assert mailbox.messages == []
 
 
+def test_answers_that_contradict_the_patients_recent_ones_tell_staff(mail_app: Flask, mailbox: Inbox) -> None:
+    """Deferred for a tan, then "no tan" the same day: the patient reads the rules' verdict, staff are told."""
+    submit(mail_app, link=False, recent_tan="yes")
+    send_mail(mail_app)
+    assert mailbox.to(STAFF) == []  # a deferral is the rules' decision: nothing to tell staff
+    result_path = submit(mail_app, link=False)
+    assert "Good news" in page_text(mail_app.test_client().get(result_path))
+    send_mail(mail_app)
+    (staff,) = mailbox.to(STAFF)
+    with mail_app.app_context():
+        (row,) = get_db().query("SELECT reference, flagged FROM screenings WHERE status = 'eligible'")
+    assert row["flagged"] == 1
+    assert row["reference"] in staff["Subject"] and "Anna" not in mail_text(staff)
+
+
 def test_russian_patient_gets_russian_mail(mail_app: Flask, mailbox: Inbox) -> None:
     submit(mail_app, language="ru")
     send_mail(mail_app)
@@ -118,7 +133,7 @@ def test_review_sends_staff_one_message_and_the_decision_the_patient_one(mail_ap
     assert reviewed["To"] == "anna@example.com" and reviewed["Subject"] == "Your screening has been reviewed"
     assert first_link(mail_text(reviewed)) == "http://clinic.example.com" + result_path
     page = page_text(mail_app.test_client().get(result_path))
-    assert "Good news" in page and "A practitioner reviewed your screening on" in page
+    assert "Good news" in page and "Cleared for treatment by a practitioner on" in page
     assert "A practitioner needs to look" not in page
     assert "Book your session" in page
 
@@ -196,7 +211,8 @@ def test_a_hung_smtp_server_does_not_slow_submissions(tmp_path: Path) -> None:
         for _ in range(3):
             submit(app, epilepsy="unsure")
         assert time.perf_counter() - started < 2  # three submissions, any one SMTP wait would be 3 s
-    assert len(outbox_rows(app, "mail")) == 7  # 4 links and 3 staff notices, all queued
+    # 4 links, 3 staff notices and 3 "Is this you?" questions (each later screening matched the first), all queued
+    assert len(outbox_rows(app, "mail")) == 10
 
 
 @pytest.mark.parametrize(("attempts", "wait"), [(1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)])
@@ -235,7 +251,7 @@ def test_two_senders_never_send_one_message_twice(mail_app: Flask, mailbox: Inbo
     for thread in threads:
         thread.join()
     ids = [m["Message-ID"] for m in mailbox.to("anna@example.com")]
-    assert len(ids) == 12 == len(set(ids))
+    assert len(ids) == 12 + 11 == len(set(ids))  # 12 result links, 11 "Is this you?" (each later one matched)
     assert all(row["delivered_at"] for row in outbox_rows(mail_app))
 
 
@@ -288,7 +304,7 @@ def test_staff_digest_gathers_screenings_into_one_message(tmp_path: Path, mailbo
     for _ in range(3):
         submit(app, link=False, epilepsy="unsure")
     send_mail(app)
-    assert mailbox.messages == []  # held for ten minutes after the first
+    assert mailbox.to(STAFF) == []  # held for ten minutes after the first
     with app.app_context():
         get_db().execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = 1")
         get_db().conn.commit()

@@ -1,5 +1,5 @@
 """Load and validate ``clinic.yaml``: the clinic's name, contact details,
-booking link and working days, edited by the clinic without code.
+booking link, working days and time zone, edited by the clinic without code.
 
 Like the rule file, loading returns a complete ``Clinic`` or raises
 ``ClinicFileError`` listing every problem as ``file:line: message``. The
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 
@@ -36,6 +37,7 @@ _KEYS = (
     "working_days",
     "reply_within_working_days",
     "staff_emails",
+    "timezone",
 )
 _REQUIRED = ("name", "address", "phone", "email", "working_days")
 
@@ -64,6 +66,14 @@ class Clinic:
     privacy_url: str | None = None
     logo: str | None = None  # an absolute path to the image file
     staff_emails: tuple[str, ...] = ()
+    # The IANA name of the clinic's zone: every time a person reads is in it, and the
+    # clinic's calendar day is "today" for the rules. Storage stays UTC.
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The clinic's time zone (ZoneInfo keeps one instance per name)."""
+        return ZoneInfo(self.timezone)
 
     def booking_link(self, reference: str, status: str) -> str | None:
         """The booking URL with this patient's reference and status filled in, or None."""
@@ -192,6 +202,7 @@ def _build(root: yaml.MappingNode, check: _Check, folder: Path) -> Clinic:
         else:
             reply_days = int(raw)
     logo = _logo(check, nodes["logo"], folder) if "logo" in nodes else None
+    zone = _timezone(check, nodes["timezone"]) if "timezone" in nodes else "UTC"
     if check.problems or name is None or address is None or phone is None or email is None:
         raise ClinicFileError(check.problems)
     return Clinic(
@@ -207,6 +218,7 @@ def _build(root: yaml.MappingNode, check: _Check, folder: Path) -> Clinic:
         privacy_url=privacy,
         logo=logo,
         staff_emails=staff,
+        timezone=zone or "UTC",
     )
 
 
@@ -246,3 +258,20 @@ def _logo(check: _Check, node: yaml.Node, folder: Path) -> str | None:
     else:
         return str(logo)
     return None
+
+
+def _timezone(check: _Check, node: yaml.Node) -> str | None:
+    value = check.scalar(node, "timezone")
+    if value is None:
+        return None
+    try:
+        if value == "localtime":  # the server's own zone, whatever it is: not the clinic's
+            raise ZoneInfoNotFoundError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # A wrong capital is the likely slip (europe/london): name the zone meant.
+        near = [name for name in available_timezones() if name.lower() == value.lower()]
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        check.problem(node, f"'timezone' must be a time zone name such as Europe/London, not {value!r}{hint}")
+        return None
+    return value

@@ -9,6 +9,7 @@ date boundary untested. ``check-rules`` prints them; ``--strict`` refuses them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from .answers import clean_answers
 from .conditions import describe_condition
 from .dates import shift_date, years_before
 from .examples import review_warnings
-from .model import NONE_OPTION, Answers, Condition, Question, RuleSet, Test
+from .model import NONE_OPTION, Answers, Condition, Question, RuleSet, Test, TextSource
 
 DAY = dt.timedelta(days=1)
 
@@ -38,6 +39,7 @@ def lint_rules(ruleset: RuleSet) -> list[str]:
         *_same_condition(ruleset),
         *_example_coverage(ruleset),
         *(RuleWarning(line, message) for line, message in review_warnings(ruleset)),
+        *_stale_periods(ruleset),
     ]
     return [f"{ruleset.path}:{w.line}: warning: {w.message}" for w in sorted(found, key=lambda w: w.line)]
 
@@ -211,3 +213,59 @@ def _example_coverage(ruleset: RuleSet) -> Iterator[RuleWarning]:
                     f"rule '{rule.id}': no example on the boundary of {describe_condition(Condition(tests=(test,)))} "
                     f"({day})",
                 )
+
+
+# A number of days, weeks or months a text states in digits ("8 weeks", "8-week", "8 недель").
+_STATED = {
+    "en": re.compile(r"(\d+)(?:\s+|-)(day|week|month)s?\b", re.IGNORECASE),
+    "ru": re.compile(r"(\d+)\s+(д(?:ень|ня|ней)|недел[яиюь]|месяц(?:а|ев)?)(?![а-яё])", re.IGNORECASE),
+}
+# The unit by the word's first letter, in either language.
+_UNIT_OF = {"d": "days", "w": "weeks", "m": "months", "д": "days", "н": "weeks", "м": "months"}
+
+
+def _days(amount: int, unit: str) -> tuple[str, int]:
+    """A period comparable with another: days and weeks in days, months as months."""
+    return ("days", amount * 7) if unit == "weeks" else (unit, amount)
+
+
+def _own_periods(text: TextSource, ruleset: RuleSet) -> dict[tuple[str, int], str]:
+    """The periods ``text`` may state (comparable form -> "rule 'x': 8 weeks"): its rule's, for
+    a question's text those of the rules that read it and of its date tests, and those of the
+    rules it names by placeholder."""
+    owners = set(text.named)
+    if text.owner_kind == "rule":
+        owners.add(text.owner_id)
+    periods: dict[tuple[str, int], str] = {}
+    for rule in ruleset.rules:
+        reads = text.owner_kind == "question" and text.owner_id in rule.condition.questions()
+        if rule.id in owners or reads:
+            if rule.rescreen is not None:
+                unit, amount = rule.rescreen.unit, rule.rescreen.amount
+                periods[_days(amount, unit)] = f"rule '{rule.id}': {amount} {unit}"
+            for test in _tests(rule.condition) if reads else ():
+                if test.question == text.owner_id and test.unit is not None:
+                    periods[_days(test.amount, test.unit)] = f"rule '{rule.id}': within {test.amount} {test.unit}"
+    return periods
+
+
+def _stale_periods(ruleset: RuleSet) -> Iterator[RuleWarning]:
+    """A number of days, weeks or months a text states that is not the period of the rule (or
+    the question's rules) it belongs to: a period changed and the text was left behind."""
+    for text in ruleset.texts:
+        pattern = _STATED.get(text.language)
+        if pattern is None:
+            continue
+        periods = _own_periods(text, ruleset)
+        if not periods:
+            continue  # a text of no rule with a waiting period: no period to compare with
+        for match in pattern.finditer(text.stated):
+            stated = _days(int(match.group(1)), _UNIT_OF[match.group(2)[0].lower()])
+            if stated in periods:
+                continue
+            owner = f"{text.owner_kind} '{text.owner_id}'" if text.owner_kind else "a text"
+            yield RuleWarning(
+                text.line,
+                f'{owner} ({text.language}) says "{match.group(0)}", but the waiting period is '
+                f"{'; '.join(sorted(set(periods.values())))}: write {{period}} or {{period:rule_id}} instead",
+            )

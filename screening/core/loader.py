@@ -13,28 +13,48 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .build_questions import build_option_sets, build_questions, build_sections
+from .build_questions import build_option_sets, build_questions, build_recheck_review, build_sections
 from .build_rules import build_rules
 from .carry_over import check_carry_over
 from .checker import Checker
 from .examples import build_examples, run_examples
 from .model import Procedure, Question, RuleFileError, RuleSet
+from .placeholders import render_placeholders
 from .safety import check_follow_up_loops, check_rule_inputs_offer_unsure, check_unsure_is_never_cleared
 from .yaml_lines import LineDict, LineList, read_yaml
 
 
 def load_rules(path: str | Path) -> RuleSet:
     """Read, validate and return the rule set at ``path``; raise ``RuleFileError``."""
+    ruleset, failing = load_candidate(path)
+    if failing:
+        raise RuleFileError(failing)
+    return ruleset
+
+
+def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
+    """Validate the rule file's bytes and build the rule set; raise ``RuleFileError``."""
+    ruleset, failing = parse_candidate(raw, path)
+    if failing:
+        raise RuleFileError(failing)
+    return ruleset
+
+
+def load_candidate(path: str | Path) -> tuple[RuleSet, list[str]]:
+    """The rule set at ``path`` and its failing examples (``file:line: ...``): a candidate
+    whose examples no longer hold still loads, to show what it changes; raise ``RuleFileError``
+    for any other problem."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise RuleFileError([f"{path}: cannot read the rule file: {exc.strerror or exc}"]) from exc
-    return parse_rules(raw, str(path))
+    return parse_candidate(raw, str(path))
 
 
-def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
-    """Validate the rule file's bytes and build the rule set; raise ``RuleFileError``."""
+def parse_candidate(raw: bytes, path: str = "rules.yaml") -> tuple[RuleSet, list[str]]:
+    """Like ``parse_rules``, but failing examples are returned, not raised (alone: with any
+    other problem they are raised together, as ``parse_rules`` does)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -51,7 +71,7 @@ def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
     if "examples" not in data:
         if check.problems:
             raise RuleFileError(check.problems)
-        return ruleset
+        return ruleset, []
     # Examples run on a rule set in which every question and rule was built, even
     # one with other problems (a waiting period left on a rule that is no longer a
     # deferral, say), so that one run also shows what the edit decides differently.
@@ -60,10 +80,10 @@ def parse_rules(raw: bytes, path: str = "rules.yaml") -> RuleSet:
     if len(check.problems) > structural:
         raise RuleFileError(check.problems)
     ruleset = replace(ruleset, examples=examples, examples_review=review, examples_line=check.line_of(data, "examples"))
-    problems = [*check.problems, *run_examples(ruleset)]
-    if problems:
-        raise RuleFileError(problems)
-    return ruleset
+    failing = run_examples(ruleset)
+    if check.problems:
+        raise RuleFileError([*check.problems, *failing])
+    return ruleset, failing
 
 
 def _is_whole(data: LineDict, ruleset: RuleSet) -> bool:
@@ -82,7 +102,17 @@ def _is_whole(data: LineDict, ruleset: RuleSet) -> bool:
 def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     check.unknown_keys(
         data,
-        ("version", "languages", "procedure", "option_sets", "sections", "questions", "rules", "examples"),
+        (
+            "version",
+            "languages",
+            "procedure",
+            "option_sets",
+            "sections",
+            "questions",
+            "rules",
+            "recheck_review",
+            "examples",
+        ),
         "the rule file",
     )
     version = data.get("version")
@@ -100,6 +130,8 @@ def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     else:
         check.languages = tuple(languages)
 
+    # Placeholders are rendered into the texts before anything is built from them.
+    texts = render_placeholders(data, check)
     procedure = _build_procedure(data, check)
     option_sets = build_option_sets(data, check)
     sections = build_sections(data, check)
@@ -110,6 +142,7 @@ def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
     check_unsure_is_never_cleared(questions, rules, data, check)
     check_rule_inputs_offer_unsure(questions, rules, check)
     check_carry_over(questions, rules, check)
+    recheck_review = build_recheck_review(data, check, questions, {r.id for r in rules})
     if procedure is None:
         return None
     return RuleSet(
@@ -123,6 +156,8 @@ def _build(data: LineDict, check: Checker, digest: str) -> RuleSet | None:
         rules=tuple(rules),
         question_by_id=by_id,
         roles=_build_roles(questions, check),
+        recheck_review=recheck_review,
+        texts=texts,
     )
 
 

@@ -8,7 +8,7 @@ uploaded candidate file; both print the same report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,12 +177,22 @@ def replay_screenings(old: RuleSet, new: RuleSet, screenings: Iterable[StoredScr
 
 
 def report_lines(
-    old: RuleSet, new: RuleSet, changes: list[Change], replay: Replay | None, days: int | None
+    old: RuleSet,
+    new: RuleSet,
+    changes: list[Change],
+    replay: Replay | None,
+    days: int | None,
+    *,
+    failing: Sequence[str] = (),
 ) -> list[str]:
-    """The report in words, as ``diff-rules`` prints it and the rules page shows it."""
+    """The report in words, as ``diff-rules`` prints it and the rules page shows it; ``failing``:
+    the examples that fail (``file:line: ...``, see ``loader.load_candidate``)."""
     lines = [f"Rules: {old.path} ({old.full_version}) → {new.path} ({new.full_version})"]
     lines += [f"{old.path if c.kind in _REMOVED else new.path}:{c.line}: {c.text}" for c in changes]
     lines.append(f"{len(changes)} change(s).")
+    if failing:
+        lines.append(f"{len(failing)} example(s) fail under their file's rules (fix each, or the rules):")
+        lines += [f"  {problem}" for problem in failing]
     if replay is not None:
         lines.append(
             f"Replay of {replay.screenings} screening(s) from the last {days} day(s): "
@@ -195,7 +205,13 @@ def report_lines(
 
 
 def report_json(
-    old: RuleSet, new: RuleSet, changes: list[Change], replay: Replay | None, days: int | None
+    old: RuleSet,
+    new: RuleSet,
+    changes: list[Change],
+    replay: Replay | None,
+    days: int | None,
+    *,
+    failing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The report for tools (``diff-rules --format json``)."""
     data: dict[str, Any] = {
@@ -203,6 +219,8 @@ def report_json(
         "new": {"path": new.path, "version": new.full_version},
         "changes": [{"kind": c.kind, "subject": c.subject, "line": c.line, "text": c.text} for c in changes],
     }
+    if failing:
+        data["failing_examples"] = list(failing)
     if replay is not None:
         data["replay"] = {
             "days": days,

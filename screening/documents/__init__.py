@@ -10,24 +10,20 @@ network or read another file.
 from __future__ import annotations
 
 import atexit
-import datetime as dt
 import functools
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 from markupsafe import Markup
 
 from .. import storage
 from ..core.consent import ConsentText, text_identity
-from ..web.clinic import get_clinic
+from ..web.clinic import get_clinic, readable_time
 from ..web.db import get_db
-from ..web.i18n import date_locale
 
 FONT_FOLDER = Path(__file__).resolve().parent.parent / "static" / "fonts"
 STYLESHEET = Path(__file__).resolve().parent / "document.css"
@@ -108,11 +104,8 @@ def css_string(value: Any) -> Markup:
 
 
 def document_time(timestamp: str | None) -> str:
-    """A stored UTC timestamp in the clinic's time zone, as the reader's locale writes it."""
-    if not timestamp:
-        return ""
-    moment = dt.datetime.fromisoformat(timestamp)
-    return format_datetime(moment, "medium", tzinfo=ZoneInfo(current_app.config["TIMEZONE"]), locale=date_locale())
+    """A stored UTC timestamp in the clinic's time zone, as the reader's locale writes it, with the zone."""
+    return readable_time(timestamp)
 
 
 def _text(record: storage.ConsentTextRecord | None) -> ConsentText | None:

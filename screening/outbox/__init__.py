@@ -2,7 +2,8 @@
 clinic's systems, queued in the database and delivered with retries.
 
 - ``compose``: what each event queues, in the transaction of the change
-- ``sender``: delivery rounds (SMTP, signed webhooks) and the background thread
+- ``sender``: delivery rounds (SMTP or the local mailbox, signed webhooks) and the background thread
+- ``mailbox``: the local mailbox, one ``.eml`` file per message, for running without SMTP
 - ``commands``: ``send-mail`` and ``send-reminders``
 - ``links``: absolute links and the sealed result token
 """
@@ -14,14 +15,15 @@ from flask import Flask, current_app
 from ..core.clinic import is_web_url
 from ..web.security import ConfigError, is_serving
 from .commands import send_mail_command, send_reminders_command
-from .compose import mail_enabled, queue_screening_created, queue_screening_reviewed
+from .compose import MAIL_TRANSPORTS, mail_enabled, mail_transport, queue_screening_created, queue_screening_reviewed
 from .sender import BackgroundSender
 
 __all__ = ["init_app", "queue_screening_created", "queue_screening_reviewed", "wake_sender"]
 
 
 def check_outbox_config(app: Flask) -> None:
-    """Refuse a webhook or public URL that is not http(s), and a webhook without its secret."""
+    """Refuse a webhook or public URL that is not http(s), a webhook without its secret, and an
+    unknown mail transport or SMTP without a server."""
     config = app.config
     for name in ("WEBHOOK_URL", "PUBLIC_URL"):
         value = str(config.get(name) or "")
@@ -29,7 +31,14 @@ def check_outbox_config(app: Flask) -> None:
             raise ConfigError(f"SCREENING_{name} must be an http:// or https:// address, not {value!r}")
     if config.get("WEBHOOK_URL") and not config.get("WEBHOOK_SECRET"):
         raise ConfigError("SCREENING_WEBHOOK_SECRET must be set with SCREENING_WEBHOOK_URL: every delivery is signed")
-    sending = bool(config.get("MAIL_SERVER") or config.get("WEBHOOK_URL"))
+    transport = mail_transport(config)
+    if transport not in MAIL_TRANSPORTS:
+        raise ConfigError(
+            f"SCREENING_MAIL_TRANSPORT must be one of {', '.join(MAIL_TRANSPORTS)} (or empty), not {transport!r}"
+        )
+    if transport == "smtp" and not config.get("MAIL_SERVER"):
+        raise ConfigError("SCREENING_MAIL_TRANSPORT=smtp needs SCREENING_MAIL_SERVER")
+    sending = transport != "none" or bool(config.get("WEBHOOK_URL"))
     if sending and not config.get("PUBLIC_URL") and is_serving() and not (app.debug or app.testing):
         # Links would otherwise take the request's Host header, which a visitor chooses.
         raise ConfigError("SCREENING_PUBLIC_URL must be set when e-mail or webhooks are on (https://your-host/)")
@@ -56,5 +65,5 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def start_sender() -> None:
         # Started in the worker, not at import: gunicorn forks after loading the app, and threads do not survive.
-        if app.config.get("MAIL_SERVER") or app.config.get("WEBHOOK_URL"):
+        if mail_transport(app.config) != "none" or app.config.get("WEBHOOK_URL"):
             sender.ensure_running()

@@ -46,7 +46,9 @@ def send_reminders_command(dry_run: bool, today: dt.datetime | None) -> None:
     Each patient is reminded once: a second run the same day queues nothing.
     """
     if not mail_enabled():
-        raise click.UsageError("e-mail is not configured: set SCREENING_MAIL_SERVER")
+        raise click.UsageError(
+            "e-mail is not configured: set SCREENING_MAIL_SERVER (or SCREENING_MAIL_TRANSPORT=mailbox)"
+        )
     db = get_db()
     day = (today.date() if today else screening_day()).isoformat()
     queued = 0

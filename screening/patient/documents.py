@@ -6,6 +6,7 @@ from flask import abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
+from ..core.facts import current_rescreen_after
 from ..documents import consent_context, pdf_response, render_pdf
 from ..storage import get_screening_by_token
 from ..web.audit import audit, screening_target
@@ -43,7 +44,7 @@ def result_pdf(token: str) -> ResponseReturnValue:
             "documents/patient.html",
             screening=screening,
             ruleset=get_ruleset(current_app),
-            rescreen_after=format_iso_date(screening["rescreen_after"]),
+            rescreen_after=format_iso_date(current_rescreen_after(screening)),
             footer_text=f"{translate_text(get_clinic().name)} · {screening['reference']}",
             **consent_context(screening),
             **notice_context(screening, token),

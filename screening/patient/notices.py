@@ -4,17 +4,16 @@ reminder and the print view."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import storage
+from ..core.facts import current_rescreen_after, current_status
 from ..outbox import wake_sender
 from ..outbox.compose import mail_enabled, queue_result_link
-from ..web.clinic import get_clinic, weekday_names
+from ..web.clinic import clinic_time, get_clinic, weekday_names
 from ..web.db import get_db
 from ..web.i18n import current_language, date_locale, format_iso_date
 from ..web.links import base_url
@@ -28,15 +27,13 @@ def local_date(timestamp: str | None) -> str:
     """A stored UTC timestamp as the patient reads a date (the clinic's calendar day)."""
     if not timestamp:
         return ""
-    day = dt.datetime.fromisoformat(timestamp).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    day = clinic_time(timestamp).date()
     return format_iso_date(day.isoformat())
 
 
 def effective_status(screening: storage.ScreeningRecord) -> str:
     """The status the patient acts on: the practitioner's decision once there is one, else the verdict."""
-    if screening["reviewed"] and screening["decided_status"]:
-        return screening["decided_status"]
-    return screening["status"]
+    return current_status(screening)
 
 
 def notice_context(screening: storage.ScreeningRecord, token: str) -> dict[str, Any]:
@@ -58,7 +55,7 @@ def notice_context(screening: storage.ScreeningRecord, token: str) -> dict[str, 
         "link_sent": bool(notice and notice["link_requested_at"]),
         "offer_reminder": can_mail
         and status == "deferred"
-        and bool(screening["rescreen_after"])
+        and bool(current_rescreen_after(screening))
         and not (notice and notice["reminder_requested_at"]),
         "reminder_set": bool(notice and notice["reminder_requested_at"]),
     }
@@ -103,5 +100,5 @@ def print_view(token: str) -> ResponseReturnValue:
         effective_status=effective_status(screening),
         screened_on=local_date(screening["created_at"]),
         reviewed_on=local_date(screening["reviewed_at"]),
-        rescreen_after=format_iso_date(screening["rescreen_after"]),
+        rescreen_after=format_iso_date(current_rescreen_after(screening)),
     )

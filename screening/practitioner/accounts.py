@@ -1,7 +1,8 @@
 """Account management for administrators: invite (the new user sets their own
-password through a one-time link), change a role, deactivate, reactivate and
-reset a password. Every action is audited; a deactivation, a role change and a
-reset end the account's open sessions at once."""
+password through a one-time link, e-mailed when mail is on), change a role,
+deactivate, reactivate and reset a password (a new link, likewise). Every action
+is audited; a deactivation, a role change and a reset end the account's open
+sessions at once."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from flask_login import current_user
 
 from .. import storage
 from ..core.people import normalise_email
+from ..outbox import wake_sender
+from ..outbox.compose import queue_account_link
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 from ..web.links import external_url
+from ..web.roles import ROLE_LABELS
 from .account_forms import InviteForm, RoleForm
 from .auth import hash_password
 from .blueprint import bp
 from .forms import LogoutForm
-from .roles import ROLE_LABELS
 
 
 def _account_or_404(account_id: int) -> storage.PractitionerRecord:
@@ -60,11 +63,20 @@ def _unusable_password_hash() -> str:
 
 
 def _link_page(row: storage.PractitionerRecord, purpose: str) -> ResponseReturnValue:
+    """A new one-time set-password link: e-mailed to the account when mail is on, and shown once."""
     hours = int(current_app.config["ACCOUNT_LINK_HOURS"])
     expires = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).isoformat(timespec="microseconds")
-    token = storage.create_account_link(get_db(), row["id"], purpose, expires)
-    link = external_url("practitioner.set_password", token=token)
-    return render_template("practitioner/account_link.html", account=row, link=link, hours=hours, purpose=purpose)
+    db = get_db()
+    # The link and its e-mail together: no message for a link that was not stored.
+    with storage.write_transaction(db):
+        token = storage.create_account_link(db, row["id"], purpose, expires)
+        link = external_url("practitioner.set_password", token=token)
+        mailed = queue_account_link(db, row["email"], link, purpose, hours) is not None
+    if mailed:
+        wake_sender()
+    return render_template(
+        "practitioner/account_link.html", account=row, link=link, hours=hours, purpose=purpose, mailed=mailed
+    )
 
 
 def render_accounts(form: InviteForm | None = None, status: int = 200) -> ResponseReturnValue:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..core.conditions import describe_condition
 from ..web.audit import audit
+from ..web.clinic import get_clinic
+from ..web.roles import PUBLIC_ENDPOINTS, may_open
 from .clock import local_time, machine_time
 from .forms import OUTCOME_LABELS, OVERRIDE_REASONS, RULE_OUTCOME_LABELS, LogoutForm
-from .roles import PUBLIC_ENDPOINTS, may_open
 
 URL_PREFIX = "/practitioner"
 bp = Blueprint("practitioner", __name__, url_prefix=URL_PREFIX)
@@ -59,5 +60,5 @@ def template_helpers() -> dict[str, Any]:
         "logout_form": LogoutForm() if current_user.is_authenticated else None,
         # Links to pages the account cannot open are not shown.
         "can_open": lambda endpoint: current_user.is_authenticated and may_open(current_user.role, endpoint),
-        "timezone_name": current_app.config["TIMEZONE"],
+        "timezone_name": get_clinic().timezone,
     }

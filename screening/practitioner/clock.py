@@ -1,6 +1,6 @@
 """Times and days as the workspace shows them: the clinic's wall clock, the
-bounds of its days, and the screening facts that depend on the settings
-(``TIMEZONE``, ``VALID_DAYS``)."""
+bounds of its days (clinic.yaml's ``timezone``), and the screening facts that
+depend on the settings (``VALID_DAYS``)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from flask import current_app
 
 from ..core import facts
 from ..core.engine import age_on
+from ..web.clinic import clinic_time, clinic_zone
 
 
 def zone() -> ZoneInfo:
     """The clinic's time zone."""
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return clinic_zone()
 
 
 def to_local(timestamp: str) -> dt.datetime:
     """A stored timestamp in the clinic's time zone."""
-    return dt.datetime.fromisoformat(timestamp).astimezone(zone())
+    return clinic_time(timestamp)
 
 
 def local_time(timestamp: str | None, *, with_zone: bool = True) -> str:
