@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -20,7 +21,7 @@ from werkzeug.exceptions import (
 
 from screening import create_app
 from screening.web.errors import handle_http_error
-from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, submit
+from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, go_to_step, step_count, submit
 from tests.browser.helpers import DESKTOP, LiveServer, Session, axe_violations
 
 OTHER_ERRORS = (BadRequest(), Forbidden(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests())
@@ -91,14 +92,31 @@ def test_phone_layout_is_one_column_with_large_targets(page: Page) -> None:
     page.goto("/screening")
     no_horizontal_scroll(page)
 
-    boxes = page.evaluate(
-        """() => [...document.querySelectorAll(`.option, .button, input[type=text], input[type=email],
-             input[type=tel], input[type=date], .language-switch a, .language-switch span, .language-switch button`)]
-             .filter(e => e.offsetParent !== null)
-             .map(e => { const r = e.getBoundingClientRect();
-                         return {what: e.outerHTML.slice(0, 80), x: r.x, w: r.width, h: r.height}; })"""
-    )
-    assert len(boxes) > 60  # every option of every question, the fields, the button
+    # Every step on screen in turn (answered, so each "Next" is accepted); each control measured once.
+    answer_questions(page, CLEAR_PATIENT)
+    fill_details(page)
+    boxes: list[dict[str, Any]] = []
+    controls: list[float] = []
+    for step in range(1, step_count(page) + 1):
+        go_to_step(page, step)
+        no_horizontal_scroll(page)
+        boxes += page.evaluate(
+            """() => [...document.querySelectorAll(`.option, .button, input[type=text], input[type=email],
+                 input[type=tel], input[type=date], .language-switch a, .language-switch span,
+                 .language-switch button`)]
+                 .filter(e => e.offsetParent !== null && !e.hasAttribute("data-measured"))
+                 .map(e => { const r = e.getBoundingClientRect(); e.setAttribute("data-measured", "");
+                             return {what: e.outerHTML.slice(0, 80), x: r.x, w: r.width, h: r.height}; })"""
+        )
+        controls += page.evaluate(
+            """() => [...document.querySelectorAll('input[type=radio], input[type=checkbox]')]
+                 .filter(e => e.offsetParent !== null)
+                 .map(e => { const r = e.getBoundingClientRect(); return Math.min(r.width, r.height); })"""
+        )
+    assert len(boxes) > 60  # every option of every question, the fields, the buttons
+    # The steps' own buttons are among them: Back, Next and the last step's submit.
+    for button in ("step-back", "step-next", 'id="submit"'):
+        assert any(button in b["what"] for b in boxes), button
     small = [b for b in boxes if b["h"] < MIN_TARGET]
     assert small == []
     # Options and fields run the full width of the one column.
@@ -106,15 +124,8 @@ def test_phone_layout_is_one_column_with_large_targets(page: Page) -> None:
     assert column is not None
     widths = {round(b["w"]) for b in boxes if "option" in b["what"] or "<input" in b["what"]}
     assert widths == {round(column["width"]) - 32}  # 1rem padding each side
-    controls = page.evaluate(
-        """() => [...document.querySelectorAll('input[type=radio], input[type=checkbox]')]
-             .filter(e => e.offsetParent !== null)
-             .map(e => { const r = e.getBoundingClientRect(); return Math.min(r.width, r.height); })"""
-    )
     assert min(controls) >= 24
 
-    answer_questions(page, CLEAR_PATIENT)
-    fill_details(page)
     submit(page)
     expect(page.locator("[data-status]")).to_be_visible()
     no_horizontal_scroll(page)

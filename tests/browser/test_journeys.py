@@ -7,15 +7,20 @@ import re
 from collections.abc import Callable
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.browser_patient import (
     CLEAR_PATIENT,
     WORDS,
     answer_questions,
+    current_step,
     fill_details,
+    go_to_step,
     option_label,
     question_text,
+    show_field,
+    step_count,
+    step_of,
     submit,
 )
 from tests.browser.helpers import DESKTOP, PHONE, Session, axe_violations, screenshot
@@ -23,6 +28,11 @@ from tests.browser.helpers import DESKTOP, PHONE, Session, axe_violations, scree
 ISOTRETINOIN = "Have you ever taken isotretinoin tablets or capsules for acne?"
 LAST_DOSE = "When did you take your last dose of isotretinoin?"
 LAST_MONTH = (dt.date.today() - dt.timedelta(days=30)).isoformat()
+
+
+def question(page: Page, question_id: str) -> Locator:
+    """A question's wrapper (its fieldset or its label and field)."""
+    return page.locator(f"#q-{question_id}")
 
 
 def start(page: Page, language: str = "en") -> None:
@@ -110,10 +120,13 @@ def test_pregnant_patient_is_deferred_with_the_pregnancy_reason(page: Page, axe:
 
 def test_missing_answer_shows_the_error_summary_and_keeps_the_other_answers(page: Page, axe: Axe) -> None:
     start(page)
+    # In steps: every step up to the one with the missing answer, then its "Next".
+    step = step_of(page.locator("#q-pregnant"))
     answers = {k: v for k, v in CLEAR_PATIENT.items() if k != "pregnant"}
-    answer_questions(page, {**answers, "breastfeeding": "unsure"})
-    fill_details(page, name="Ivan Ivanov")
-    submit(page)
+    answer_questions(
+        page, {k: v for k, v in {**answers, "breastfeeding": "unsure"}.items() if step_of(question(page, k)) <= step}
+    )
+    page.get_by_role("button", name=WORDS["en"]["next"]).click()
 
     summary = page.get_by_role("alert")
     expect(summary).to_be_focused()
@@ -130,28 +143,34 @@ def test_missing_answer_shows_the_error_summary_and_keeps_the_other_answers(page
     link.click()
     expect(pregnant.get_by_role("radio", name="Yes", exact=True)).to_be_focused()
 
-    # Everything else is as the patient left it.
-    expect(page.get_by_label("Your full name")).to_have_value("Ivan Ivanov")
-    expect(page.get_by_label("Email", exact=True)).to_have_value("anna@example.com")
-    expect(page.get_by_label(question_text("date_of_birth"))).to_have_value("1990-05-31")
+    # The patient stays on this step, and everything else is as the patient left it.
+    assert current_step(page) == step
     breastfeeding = page.get_by_role("group", name=question_text("breastfeeding"))
     expect(breastfeeding.get_by_role("radio", name="I'm not sure")).to_be_checked()
+    expect(show_field(page, page.get_by_label(question_text("date_of_birth")))).to_have_value("1990-05-31")
     expect(page.get_by_role("group", name=question_text("skin_type")).get_by_role("radio", checked=True)).to_have_count(
         1
     )
-    expect(page.get_by_label("Wrinkles and fine lines")).to_be_checked()
-    expect(page.get_by_label(WORDS["en"]["consent"])).to_be_checked()
+    expect(show_field(page, page.get_by_label("Wrinkles and fine lines"))).to_be_checked()
 
+    show_field(page, page.locator("#q-pregnant"))
     pregnant.get_by_role("radio", name="No", exact=True).check()
+    answer_questions(page, {k: v for k, v in answers.items() if step_of(question(page, k)) > step})
+    fill_details(page, name="Ivan Ivanov")
     submit(page)
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "review")  # "I'm not sure" is reviewed
 
 
 def test_follow_up_appears_only_when_it_applies(page: Page) -> None:
     start(page)
+    # In steps: the steps before the question's own answered, then its step on screen.
+    step = step_of(page.locator("#q-isotretinoin"))
+    answer_questions(page, {k: v for k, v in CLEAR_PATIENT.items() if step_of(question(page, k)) < step})
+    go_to_step(page, step)
+    isotretinoin = page.get_by_role("group", name=ISOTRETINOIN)
+    expect(isotretinoin).to_be_visible()
     last_dose = page.get_by_label(LAST_DOSE)
     expect(last_dose).to_be_hidden()
-    isotretinoin = page.get_by_role("group", name=ISOTRETINOIN)
     isotretinoin.get_by_role("radio", name="I took it in the past").check()
     expect(last_dose).to_be_visible()
     isotretinoin.get_by_role("radio", name="No, never").check()
@@ -161,8 +180,11 @@ def test_follow_up_appears_only_when_it_applies(page: Page) -> None:
     # With the script the question appears in place, so the "answer only if" note is not needed.
     expect(page.get_by_text("Follow-up question")).to_be_hidden()
 
-    answer_questions(page, {**CLEAR_PATIENT, "isotretinoin": "stopped"})
     last_dose.fill(LAST_MONTH)
+    answer_questions(
+        page,
+        {k: v for k, v in CLEAR_PATIENT.items() if step_of(question(page, k)) >= step} | {"isotretinoin": "stopped"},
+    )
     fill_details(page)
     submit(page)
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "deferred")
@@ -213,18 +235,29 @@ def test_russian_patient_gets_everything_in_russian(new_context: Callable[..., S
     expect(page.locator("html")).to_have_attribute("lang", "ru")
     expect(page.get_by_role("heading", level=1)).to_have_text("Лазерное омоложение лица")
     start(page, "ru")
-    expect(page.get_by_role("group", name="Вы сейчас беременны?")).to_be_visible()
+    expect(page.locator("#step-status")).to_have_text(re.compile(r"^Шаг 1 из \d+: О вас$"))
     assert axe_violations(axe, page) == []
 
-    submit(page, "ru")  # nothing answered yet
+    # Each step checks its own answers; nothing is answered yet.
+    answers = {**CLEAR_PATIENT, "herpes_active": "yes"}
+    pregnancy = step_of(page.locator("#q-pregnant"))
+    answer_questions(page, {k: v for k, v in answers.items() if step_of(question(page, k)) < pregnancy}, "ru")
+    go_to_step(page, pregnancy, "ru")
+    expect(page.get_by_role("group", name="Вы сейчас беременны?")).to_be_visible()
+    page.get_by_role("button", name=WORDS["ru"]["next"]).click()
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("Пожалуйста, проверьте эти ответы")
     expect(summary).to_contain_text("Вы сейчас беременны? – Пожалуйста, ответьте на этот вопрос.")
-    expect(summary).to_contain_text("Нам нужно ваше согласие на хранение ответов.")
     assert axe_violations(axe, page) == []
 
-    answer_questions(page, {**CLEAR_PATIENT, "herpes_active": "yes"}, "ru")
-    fill_details(page, "ru", name="Анна Петрова")
+    answer_questions(page, {k: v for k, v in answers.items() if step_of(question(page, k)) >= pregnancy}, "ru")
+    fill_details(page, "ru", name="Анна Петрова", consent=False)
+    go_to_step(page, step_count(page), "ru")
+    page.get_by_role("button", name=WORDS["ru"]["submit"]).click()  # not signed yet
+    expect(summary).to_contain_text("Нам нужно ваше согласие на хранение ответов.")
+    assert axe_violations(axe, page) == []
+    page.get_by_label(WORDS["ru"]["signature"]).fill("Анна Петрова")
+    page.get_by_label(WORDS["ru"]["consent"]).check()
     submit(page, "ru")
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "deferred")
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -255,8 +288,9 @@ def test_language_switch_is_visible_and_remembered(page: Page) -> None:
 
 
 def test_keyboard_alone_is_enough(page: Page) -> None:
-    """Tab, arrows, space and typing only: the patient never touches a mouse."""
+    """Tab, arrows, space and typing only: the patient never touches a mouse; Enter on "Next" at each step."""
     page.goto("/screening")
+    count = step_count(page)
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
@@ -264,17 +298,22 @@ def test_keyboard_alone_is_enough(page: Page) -> None:
 
     typed = {"patient_name": "Olga Smirnova", "email": "olga@example.com", "signature": "Olga Smirnova"}
     done: set[str] = set()
+    steps = 0
     for _ in range(200):
         page.keyboard.press("Tab")
         focused = page.evaluate(
             "() => { const e = document.activeElement;"
             " return {tag: e.tagName, type: e.type || '', name: e.name || '', value: e.value || '',"
-            " checked: !!e.checked, id: e.id}; }"
+            " checked: !!e.checked, id: e.id, text: e.textContent.trim()}; }"
         )
         name, kind = focused["name"], focused["type"]
         if focused["id"] == "submit":
             page.keyboard.press("Enter")
             break
+        if focused["tag"] == "BUTTON" and focused["text"] == WORDS["en"]["next"]:
+            page.keyboard.press("Enter")  # the next step, its heading focused
+            steps += 1
+            continue
         if name in typed:
             page.keyboard.type(typed[name])
         elif name == "date_of_birth":
@@ -292,6 +331,7 @@ def test_keyboard_alone_is_enough(page: Page) -> None:
             page.keyboard.press("Space")
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "eligible")
     assert done == {k for k, v in CLEAR_PATIENT.items() if isinstance(v, str) and k != "date_of_birth"}
+    assert steps == count - 1  # every step but the last left by its "Next"
 
 
 def type_date(page: Page, year: str, month: str, day: str) -> None:

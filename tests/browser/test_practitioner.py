@@ -53,8 +53,10 @@ def test_practitioner_signs_in_and_reviews_the_screening(
     expect(page.get_by_role("strong").filter(has_text="Not reviewed yet")).to_be_visible()
     assert axe_violations(axe, page) == []
 
-    page.get_by_role("group", name="Decision").get_by_role("radio", name="Confirm the verdict").check()
-    page.get_by_role("button", name="Record decision").click()
+    # One click on the decision that matches the verdict confirms it.
+    decision = page.get_by_role("group", name="Your decision")
+    expect(decision.get_by_role("button")).to_have_count(3)  # eligible, deferred, not eligible
+    decision.get_by_role("button", name="Deferred: confirm the verdict").click()
     # The next undecided screening opens (or the queue, when none is left); this one shows the decision.
     expect(page.get_by_text(re.compile(r"Your decision (on [A-Z0-9]+ )?is recorded\."))).to_be_visible()
     page.goto(f"/practitioner/screening/{reference}")

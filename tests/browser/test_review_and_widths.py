@@ -1,11 +1,13 @@
 """A practitioner between two patients and a patient on a phone, in chromium:
-a confirm from the queue in two clicks, the next undecided screening after a
-decision, shortcuts, the override fields, no page wider than a 360 px phone,
+a decision from the queue in three actions, the next undecided screening after a
+decision, shortcuts to each decision, no page wider than a 360 px phone,
 chart labels that fit, the language switch that keeps answers, errors in page order."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -15,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from screening import ROOT
-from tests.browser.browser_patient import CLEAR_PATIENT, WORDS, answer_questions, question_text
+from tests.browser.browser_patient import CLEAR_PATIENT, WORDS, answer_questions, question_text, show_field
 from tests.browser.helpers import DESKTOP, PHONE, LiveServer, Session
 
 EMAIL = "dr.quick@clinic.example"
@@ -67,22 +69,26 @@ def practitioner(new_context: Callable[..., Session], signed_in_state: dict[str,
     return new_context(viewport=DESKTOP, storage_state=signed_in_state).context.new_page()
 
 
-def test_a_confirm_from_the_queue_takes_two_clicks_and_the_next_undecided_opens(
+def test_a_decision_from_the_queue_takes_three_actions_and_the_next_undecided_opens(
     practitioner: Page, live_server: LiveServer
 ) -> None:
     family = "Zorin" + uuid.uuid4().hex[:6]
     oldest, middle, newest = (submit_by_api(live_server, f"{n} {family}", keloids="unsure") for n in "ABC")
     page = practitioner
     page.goto(f"/practitioner/?status=review&reviewed=no&q={family}")
-    clicks = 0
+    actions = 0
 
     page.get_by_role("link", name=newest).click()
-    clicks += 1
+    actions += 1
     expect(page.get_by_role("heading", level=1)).to_contain_text(newest)
-    page.get_by_role("button", name="Confirm the verdict: Review").click()
-    clicks += 1
+    # "Review" is never confirmed: the rules leave the decision, with its reason, to the practitioner.
+    expect(page.get_by_role("button", name="Confirm the verdict: Review")).to_have_count(0)
+    page.get_by_label("Reason for your decision").select_option("clarified_with_patient")
+    actions += 1
+    page.get_by_role("button", name="Eligible: cleared for treatment").click()
+    actions += 1
 
-    assert clicks <= 2
+    assert actions <= 3
     expect(page.get_by_text(f"Your decision on {newest} is recorded.")).to_be_visible()
     # The next undecided screening of the same view opened.
     expect(page.get_by_role("heading", level=1)).to_contain_text(middle)
@@ -93,7 +99,7 @@ def test_a_confirm_from_the_queue_takes_two_clicks_and_the_next_undecided_opens(
     assert {oldest, middle} == set(rows.evaluate_all("rows => rows.map(r => r.dataset.reference)"))
 
 
-def test_shortcuts_and_the_override_fields(practitioner: Page, live_server: LiveServer) -> None:
+def test_shortcuts_lead_to_each_decision(practitioner: Page, live_server: LiveServer) -> None:
     family = "Yakovlev" + uuid.uuid4().hex[:6]
     older, newer = (submit_by_api(live_server, f"{n} {family}", epilepsy="unsure") for n in "AB")
     page = practitioner
@@ -101,14 +107,7 @@ def test_shortcuts_and_the_override_fields(practitioner: Page, live_server: Live
     page.get_by_role("link", name=newer).click()
 
     expect(page.get_by_text("Keyboard shortcuts:")).to_be_visible()
-    override = page.get_by_role("group", name="For an override")
-    expect(override).to_be_hidden()
-    decision = page.get_by_role("group", name="Decision")
-    decision.get_by_role("radio", name="Override it to another status").check()
-    expect(override).to_be_visible()
-    decision.get_by_role("radio", name="Confirm the verdict").check()
-    expect(override).to_be_hidden()
-
+    expect(page.locator(".shortcuts")).to_contain_text("E eligible · D deferred · I not eligible")
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("n")
     expect(page.get_by_role("heading", level=1)).to_contain_text(older)
@@ -116,11 +115,19 @@ def test_shortcuts_and_the_override_fields(practitioner: Page, live_server: Live
     page.wait_for_load_state("load")
     page.keyboard.press("p")
     expect(page.get_by_role("heading", level=1)).to_contain_text(newer)
+    page.wait_for_load_state("load")
     # Typing in a field is typing, not a shortcut.
     page.get_by_label("Notes (optional)").press("n")
     expect(page.get_by_role("heading", level=1)).to_contain_text(newer)
+    # D goes to what a deferral needs first: its date, then its reason, then its button.
     page.locator("h1").click()
-    page.keyboard.press("c")
+    page.keyboard.press("d")
+    expect(page.get_by_label("Deferred until")).to_be_focused()
+    page.get_by_label("Deferred until").fill((dt.date.today() + dt.timedelta(days=30)).isoformat())
+    expect(page.get_by_label("Reason for your decision")).to_be_focused()
+    page.get_by_label("Reason for your decision").select_option("condition_must_settle")
+    expect(page.get_by_role("button", name="Deferred", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_text(f"Your decision on {newer} is recorded.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text(older)
 
@@ -175,7 +182,10 @@ def test_no_patient_page_is_wider_than_a_phone(
         page.goto(path)
     assert scroll_width(page) <= PHONE["width"]
     if path == "/screening":
-        page.get_by_role("button", name=WORDS["en"]["submit"]).click()  # every error shown
+        # Every error at once: the server's page, as the one page without the script sends it.
+        page = new_context(viewport=PHONE, java_script_enabled=False).context.new_page()
+        page.goto(path)
+        page.get_by_role("button", name=WORDS["en"]["submit"]).click()
         expect(page.locator("#error-summary")).to_be_visible()
         assert scroll_width(page) <= PHONE["width"]
 
@@ -223,20 +233,30 @@ def test_the_chart_labels_fit_and_can_be_read(
 def test_switching_language_keeps_every_answer_typed(new_context: Callable[..., Session], javascript: bool) -> None:
     page = new_context(java_script_enabled=javascript).context.new_page()
     page.goto("/screening")
-    expect(page.get_by_text("Section 1 of")).to_be_visible()
-    page.get_by_label(WORDS["en"]["name"]).fill("Ivan Ivanov")
-    answer_questions(page, {"date_of_birth": "1985-02-03", "pregnant": "no", "skin_type": "III"})
+    answers = {"date_of_birth": "1985-02-03", "pregnant": "no", "skin_type": "III"}
+    if javascript:
+        # In steps the details come after the questions: the patient answers every step before them.
+        expect(page.locator("#step-status")).to_have_text(re.compile(r"^Step 1 of \d+: "))
+        answers = {**CLEAR_PATIENT, **answers}
+    else:
+        expect(page.get_by_text("Section 1 of")).to_be_visible()
+    answer_questions(page, answers)
+    show_field(page, page.get_by_label(WORDS["en"]["name"])).fill("Ivan Ivanov")
     page.get_by_role("navigation", name="Language").get_by_role("button", name="Русский").click()
 
     expect(page.locator("html")).to_have_attribute("lang", "ru")
+    if javascript:  # back on the step the patient was on
+        expect(page.locator("#step-status")).to_have_text(re.compile(r"^Шаг \d+ из \d+: Ваши данные$"))
     expect(page.get_by_label(WORDS["ru"]["name"])).to_have_value("Ivan Ivanov")
     expect(page.get_by_label(question_text("date_of_birth", "ru"))).to_have_value("1985-02-03")
-    pregnant = page.get_by_role("group", name=question_text("pregnant", "ru"))
+    pregnant = show_field(page, page.locator("#q-pregnant"), "ru")
     expect(pregnant.get_by_role("radio", name="Нет", exact=True)).to_be_checked()
     expect(page.locator("#error-summary")).to_have_count(0)
 
 
-def test_the_error_summary_follows_the_page_order(page: Page) -> None:
+def test_the_error_summary_follows_the_page_order(new_context: Callable[..., Session]) -> None:
+    # The server's summary of the whole page, as the one page without the script sends it.
+    page = new_context(java_script_enabled=False).context.new_page()
     page.goto("/screening")
     answer_questions(page, {k: v for k, v in CLEAR_PATIENT.items() if k not in ("cancer", "keloids")})
     page.get_by_role("button", name=WORDS["en"]["submit"]).click()
