@@ -7,7 +7,7 @@ PYTHON ?= python3
 # (PYTHONDONTWRITEBYTECODE) makes every test process, server and CLI run compile the app again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps lighthouse-deps serve bench two-servers lighthouse clean
+.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps nginx-deps lighthouse-deps serve bench two-servers lighthouse clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed translations pdf-deps
 
-install-test: $(VENV)/.installed-test translations browser-deps pdf-deps db-deps
+install-test: $(VENV)/.installed-test translations browser-deps pdf-deps db-deps nginx-deps
 
 # Compiled catalogs are build output: made from the .po files, not committed.
 translations: $(VENV)/.installed
@@ -34,13 +34,20 @@ instance/secret_key:
 	$(PY) -c "import secrets; print(secrets.token_hex(32))" > $@
 	chmod 600 $@
 
-# A local server on plain HTTP: a generated secret key, cookies without the Secure flag.
+# Without an SMTP server, `make run` delivers e-mail to the local mailbox: instance/mail/,
+# read on the "Mail and webhooks" page (README "E-mail under make run").
+RUN_MAIL := $(if $(SCREENING_MAIL_SERVER),,SCREENING_MAIL_TRANSPORT="$${SCREENING_MAIL_TRANSPORT:-mailbox}")
+
+# A local server on plain HTTP: a generated secret key, cookies without the Secure flag,
+# links under its own address (never a visitor's Host header), e-mail as above.
 run: install instance/secret_key
 	SCREENING_SECRET_KEY="$$(cat instance/secret_key)" SCREENING_SESSION_COOKIE_SECURE=false \
-		$(VENV)/bin/flask --app app run --host 127.0.0.1 --port $(PORT)
+		SCREENING_PUBLIC_URL="$${SCREENING_PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
+		$(RUN_MAIL) $(VENV)/bin/flask --app app run --host 127.0.0.1 --port $(PORT)
 
 # Production-style server (gunicorn, 2 workers on 127.0.0.1:8000 behind a reverse proxy).
-# Needs SCREENING_SECRET_KEY in the environment; see README "Production".
+# Needs SCREENING_SECRET_KEY and SCREENING_PUBLIC_URL (or SCREENING_TRUSTED_HOSTS) in the
+# environment; see README "Production".
 serve: install
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py app:app
 
@@ -63,6 +70,12 @@ db-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		echo "Installing Redis with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# tests/test_production.py checks deploy/nginx.conf with `nginx -t` (nginx is not started).
+nginx-deps:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		echo "Installing nginx with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 # WeasyPrint (the PDFs) needs Debian's Pango; the tests read PDFs back with pdftotext.
 # The font is the project's own (screening/static/fonts), so no font package is needed.
@@ -121,12 +134,12 @@ test: install-test lint
 # The quick loop while working: no browser, no Nu checker, fuzzing or gunicorn
 # durability runs (markers in pyproject.toml), so no chromium or Java needed;
 # `make test` still runs them all.
-test-fast: $(VENV)/.installed-test translations pdf-deps db-deps
+test-fast: $(VENV)/.installed-test translations pdf-deps db-deps nginx-deps
 	$(VENV)/bin/pytest -q -n 2 -m "not browser and not slow"
 
 # Every test (but the browser's) with PostgreSQL behind the app, not only the modules that
 # `make test` runs on both backends; tests about SQLite's own files stay on SQLite (sqlite_only).
-test-postgresql: $(VENV)/.installed-test translations pdf-deps db-deps
+test-postgresql: $(VENV)/.installed-test translations pdf-deps db-deps nginx-deps
 	SCREENING_TEST_BACKEND=postgresql $(VENV)/bin/pytest -q -n 2 -m "not browser"
 
 clean:

@@ -11,7 +11,7 @@ from flask_compress import Compress
 from . import api, cli, outbox, patient, practitioner
 from .core.loader import load_rules
 from .settings import ROOT, default_settings
-from .web import clinic, consent, db, errors, i18n, limits, security
+from .web import clinic, consent, db, errors, health, i18n, limits, security
 
 __all__ = ["ROOT", "create_app"]
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
     Compress(app)
     db.init_app(app)
+    health.init_app(app)  # /healthz, /metrics (each request counted, timed from here), the version
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -23,8 +23,6 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # With DATABASE=postgresql://...: connections each app process keeps open at most
         # (one per request being served; gunicorn's sync workers need 1, threads need more).
         "POSTGRES_POOL_SIZE": 4,
-        # The screening day (ages, re-screen dates) is the clinic's calendar day.
-        "TIMEZONE": "UTC",
         # The consent and privacy texts patients sign (<kind>.<language>.md, see core.consent).
         "CONSENT_FOLDER": str(ROOT / "consent"),
         # Printed at the top of the patient's and the chart's PDF.
@@ -34,6 +32,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Client addresses and networks that may read /metrics (others get 404): the
+        # machine itself, where Prometheus or its agent scrapes gunicorn directly.
+        "METRICS_ALLOW": ["127.0.0.1", "::1"],
         # The rules page accepts a candidate rule file this large (the shipped one is ~100 KB).
         "RULES_UPLOAD_MAX_BYTES": 1024 * 1024,
         # Host names the app answers to (Flask's TRUSTED_HOSTS; None: any); every link the
@@ -45,6 +46,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # lives as long as the session rather than one hour.
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
+        # A reception tablet registered as a kiosk (/practitioner/devices): seconds without a touch
+        # after which its questionnaire or result clears itself for the next patient.
+        "KIOSK_IDLE_SECONDS": 120,
         # Seconds without a request after which a practitioner is signed out.
         "IDLE_TIMEOUT": 30 * 60,
         # Two-factor sign-in (TOTP): always for administrators; for everyone when true.
@@ -78,13 +82,19 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "LOGIN_LOCK_MINUTES": 15,
         # werkzeug's hash method for staff passwords; tests use a cheap one.
         "PASSWORD_HASH_METHOD": "scrypt",
-        # The clinic's name, contact details, booking link and working days (see clinic.yaml).
+        # The clinic's name, contact details, booking link, working days and time zone (see clinic.yaml:
+        # the zone is the file's `timezone:`, not a setting).
         "CLINIC_FILE": str(ROOT / "clinic.yaml"),
         # The public address every link the app makes starts with (https://screening.example.com/:
         # result links, API and FHIR URLs, e-mails, webhooks); empty: the current request's address.
         # Required to serve with mail or webhooks on.
         "PUBLIC_URL": "",
-        # Outgoing mail (Flask-Mail's names); no MAIL_SERVER: no e-mail is queued.
+        # Where e-mail goes: "smtp" (MAIL_SERVER), "mailbox" (one .eml file per message in
+        # MAIL_FOLDER, read on the deliveries page; `make run` without a server), "none"; empty:
+        # "smtp" when MAIL_SERVER is set, else "none" (nothing is queued or offered).
+        "MAIL_TRANSPORT": "",
+        "MAIL_FOLDER": os.path.join(instance_path, "mail"),
+        # Outgoing mail over SMTP (Flask-Mail's names).
         "MAIL_SERVER": "",
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,

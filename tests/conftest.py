@@ -140,7 +140,19 @@ def build_each_url_rule_once() -> Iterator[None]:
 # --- The database: SQLite, and PostgreSQL for the modules that run on both -------
 
 # These modules' tests run once on each backend (the ``backend`` parameter).
-BOTH_BACKENDS = frozenset({"test_storage", "test_api", "test_practitioner", "test_lifecycle", "test_queue_views"})
+BOTH_BACKENDS = frozenset(
+    {
+        "test_storage",
+        "test_api",
+        "test_practitioner",
+        "test_lifecycle",
+        "test_queue_views",
+        "test_security_links",
+        "test_patient_link",
+        "test_history",
+        "test_kiosk",
+    }
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

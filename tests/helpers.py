@@ -10,6 +10,8 @@ import datetime as dt
 import email
 import email.policy
 import functools
+import hashlib
+import hmac
 import re
 import shutil
 import socket
@@ -17,6 +19,7 @@ import sqlite3
 import tempfile
 import textwrap
 import threading
+import time
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,9 +32,11 @@ from sqlite_utils import Database
 from werkzeug.test import TestResponse
 
 from screening import ROOT, create_app, storage
+from screening.core.clinic import load_clinic
 from screening.core.engine import screen
 from screening.core.loader import parse_rules
 from screening.core.model import Rule, RuleFileError, RuleSet
+from screening.core.placeholders import Period, period_words
 from screening.practitioner.auth import hash_password
 from screening.web.db import get_db
 from screening.web.ruleset import get_ruleset
@@ -61,6 +66,7 @@ CLEAR_ANSWERS: dict[str, object] = {
     "changing_mole": "no",
     "skin_type": "III",
     "other_conditions": ["none"],
+    "lifelong_history": ["none"],
     "aspirin_or_supplements": "no",
     "topical_retinoids": "no",
 }
@@ -299,7 +305,7 @@ def override_to_eligible(
 ) -> TestResponse:
     """POST an override of the screening's verdict to eligible (an empty ``reason_code`` sends none)."""
     reason = {"reason_code": reason_code} if reason_code else {}
-    return decide(client, reference, decision="override", status="eligible", comment=comment, **reason, **form)
+    return decide(client, reference, status="eligible", comment=comment, **reason, **form)
 
 
 def reconfirm(client: FlaskClient, reference: str, **form: str) -> TestResponse:
@@ -325,9 +331,24 @@ def page_text(response: TestResponse) -> str:
 # --- The JSON API -----------------------------------------------------------------
 
 
+@functools.cache
+def shipped_zone() -> dt.tzinfo:
+    """The shipped clinic.yaml's time zone (the app's clock in tests that use that file)."""
+    return load_clinic(ROOT / "clinic.yaml", ("en", "ru")).zone
+
+
 def today() -> dt.date:
-    """The screening day (the app counts in UTC)."""
-    return dt.datetime.now(dt.UTC).date()
+    """The screening day: today in the shipped clinic's time zone, as the app counts it."""
+    return dt.datetime.now(shipped_zone()).date()
+
+
+def clinic_in_zone(folder: Path, zone: str) -> str:
+    """A copy of the shipped clinic.yaml in ``folder`` naming the time zone ``zone``; its path."""
+    text = (ROOT / "clinic.yaml").read_text(encoding="utf-8")
+    assert text.count("\ntimezone: ") == 1, "the shipped clinic file names its zone once"
+    path = folder / "clinic.yaml"
+    path.write_text(re.sub(r"(?m)^timezone: .*$", f"timezone: {zone}", text), encoding="utf-8")
+    return str(path)
 
 
 def months_ago(months: int) -> str:
@@ -501,22 +522,60 @@ def first_link(text: str) -> str:
     return match.group(0)
 
 
+WEBHOOK_TOLERANCE = 300  # seconds: the README's receiver accepts a signature time this far from its clock
+
+
+def check_webhook(
+    headers: Any, body: bytes, secret: str, seen: set[str], now: float, tolerance: float = WEBHOOK_TOLERANCE
+) -> str:
+    """The README's receiver check: "ok" (and the id remembered), "bad_signature", "stale" or "replay"."""
+    fields = dict(part.split("=", 1) for part in headers.get("X-Screening-Signature", "").split(",") if "=" in part)
+    delivery = headers.get("X-Screening-Delivery", "")
+    if not fields.get("t", "").isdigit() or not delivery:
+        return "bad_signature"
+    signed = f"{fields['t']}.{delivery}.".encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, fields.get("v1", "")):
+        return "bad_signature"
+    if abs(now - int(fields["t"])) > tolerance:
+        return "stale"
+    if delivery in seen:
+        return "replay"
+    seen.add(delivery)
+    return "ok"
+
+
 class WebhookReceiver:
-    """A real HTTP server on a fixed port that records every POST and answers ``status``."""
+    """A real HTTP server on a fixed port that records every POST and checks it as the
+    README's receiver does: a bad signature or a stale time gets 401, a delivery id it
+    already accepted 409 (each request's ``verdict`` says which); otherwise it answers ``status``."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/hooks/screening"
         self.status = 204
+        self.secret = WEBHOOK_SECRET
+        self.clock = time.time  # the receiver's clock: a test moves it to make a signature stale
         self.requests: list[dict[str, Any]] = []
+        self.accepted: set[str] = set()  # delivery ids answered 2xx
         self.server: ThreadingHTTPServer | None = None
+        self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(receiver.status)
+                with receiver.lock:
+                    # Only a 2xx answer counts as accepted: a delivery answered 500 may come again.
+                    seen = set(receiver.accepted)
+                    verdict = check_webhook(self.headers, body, receiver.secret, seen, receiver.clock())
+                    status = {"ok": receiver.status, "replay": 409}.get(verdict, 401)
+                    if verdict == "ok" and 200 <= status < 300:
+                        receiver.accepted = seen
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "verdict": verdict}
+                    )
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -544,6 +603,8 @@ class WebhookReceiver:
     def clear(self) -> None:
         """Forget what arrived so far, and answer 204 again."""
         self.requests.clear()
+        self.accepted.clear()
+        self.clock = time.time
         self.status = 204
 
 
@@ -613,7 +674,29 @@ def deferral_to_review(text: str, rule: Rule, *, keep_waiting_period: bool = Fal
         for line in lines[rule.line - 1 : end]
         if keep_waiting_period or not line.startswith("    rescreen:")
     ]
-    return "".join([*lines[: rule.line - 1], *block, *lines[end:]])
+    text = "".join([*lines[: rule.line - 1], *block, *lines[end:]])
+    if keep_waiting_period or rule.rescreen is None:
+        return text
+    return _period_spelled_out(text, rule, rule.line, rule.line + len(block) - 1)
+
+
+def _period_spelled_out(text: str, rule: Rule, first: int, last: int) -> str:
+    """``text`` with the placeholders naming ``rule``'s waiting period written out, as a clinic
+    dropping that period would leave its texts (``{period}`` within lines first..last)."""
+    assert rule.rescreen is not None
+    period = Period(rule.rescreen.unit, rule.rescreen.amount)
+    placeholder = re.compile(r"\{period(:[a-z0-9_]+)?(?:\|([a-z]+))?\}")
+    language, result = "en", []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        key = re.match(r"^\s*(?:- )?(en|ru):", line)
+        language = key.group(1) if key else language
+
+        def spelled(match: re.Match[str], language: str = language, number: int = number) -> str:
+            named = match.group(1)[1:] if match.group(1) else (rule.id if first <= number <= last else None)
+            return period_words(period, language, match.group(2) or "acc") if named == rule.id else match.group(0)
+
+        result.append(placeholder.sub(spelled, line))
+    return "".join(result)
 
 
 # --- The questionnaire as a patient sends it ------------------------------------------

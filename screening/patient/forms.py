@@ -27,6 +27,7 @@ from ..core.consent import signature_matches
 from ..core.engine import AnswerError, InvalidAnswers
 from ..core.model import Question, RuleSet, pick_text
 from ..core.people import EMAIL_MAX, NAME_MAX, PHONE_MAX, InvalidPatient, Patient, check_patient
+from ..web.validators import PlainText
 
 PATIENT_FIELDS = ("patient_name", "email", "phone", "email_link", "signature", "consent")
 
@@ -93,6 +94,7 @@ class ScreeningFormBase(FlaskForm):
     signature = StringField(
         _l("Signature: type your first name and surname"),
         description=_l("The name you gave under “Your full name”; capitals and spaces do not matter."),
+        validators=[PlainText(message=_l("Please use only letters, digits, spaces and punctuation."))],
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -116,6 +118,8 @@ class ScreeningFormBase(FlaskForm):
 
     def _check_signature(self) -> bool:
         typed = self.signature.data or ""
+        if self.signature.errors:
+            return False  # core.text's rule refused it: that is the one message
         if not typed.strip():
             message = _l("Please sign: type your full name.")
         elif len(typed) > NAME_MAX:

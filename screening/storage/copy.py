@@ -12,6 +12,7 @@ from .schema_chart import BUCKET_TOTAL
 # refuses a source with a table it does not know rather than leave it behind.
 COPY_ORDER = (
     "practitioners",
+    "devices",
     "patients",
     "consent_texts",
     "screenings",
@@ -29,6 +30,7 @@ COPY_ORDER = (
     "api_idempotency",
     "courses",
     "course_sessions",
+    "record_link_requests",
 )
 # Kept by the target's own triggers as the screenings arrive: each with the screenings a row counts.
 DERIVED_TABLES = {"screening_status_counts": "n", "screening_time_buckets": BUCKET_TOTAL}

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from .connection import Database, Where, dialect_of
+from .findings import count_flagged_undecided
 from .records import ScreeningRecord
 from .schema_chart import BUCKET_STATUSES
+from .schema_findings import NEEDS_DECISION_SQL
 from .screenings import decode_screening
 
 
@@ -24,6 +26,8 @@ class ScreeningFilter:
     since: str | None = None  # created_at >= since (UTC ISO date or timestamp)
     until: str | None = None  # created_at < until
     search: str | None = None  # a reference code, words of the patient's name, an e-mail or a phone number
+    # "Needs a decision": undecided reviews and undecided screenings flagged by their findings (m039).
+    decide: bool = False
 
 
 # Fewer digits than this are not taken for a phone number.
@@ -76,7 +80,7 @@ WALK_THE_TIME_INDEX_FROM = 2000
 # this connection total_changes: either reads the matches again.
 _NAME_MATCHES: weakref.WeakKeyDictionary[Database, tuple[tuple[str, str, int, int], bool]] = weakref.WeakKeyDictionary()
 NAME_MATCHES_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS name_matches (id INTEGER PRIMARY KEY, created_at, status, reviewed)"
+    "CREATE TEMP TABLE IF NOT EXISTS name_matches (id INTEGER PRIMARY KEY, created_at, status, reviewed, flagged)"
 )
 
 
@@ -112,7 +116,7 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
         # CROSS JOIN keeps the few matches as the outer loop (an UPDATE ... FROM scanned an
         # index of every screening: 150 ms at a million).
         conn.execute(
-            "INSERT OR REPLACE INTO temp.name_matches SELECT s.id, s.created_at, s.status, s.reviewed"
+            "INSERT OR REPLACE INTO temp.name_matches SELECT s.id, s.created_at, s.status, s.reviewed, s.flagged"
             " FROM temp.name_matches AS m CROSS JOIN screenings AS s ON s.id = m.id"
         )
         conn.execute("DELETE FROM temp.name_matches WHERE created_at IS NULL")
@@ -133,6 +137,10 @@ def _source(db: Database, filters: ScreeningFilter, *, counting: bool = False) -
     held = _name_matches(db, filters)
     if held is None:
         where = _filter_where(filters, dialect)
+        if filters.decide and dialect == "sqlite" and not filters.search:
+            # SQLite's planner takes the reviewed index, whose rows it must read to test the
+            # status and flag; the partial index holds exactly the matches, in time order.
+            return f" FROM screenings INDEXED BY {_time_index(filters)}", where
         undecided = filters.status is not None and filters.reviewed is not None
         # A phone or e-mail search in SQLite: its undecided through the backlog's index, as above.
         if counting and undecided and dialect == "sqlite" and filters.search:
@@ -151,6 +159,8 @@ def _time_index(filters: ScreeningFilter) -> str:
     """The index that holds the screenings of ``filters``' status and reviewed (if given) in
     time order: a walk newest first reads only those (a common name among the few not
     eligible: ~2,500 index entries for a page, not ~300,000 rows of every status)."""
+    if filters.decide:
+        return "idx_screenings_needs_decision"  # holds only the screenings that need a decision
     if filters.status is not None and filters.reviewed is not None:
         return "idx_screenings_status_reviewed_created_at_id"
     if filters.status is not None:
@@ -169,6 +179,9 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         .when(filters.since, "created_at >= ?")
         .when(filters.until, "created_at < ?")
     )
+    if filters.decide:
+        # The partial index's own text (m039), so that either database reads the index.
+        where.add(NEEDS_DECISION_SQL)
     term = _search_term(filters)
     digits = phone_digits(term)
     if _is_name_search(term) and dialect == "postgresql":
@@ -240,7 +253,7 @@ def count_screenings_by_status(
 ) -> dict[str, int]:
     """How many screenings match, per status; with ``limit``, only the first ``limit + 1``
     matches are counted, so a total above ``limit`` means "more than ``limit``"."""
-    matches, params = _matches(db, ScreeningFilter(**{**filters.__dict__, "status": None}), "status", limit)
+    matches, params = _matches(db, replace(filters, status=None, decide=False), "status", limit)
     sql = f"SELECT status, count(*) AS n FROM ({matches}) AS matched GROUP BY status"  # noqa: S608
     return {row["status"]: row["n"] for row in db.query(sql, params)}
 
@@ -280,6 +293,8 @@ def count_matches(db: Database, filters: ScreeningFilter, *, limit: int | None =
     """How many screenings match ``filters``, status included; with ``limit``, at most
     ``limit + 1`` (see ``count_screenings_by_status``). The trigger-kept totals answer
     when there is no date range or search."""
+    if not needs_counting(filters) and filters.decide:
+        return _count_needing_decision(db, filters)
     if not needs_counting(filters):
         kept = Where().when(filters.status, "status = ?")
         kept.when(None if filters.reviewed is None else int(filters.reviewed), "reviewed = ?")
@@ -287,6 +302,22 @@ def count_matches(db: Database, filters: ScreeningFilter, *, limit: int | None =
         return int(next(db.query(sql, kept.params))["n"])
     matches, params = _matches(db, filters, "1", limit)
     return int(next(db.query(f"SELECT count(*) AS n FROM ({matches}) AS matched", params))["n"])  # noqa: S608
+
+
+def _count_needing_decision(db: Database, filters: ScreeningFilter) -> int:
+    """How many screenings need a decision (of ``filters``' status, if given), exactly: the undecided
+    reviews from the trigger-kept totals plus the undecided flagged ones (few) from their partial index."""
+    if filters.reviewed:
+        return 0  # a decided screening needs no decision
+    reviews = 0
+    if filters.status in (None, "review"):
+        row = next(
+            db.query(
+                "SELECT coalesce(sum(n), 0) AS n FROM screening_status_counts WHERE status = 'review' AND reviewed = 0"
+            )
+        )
+        reviews = int(row["n"])
+    return reviews + count_flagged_undecided(db, filters.status)
 
 
 def daily_status_counts(db: Database, days: list[tuple[str, str, str]]) -> dict[tuple[str, str], int]:

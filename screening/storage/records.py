@@ -44,10 +44,28 @@ class ScreeningRecord(TypedDict):
     signature_user_agent: str | None
     integrity_sha256: str | None  # storage.integrity, None before m023
     reviewed: int  # 1 once a decision is recorded, 0 again when a re-confirmation changed things
-    decided_status: str | None
+    decided_status: str | None  # eligible, deferred or ineligible (m037: never "review")
+    decided_defer_until: str | None  # ISO date a decided deferral lasts until (m037)
     reviewed_at: str | None
     confirmed_at: str | None
     patient_id: int | None  # the patient record it is linked to (m032)
+    patient_link: str | None  # how that link is proven: own | suggested | confirmed (m038; storage.patients)
+    findings: list[dict[str, Any]] | None  # what its answers contradict in the patient's earlier ones (m039)
+    flagged: int  # 1 when findings make it wait for a practitioner's decision (m039)
+    device_id: int | None  # the reception tablet it was taken on, source "kiosk" (m040; storage.devices)
+
+
+class RecordLinkRequestRecord(TypedDict):
+    """An e-mailed one-time link asking the record's owner to confirm a suggested link, with its screening."""
+
+    id: int
+    screening_id: int
+    patient_id: int  # the record the screening was suggested for when the link was sent
+    created_at: str
+    expires_at: str
+    used_at: str | None
+    reference: str
+    screened_at: str  # the screening's created_at
 
 
 class PractitionerRecord(TypedDict):
@@ -91,8 +109,10 @@ class ReviewRecord(TypedDict):
     reason_code: str | None
     comment: str | None
     notes: str | None
+    defer_until: str | None  # ISO date, for a decision "deferred" (m037)
     practitioner_name: str
     practitioner_email: str
+    practitioner_role: str
 
 
 class ReconfirmationRecord(TypedDict):
@@ -136,7 +156,7 @@ class AuditRecord(TypedDict):
 
 
 class ApiTokenRecord(TypedDict):
-    """A live API token (its hash) with its owner's e-mail."""
+    """A live API token (its hash) with its owner's e-mail and role."""
 
     id: int
     practitioner_id: int
@@ -146,6 +166,7 @@ class ApiTokenRecord(TypedDict):
     revoked_at: str | None
     last_used_at: str | None
     practitioner_email: str
+    practitioner_role: str  # the owner's role now, not when the token was made
     scopes: str  # space-separated (m029)
     expires_at: str | None
 
@@ -162,3 +183,18 @@ class SessionRecord(TypedDict):
     end_reason: str | None
     client_address: str | None
     user_agent: str | None
+
+
+class DeviceRecord(TypedDict):
+    """A reception tablet registered as a kiosk (m040); its cookie holds a secret whose hash names it.
+
+    ``list_devices`` adds the names of who registered and revoked it."""
+
+    id: int
+    name: str
+    secret_hash: str
+    registered_by: int | None
+    registered_at: str
+    last_seen_at: str | None
+    revoked_at: str | None
+    revoked_by: int | None

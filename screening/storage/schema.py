@@ -23,7 +23,10 @@ from .schema_accounts import (
 )
 from .schema_chart import BUCKET_SQL, create_bucket_triggers, m036_chart_buckets_by_status_column
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
-from .schema_course import m032_patients, m033_courses, m034_course_sessions
+from .schema_course import m032_patients, m033_courses, m034_course_sessions, m038_patient_link_proof
+from .schema_decisions import m037_decisions_decide
+from .schema_devices import m040_kiosk_devices
+from .schema_findings import m039_answer_findings
 from .schema_outbox import m016_outbox, m017_patient_notices
 from .schema_postgresql import migrate_postgresql
 from .schema_roles import rename_role_columns
@@ -308,6 +311,10 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m034_course_sessions,
         m035_search_at_scale,
         m036_chart_buckets_by_status_column,
+        m037_decisions_decide,
+        m038_patient_link_proof,
+        m039_answer_findings,
+        m040_kiosk_devices,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

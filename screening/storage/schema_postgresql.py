@@ -14,6 +14,10 @@ from .connection import Database, utc_now, write_transaction
 from .errors import SchemaTooNew
 from .postgres import MIGRATE_LOCK
 from .schema_chart import M036_POSTGRESQL
+from .schema_course import M038_POSTGRESQL
+from .schema_decisions import M037_POSTGRESQL
+from .schema_devices import M040_POSTGRESQL
+from .schema_findings import M039_POSTGRESQL
 
 MIGRATION_SET = "screening"
 
@@ -334,6 +338,10 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
     # PostgreSQL maintains the GIN expression index itself, so there is nothing to change.
     ("m035_search_at_scale", "SELECT 1"),
     ("m036_chart_buckets_by_status_column", M036_POSTGRESQL),
+    ("m037_decisions_decide", M037_POSTGRESQL),
+    ("m038_patient_link_proof", M038_POSTGRESQL),
+    ("m039_answer_findings", M039_POSTGRESQL),
+    ("m040_kiosk_devices", M040_POSTGRESQL),
 )
 
 

@@ -25,7 +25,7 @@ REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 REFERENCE_LENGTH = 8
 
 # Columns stored as JSON text, decoded on every read.
-_JSON_COLUMNS = ("answers", "goals", "reasons", "notes")
+_JSON_COLUMNS = ("answers", "goals", "reasons", "notes", "findings")
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,18 @@ def save_screening(
     consent_version: str,
     consent: SignedConsent | None = None,
     token: str | None = None,
+    returning_from: ScreeningRecord | None = None,
+    device_id: int | None = None,
 ) -> SavedScreening:
     """Store a screening with its verdict; return its reference and token
     (``token`` if given, else a new random one).
 
     With ``consent``, the texts the patient signed are kept by their hash (see
     ``storage.consent``), the screening names them and keeps the signature; its
-    integrity digest is stored with it either way.
+    integrity digest is stored with it either way. ``returning_from``: the
+    screening whose result link the patient came through (see
+    ``patients.find_or_add_patient``). ``device_id``: the reception tablet it was taken on
+    (``storage.devices``).
     """
     row = {
         "created_at": utc_now(),
@@ -115,6 +120,8 @@ def save_screening(
         **verdict_columns(verdict),
         **_consent_columns(consent),
     }
+    if device_id is not None:
+        row["device_id"] = device_id  # a reception tablet's (m040)
     given = token
     for _ in range(20):
         token = given or secrets.token_urlsafe(32)
@@ -129,9 +136,10 @@ def save_screening(
                     store_consent_text(db, consent.consent)
                     store_consent_text(db, consent.privacy)
                 # In the same transaction: a screening is never stored without its patient.
-                values["patient_id"] = find_or_add_patient(
-                    db, row["contact_email"], row["contact_phone"], row["birth_date"]
+                match = find_or_add_patient(
+                    db, row["contact_email"], row["contact_phone"], row["birth_date"], returning_from=returning_from
                 )
+                values["patient_id"], values["patient_link"] = match.patient_id, match.link
                 sql = (
                     f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code
                     f" VALUES ({', '.join(':' + name for name in values)})"
