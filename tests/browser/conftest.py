@@ -40,10 +40,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app as deployed (gunicorn, CSRF on) in its own process, on a free port of 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("live")
+def start_live_server(folder: Path, **settings: str) -> tuple[LiveServer, subprocess.Popen[bytes]]:
+    """The app as deployed (gunicorn, CSRF on) in its own process on a free port of 127.0.0.1,
+    with a temporary database in ``folder`` and any extra ``SCREENING_*`` ``settings``."""
     env = {
         **os.environ,
         "SCREENING_SECRET_KEY": "browser-tests-secret-key-long-enough",
@@ -53,6 +52,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "SCREENING_RATELIMIT_ENABLED": "false",
         # Accounts made with `flask create-practitioner` sign in without scrypt's cost.
         "SCREENING_PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+        **{f"SCREENING_{name}": value for name, value in settings.items()},
     }
     # Bound here and handed over, so no other process can take the port in between.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -62,16 +62,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with open(folder / "server.log", "w") as log:
         server = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"fd://{listener.fileno()}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "app:app",
+                *(sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}"),
+                *("--workers", "1", "--threads", "4", "app:app"),
             ],
             cwd=ROOT,
             env=env,
@@ -79,13 +71,24 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        listener.close()
-        try:
-            wait_until_serving(url, server, folder / "server.log")
-            yield LiveServer(url=url, env=env)
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
+    listener.close()
+    try:
+        wait_until_serving(url, server, folder / "server.log")
+    except RuntimeError:
+        server.terminate()
+        raise
+    return LiveServer(url=url, env=env), server
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shared live server of the browser suite."""
+    live, server = start_live_server(tmp_path_factory.mktemp("live"))
+    try:
+        yield live
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
 
 
 def wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> None:

@@ -7,21 +7,16 @@ with a password alone to register the tablet.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from screening import ROOT
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, in_steps, submit
-from tests.browser.conftest import wait_until_serving
+from tests.browser.conftest import start_live_server
 from tests.browser.helpers import PHONE, LiveServer
-from tests.helpers import CHEAP_PASSWORD_HASH
 
 ADMIN, PASSWORD = "grace@example.com", "kiosk-admin-passphrase-2026"
 TABLET = "Front desk tablet"
@@ -30,33 +25,8 @@ IDLE_SECONDS = 3  # the idle tests' setting (the shipped one is 120)
 
 
 def start_server(folder: Path, idle_seconds: int) -> tuple[LiveServer, subprocess.Popen[bytes]]:
-    """The app under gunicorn on a free port, with its own database and the kiosk's idle time."""
-    env = {
-        **os.environ,
-        "SCREENING_SECRET_KEY": "kiosk-browser-tests-secret-key",
-        "SCREENING_DATABASE": str(folder / "screening.sqlite"),
-        "SCREENING_SESSION_COOKIE_SECURE": "false",
-        "SCREENING_RATELIMIT_ENABLED": "false",
-        "SCREENING_PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
-        "SCREENING_ADMINS_REQUIRE_2FA": "false",
-        "SCREENING_KIOSK_IDLE_SECONDS": str(idle_seconds),
-    }
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    env["SCREENING_PUBLIC_URL"] = url
-    with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"fd://{listener.fileno()}", "--threads", "4", "app:app"],
-            cwd=ROOT,
-            env=env,
-            pass_fds=[listener.fileno()],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    listener.close()
-    wait_until_serving(url, server, folder / "server.log")
-    live = LiveServer(url=url, env=env)
+    """The app under gunicorn with the kiosk's idle time, and an administrator without 2FA."""
+    live, server = start_live_server(folder, ADMINS_REQUIRE_2FA="false", KIOSK_IDLE_SECONDS=str(idle_seconds))
     created = live.flask(
         "create-practitioner", ADMIN, "--name", "Grace Admin", "--role", "admin", "--password-stdin", stdin=PASSWORD
     )
