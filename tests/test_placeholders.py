@@ -5,18 +5,19 @@ that now fail (exit 1); an example's failure names the line of the value that fa
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from screening.core.lint import lint_rules
 from screening.core.loader import parse_rules
 from screening.core.model import RuleFileError, RuleSet, pick_text
 from screening.core.placeholders import Period, period_words
-from tests.helpers import MINIMAL, RULES_FILE, line_number, longest_weekly_deferral
+from tests.helpers import MINIMAL, RULES_FILE, line_number, longest_weekly_deferral, page_text
 
 RULES_TEXT = RULES_FILE.read_text(encoding="utf-8")
 
@@ -285,3 +286,19 @@ def test_diff_rules_still_refuses_a_file_that_does_not_load(runner: FlaskCliRunn
     assert result.stdout == ""
     line = line_number(text, "{period:recent_sun}") - 1  # the folded text's "- en: >-" line
     assert f"{path}:{line}: a text: '{{period:recent_sun}}' names an unknown rule 'recent_sun'" in result.stderr
+
+
+def test_the_rules_page_shows_a_candidates_failing_examples_as_part_of_the_difference(
+    admin: FlaskClient, ruleset: RuleSet
+) -> None:
+    """The in-app comparison reads a candidate as diff-rules does: failing examples are listed, not a refusal."""
+    text, moved = tan_period_changed(ruleset, 6, fix_examples=False)
+    data = {"rules_file": (io.BytesIO(text.encode("utf-8")), "candidate.yaml")}
+    response = admin.post("/practitioner/rules/candidate", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    shown = page_text(response)
+    assert "waiting period changed from 8 weeks after screening to 6 weeks after screening" in shown
+    assert "Examples that fail under the candidate's rules" in shown
+    assert f"{len(ruleset.examples) - len(moved)} example(s) passed." in shown
+    for line in moved:
+        assert f"candidate.yaml:{line}: example '" in shown

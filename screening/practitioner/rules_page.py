@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from .. import storage
 from ..core.engine import InvalidAnswers, clean_answers, evaluate, visible_questions
 from ..core.lint import lint_rules
-from ..core.loader import parse_rules
+from ..core.loader import parse_candidate
 from ..core.model import RuleFileError, RuleSet, pick_text
 from ..core.rules_diff import StoredScreening, diff_rulesets, replay_screenings
 from ..web.audit import audit
@@ -107,19 +107,23 @@ def candidate_rules() -> ResponseReturnValue:
         if form.validate():
             upload = form.rules_file.data
             try:
-                candidate = parse_rules(upload.read(), upload.filename or "candidate.yaml")
+                # Examples that fail under the candidate's rules are part of what it changes, not a refusal.
+                candidate, failing = parse_candidate(upload.read(), upload.filename or "candidate.yaml")
             except RuleFileError as error:
                 problems = error.problems
             else:
                 status = 200
-                report = candidate_report(ruleset, candidate, form.days.data)
+                report = candidate_report(ruleset, candidate, form.days.data, failing)
     return render_template(
         "practitioner/rules_candidate.html", ruleset=ruleset, form=form, report=report, problems=problems
     ), status
 
 
-def candidate_report(ruleset: RuleSet, candidate: RuleSet, days: int | None) -> dict[str, Any]:
-    """What the candidate changes, its warnings, and (with ``days``) the verdicts it would change."""
+def candidate_report(
+    ruleset: RuleSet, candidate: RuleSet, days: int | None, failing: list[str] | None = None
+) -> dict[str, Any]:
+    """What the candidate changes, its warnings, the examples that ``failing`` under its rules, and
+    (with ``days``) the verdicts it would change."""
     replay = None
     if days:
         replay = replay_screenings(ruleset, candidate, stored_screenings(days))
@@ -128,7 +132,8 @@ def candidate_report(ruleset: RuleSet, candidate: RuleSet, days: int | None) -> 
         "candidate": candidate,
         "changes": diff_rulesets(ruleset, candidate),
         "warnings": lint_rules(candidate),
-        "examples": len(candidate.examples),
+        "examples": len(candidate.examples) - len(failing or []),
+        "failing": failing or [],
         "replay": replay,
         "days": days,
     }
