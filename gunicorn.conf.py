@@ -25,3 +25,14 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 timeout = 30
 graceful_timeout = 20
+
+
+def on_reload(server):
+    """SIGHUP (`systemctl reload screening`): gunicorn starts new workers, but from the app the master
+    preloaded; touching the reload stamp makes every worker read the rule file, clinic file and consent
+    texts again at its next request (a broken edit keeps the version in force, see web/reload.py)."""
+    app = getattr(server.app, "callable", None)  # the preloaded Flask app (None without preload_app)
+    if app is not None:
+        from screening.web.reload import request_reload
+
+        request_reload(app)

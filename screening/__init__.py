@@ -11,7 +11,7 @@ from flask_compress import Compress
 from . import api, cli, outbox, patient, practitioner
 from .core.loader import load_rules
 from .settings import ROOT, default_settings
-from .web import clinic, consent, db, errors, health, i18n, limits, security
+from .web import clinic, consent, db, errors, health, i18n, limits, reload, security
 
 __all__ = ["ROOT", "create_app"]
 
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
     clinic.init_app(app)  # refuses a broken clinic.yaml (ClinicFileError)
     consent.init_app(app)  # the consent texts in every language of the rule file
+    reload.init_app(app)  # the three re-read when edited on disk (the first request hook: pins them per request)
 
     # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
     Compress(app)

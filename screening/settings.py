@@ -85,6 +85,11 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # The clinic's name, contact details, booking link, working days and time zone (see clinic.yaml:
         # the zone is the file's `timezone:`, not a setting).
         "CLINIC_FILE": str(ROOT / "clinic.yaml"),
+        # Seconds between a process's looks at the rule file, clinic file and consent texts for edits
+        # (web/reload.py: a stat of each, from a request); 0: at every request.
+        "CONFIG_CHECK_SECONDS": 1,
+        # Touched by `flask reload` (and gunicorn's SIGHUP): every process reads the files at its next look.
+        "RELOAD_STAMP": os.path.join(instance_path, "reload.stamp"),
         # The public address every link the app makes starts with (https://screening.example.com/:
         # result links, API and FHIR URLs, e-mails, webhooks); empty: the current request's address.
         # Required to serve with mail or webhooks on.

@@ -18,7 +18,8 @@ from flask_login import current_user
 from ..core.conditions import describe_condition
 from ..web.audit import audit
 from ..web.clinic import get_clinic
-from ..web.roles import PUBLIC_ENDPOINTS, may_open
+from ..web.reload import load_problems
+from ..web.roles import ADMIN, PUBLIC_ENDPOINTS, may_open
 from .clock import local_time, machine_time
 from .forms import OUTCOME_LABELS, OVERRIDE_REASONS, RULE_OUTCOME_LABELS, LogoutForm
 
@@ -61,4 +62,6 @@ def template_helpers() -> dict[str, Any]:
         # Links to pages the account cannot open are not shown.
         "can_open": lambda endpoint: current_user.is_authenticated and may_open(current_user.role, endpoint),
         "timezone_name": get_clinic().timezone,
+        # An edit of the rule file, clinic file or consent texts that did not load: administrators fix it.
+        "file_problems": load_problems() if current_user.is_authenticated and current_user.role == ADMIN else (),
     }

@@ -1,4 +1,4 @@
-"""The clinic the app was started for (``clinic.yaml``), for views, templates and messages."""
+"""The clinic the app serves (``clinic.yaml``, re-read when edited), for views, templates and messages."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
-from flask import Flask, current_app
+from flask import Flask
 
 from ..core.clinic import WEEKDAYS, Clinic, load_clinic
 from .i18n import date_locale
-from .ruleset import get_ruleset
+from .ruleset import get_ruleset, in_force
 from .security import ConfigError
 
 
 def get_clinic(app: Flask | None = None) -> Clinic:
-    """The clinic loaded at start-up (of ``app``, or of the current app)."""
-    clinic: Clinic = (app or current_app).extensions["clinic"]
+    """The clinic in force (of ``app``, or of the current app and request; see ``web.reload``)."""
+    clinic: Clinic = in_force("clinic", app)
     return clinic
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
 from ..core.consent import (
     USER_AGENT_MAX,
@@ -15,12 +15,12 @@ from ..core.consent import (
 )
 from ..storage import utc_now
 from .i18n import current_language
-from .ruleset import get_ruleset
+from .ruleset import get_ruleset, in_force
 
 
 def get_consent(app: Flask | None = None) -> ConsentSet:
-    """The consent and privacy texts loaded at start-up."""
-    consent: ConsentSet = (app or current_app).extensions["consent"]
+    """The consent and privacy texts in force (loaded at start-up, re-read when edited: ``web.reload``)."""
+    consent: ConsentSet = in_force("consent", app)
     return consent
 
 

@@ -96,7 +96,7 @@ def count_request(response: Response) -> Response:
     if started is not None:
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
     if request.blueprint in API_BLUEPRINTS:
-        response.headers["Screening-Version"] = current_app.extensions["version_line"]
+        response.headers["Screening-Version"] = f"{package_version()}; rules={get_ruleset().full_version}"
     return response
 
 
@@ -211,9 +211,8 @@ def init_app(app: Flask) -> None:
     # The *_created series (a timestamp per label set) double the output and no alert reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     app.extensions["request_metrics"] = RequestMetrics(parse_allowed(app.config["METRICS_ALLOW"]))
-    rules = get_ruleset(app).full_version
-    app.extensions["version_line"] = f"{package_version()}; rules={rules}"
-    app.jinja_env.globals["release"] = {"version": package_version(), "rules": rules}
+    # The rules in force, read per page: an edited rule file (web/reload.py) is named at once.
+    app.context_processor(lambda: {"release": {"version": package_version(), "rules": get_ruleset().full_version}})
     app.before_request(start_timer)
     app.after_request(count_request)
     app.register_blueprint(bp)

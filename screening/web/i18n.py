@@ -13,10 +13,11 @@ from typing import cast
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.support import NullTranslations
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, Domain, get_locale
 
 from ..core.model import pick_text
+from .ruleset import get_ruleset
 
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
@@ -26,8 +27,7 @@ DEFAULT_DATE_LOCALES = {"en": "en_GB"}
 
 def available_languages() -> tuple[str, ...]:
     """The languages the loaded rule file has texts in."""
-    languages: tuple[str, ...] = current_app.extensions["ruleset"].languages
-    return languages
+    return get_ruleset().languages
 
 
 def select_language() -> str:

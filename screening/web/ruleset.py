@@ -1,13 +1,29 @@
-"""The rule set the app loaded at start-up, for views and commands."""
+"""The rule set in force, for views and commands: loaded at start-up, replaced when the
+file is edited (``web.reload``)."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context
 
 from ..core.model import RuleSet
 
+# The app's (and a request's) rule set, clinic and consent texts, swapped together by web.reload.
+IN_FORCE = "files_in_force"
+
+
+def in_force(name: str, app: Flask | None = None) -> Any:
+    """The loaded ``name`` ("ruleset", "clinic" or "consent"): a request's is the one in force
+    when it began, so an edit that lands mid-request cannot mix two versions in it."""
+    if app is None and has_request_context():
+        pinned = g.get(IN_FORCE)
+        if pinned is not None:
+            return pinned[name]
+    return (app or current_app).extensions[name]
+
 
 def get_ruleset(app: Flask | None = None) -> RuleSet:
-    """The rule set loaded at start-up (of ``app``, or of the current app)."""
-    ruleset: RuleSet = (app or current_app).extensions["ruleset"]
+    """The rule set in force (of ``app``, or of the current app and request)."""
+    ruleset: RuleSet = in_force("ruleset", app)
     return ruleset
