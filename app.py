@@ -9,17 +9,22 @@ from screening.core.model import RuleFileError
 from screening.storage import StorageUnavailable
 from screening.web.security import ConfigError
 
+# Also what `flask reload` says of a broken edit: running servers keep the version in force.
+_UNTIL_FIXED = (
+    "{what} problems; until they are fixed the app will not start, and running servers keep the version in force:"
+)
+
 try:
     app = create_app()
 except RuleFileError as error:
     # Refuse to run on a broken rule file, saying exactly what to fix.
-    print("The rule file has problems; the app will not start until they are fixed:", file=sys.stderr)
+    print(_UNTIL_FIXED.format(what="The rule file has"), file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)
 except (ClinicFileError, ConsentFileError) as error:
     what = "The clinic file has" if isinstance(error, ClinicFileError) else "The consent texts have"
-    print(f"{what} problems; the app will not start until they are fixed:", file=sys.stderr)
+    print(_UNTIL_FIXED.format(what=what), file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)
