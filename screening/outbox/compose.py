@@ -23,7 +23,6 @@ from ..core.facts import current_status, needs_review
 from ..core.model import pick_text
 from ..storage import Database
 from ..web.clinic import get_clinic, readable_time
-from ..web.i18n import current_language
 from ..web.links import base_url, external_url
 from ..web.ruleset import get_ruleset
 from .links import seal_token, unseal_token
@@ -49,7 +48,7 @@ def webhooks_enabled() -> bool:
     return bool(current_app.config.get("WEBHOOK_URL"))
 
 
-def _queue_mail(
+def queue_mail(
     db: Database,
     event: str,
     recipient: str,
@@ -62,6 +61,7 @@ def _queue_mail(
     link_label: str = "",
     after: tuple[str, ...] = (),
 ) -> int:
+    """Queue one e-mail (plain text and HTML from the mail templates) in the outbox; return its id."""
     context = {
         "subject": subject,
         "paragraphs": paragraphs,
@@ -104,7 +104,7 @@ def queue_result_link(db: Database, screening_id: int, reference: str, token: st
     storage.save_patient_notice(db, screening_id, sealed_token=seal_token(token), base_url=base, link=True)
     clinic = get_clinic()
     with force_locale(language):
-        return _queue_mail(
+        return queue_mail(
             db,
             "patient.link",
             email,
@@ -121,82 +121,6 @@ def queue_result_link(db: Database, screening_id: int, reference: str, token: st
         )
 
 
-def queue_failed_sign_ins_notice(db: Database, email: str, failures: int, address: str, minutes: int) -> int | None:
-    """Tell an account holder that sign-ins to their account from one address were paused (None: no mail)."""
-    if not mail_enabled():
-        return None
-    clinic = get_clinic()
-    language = current_language()
-    with force_locale(language):
-        return _queue_mail(
-            db,
-            "account.failed_sign_ins",
-            email,
-            language,
-            screening_id=None,
-            subject=_("Failed sign-ins to your account at %(clinic)s", clinic=pick_text(clinic.name, language)),
-            paragraphs=[
-                _(
-                    "There were %(failures)s failed attempts to sign in to your account from the address "
-                    "%(address)s; sign-ins from that address are paused for %(minutes)s minutes. Sign-ins from "
-                    "other addresses still work.",
-                    failures=failures,
-                    address=address,
-                    minutes=minutes,
-                ),
-                _(
-                    "If this was you, wait and try again, or ask an administrator to reset your password. If it "
-                    "was not you, tell the clinic's administrator."
-                ),
-            ],
-        )
-
-
-def queue_account_link(db: Database, email: str, link: str, purpose: str, hours: int) -> int | None:
-    """E-mail a staff member their one-time set-password link: a new account (``purpose`` "invite") or
-    a reset one (None: no mail). In the rule file's first language, as every staff message."""
-    if not mail_enabled():
-        return None
-    clinic = get_clinic()
-    language = get_ruleset().languages[0]
-    with force_locale(language):
-        name = pick_text(clinic.name, language)
-        if purpose == "invite":
-            subject = _("Your account at %(clinic)s", clinic=name)
-            first = _(
-                "An administrator at %(clinic)s created an account for you (%(email)s). Follow the link to choose "
-                "your password.",
-                clinic=name,
-                email=email,
-            )
-        else:
-            subject = _("Set a new password for your account at %(clinic)s", clinic=name)
-            first = _(
-                "An administrator at %(clinic)s reset the password of your account (%(email)s): the old one no "
-                "longer works. Follow the link to choose a new one.",
-                clinic=name,
-                email=email,
-            )
-        return _queue_mail(
-            db,
-            f"account.{purpose}",
-            email,
-            language,
-            screening_id=None,
-            subject=subject,
-            paragraphs=[
-                first,
-                _(
-                    "The link works once, for %(hours)s hours. If you did not expect this message, tell the "
-                    "clinic's administrator.",
-                    hours=hours,
-                ),
-            ],
-            link=link,
-            link_label=_("Set your password"),
-        )
-
-
 def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int | None:
     """Tell the clinic's staff addresses that a screening waits for review (None: no addresses)."""
     clinic = get_clinic()
@@ -204,7 +128,7 @@ def queue_staff_notice(db: Database, screening_id: int, reference: str) -> int |
         return None
     language = get_ruleset().languages[0]
     with force_locale(language):
-        return _queue_mail(
+        return queue_mail(
             db,
             "staff.review",
             ", ".join(clinic.staff_emails),
@@ -280,14 +204,14 @@ def _queue_patient_mail(
 ) -> int:
     """Queue an e-mail to a screening's patient in the language they used.
 
-    ``words`` gets the clinic's name and returns ``_queue_mail``'s subject,
+    ``words`` gets the clinic's name and returns ``queue_mail``'s subject,
     paragraphs, link and lines after it; it runs inside the patient's locale so
     its texts are translated into it.
     """
     language = screening["language"] or get_ruleset().languages[0]
     with force_locale(language):
         content = words(pick_text(get_clinic().name, language))
-        return _queue_mail(db, event, email, language, screening_id=screening["id"], **content)
+        return queue_mail(db, event, email, language, screening_id=screening["id"], **content)
 
 
 def queue_reviewed_notice(db: Database, screening: storage.ScreeningRecord) -> int | None:

@@ -18,7 +18,7 @@ from flask_login import current_user
 from .. import storage
 from ..core.people import normalise_email
 from ..outbox import wake_sender
-from ..outbox.compose import queue_account_link
+from ..outbox.account_mail import queue_account_link
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 from ..web.links import external_url

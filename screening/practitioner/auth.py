@@ -22,7 +22,7 @@ from .. import storage
 from ..core.passwords import PASSWORD_MESSAGES, password_problem
 from ..core.people import EMAIL_MAX, is_email, normalise_email
 from ..outbox import wake_sender
-from ..outbox.compose import queue_failed_sign_ins_notice
+from ..outbox.account_mail import queue_failed_sign_ins_notice
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 
