@@ -22,7 +22,9 @@ def test_concurrent_posts_are_all_stored_once() -> None:
 def test_kill_9_mid_load_loses_nothing_acknowledged() -> None:
     report = crash_check(clients=4, kill_after=1.0)
     assert report.acknowledged > 0
-    assert report.acknowledged < report.sent  # the kill really cut requests off
+    # The kill really cut requests off: each client posts without pause, so it lands in a request
+    # (a POST or the form's GET) or refuses the next one, whatever the machine's speed.
+    assert sum(report.other.values()) > 0, report
     assert report.lost == 0
     assert report.server_errors == 0
     assert report.integrity == "ok"
