@@ -17,10 +17,13 @@ limit of N per minute lets N attempts through across both instances, not 2N.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import http.cookiejar
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -80,9 +83,10 @@ def run_flask(url: str, *args: str, stdin: str = "") -> None:
         raise RuntimeError(f"flask {args[0]} failed: {done.stderr.strip()}")
 
 
-def start_servers(url: str, ports: list[int], redis_url: str) -> list[Server]:
+def start_servers(url: str, ports: list[int], redis_url: str, extra_env: dict[str, str] | None = None) -> list[Server]:
     """gunicorn on each port, all started at once (their start-up migrations take turns on the lock)."""
     env = {
+        **(extra_env or {}),
         "SCREENING_DATABASE": url,  # Server's own setting is a file path: a URL goes here
         "SCREENING_RATELIMIT_ENABLED": "true",
         "SCREENING_RATELIMIT_STORAGE_URI": redis_url,
@@ -105,7 +109,7 @@ def start_servers(url: str, ports: list[int], redis_url: str) -> list[Server]:
 
 
 @contextlib.contextmanager
-def two_servers(durable: bool) -> Iterator[TwoServers]:
+def two_servers(durable: bool, extra_env: dict[str, str] | None = None) -> Iterator[TwoServers]:
     """PostgreSQL and Redis started, the schema made by ``init-db`` once, two app servers serving it."""
     postgres = PostgresServer(durable=durable).start()
     redis = RedisServer().start()
@@ -113,7 +117,7 @@ def two_servers(durable: bool) -> Iterator[TwoServers]:
     try:
         url = postgres.create_database("screening")
         run_flask(url, "init-db")
-        servers = start_servers(url, [free_port(), free_port()], redis.url)
+        servers = start_servers(url, [free_port(), free_port()], redis.url, extra_env)
         yield TwoServers(postgres, redis, url, servers)
     finally:
         for server in servers:
@@ -294,10 +298,20 @@ class TwoServerReport:
         )
 
 
-def create_account(url: str, email: str) -> str:
-    """A practitioner account; returns its password."""
+def create_account(url: str, email: str, role: str = "practitioner") -> str:
+    """A practitioner account (or one of ``role``); returns its password."""
     password = "Two-servers " + secrets.token_urlsafe(12)
-    run_flask(url, "create-practitioner", email, "--name", "Two Servers", "--password-stdin", stdin=password + "\n")
+    run_flask(
+        url,
+        "create-practitioner",
+        email,
+        "--name",
+        "Two Servers",
+        "--role",
+        role,
+        "--password-stdin",
+        stdin=password + "\n",
+    )
     return password
 
 
@@ -330,6 +344,80 @@ def two_server_check(clients: int, requests: int, *, durable: bool = True) -> Tw
         return TwoServerReport(
             load, tallies[1].server_errors, tallies[0].server_errors, killed_after, session, lockout, limit
         )
+
+
+@dataclass
+class RuleChangeResult:
+    """A rule file proposed on one server and approved on the other, then served by both."""
+
+    director_set: int  # the admin marks the director on the accounts page (303)
+    proposed: int  # the proposal on the second server (303)
+    own_approval: int  # the proposer (also a medical director) approving their own proposal (403)
+    approved: int  # the director's approval on the first server (303)
+    served_after: list[float | None] = field(default_factory=list)  # per server: seconds until it served it
+
+    @property
+    def ok(self) -> bool:
+        """Two people applied it, and every server served it without a restart."""
+        return (self.director_set, self.proposed, self.own_approval, self.approved) == (303, 303, 403, 303) and all(
+            seconds is not None for seconds in self.served_after
+        )
+
+
+def served_rules_version(base: str) -> str:
+    """The rules version a server's questionnaire API says it serves."""
+    with urllib.request.urlopen(base + "/api/v1/questionnaire", timeout=30) as response:
+        return str(json.loads(response.read())["rules_version"])
+
+
+def rule_change_check(deadline_seconds: float = 60) -> RuleChangeResult:
+    """Propose a rule file (a new version string) on one server, approve it on the other as a
+    medical director, and poll both until they serve it (without a restart), within the deadline."""
+    # Administrators sign in with a password alone here: the check is about the rule change.
+    with two_servers(durable=False, extra_env={"SCREENING_ADMINS_REQUIRE_2FA": "false"}) as setup:
+        first, second = (server.base for server in setup.servers)
+        admin_password = create_account(setup.url, "rules-admin@example.com", role="admin")
+        director_password = create_account(setup.url, "director@example.com")
+        with psycopg.connect(setup.url) as conn:
+            ids = dict(conn.execute("SELECT email, id FROM practitioners").fetchall())
+            # The proposer is a medical director too (set by hand: nobody marks their own account).
+            conn.execute("UPDATE practitioners SET medical_director = 1 WHERE email = 'rules-admin@example.com'")
+        admin = open_browser()
+        sign_in(admin, second, "rules-admin@example.com", admin_password)
+        _, page = fetch(admin, second + "/practitioner/accounts")
+        token = csrf_token(page) or ""
+        director_set, _ = fetch(
+            admin,
+            f"{second}/practitioner/accounts/{ids['director@example.com']}/medical-director",
+            {"csrf_token": token, "medical_director": "1"},
+        )
+        text = (ROOT / "rules.yaml").read_text(encoding="utf-8")
+        version = "2099.12." + str(secrets.randbelow(1000))
+        candidate = re.sub(r"(?m)^version: .*$", f'version: "{version}"', text, count=1)
+        rules_text = base64.b64encode(candidate.encode("utf-8")).decode("ascii")
+        proposed, _ = fetch(
+            admin,
+            second + "/practitioner/rules/changes",
+            {"csrf_token": token, "rules_text": rules_text, "note": "Two-server check"},
+        )
+        with psycopg.connect(setup.url) as conn:
+            row = conn.execute("SELECT max(id) FROM rule_versions").fetchone()
+        proposal = f"/practitioner/rules/changes/{row[0] if row else 0}"
+        own_approval, _ = fetch(admin, f"{second}{proposal}/approve", {"csrf_token": token, "comment": "Mine"})
+        director = open_browser()
+        sign_in(director, first, "director@example.com", director_password)
+        _, page = fetch(director, first + proposal)
+        approved, _ = fetch(
+            director, f"{first}{proposal}/approve", {"csrf_token": csrf_token(page) or "", "comment": "Approved"}
+        )
+        started = time.monotonic()
+        served: list[float | None] = [None, None]
+        while time.monotonic() - started < deadline_seconds and None in served:
+            for i, base in enumerate((first, second)):
+                if served[i] is None and served_rules_version(base).startswith(version + "+"):
+                    served[i] = time.monotonic() - started
+            time.sleep(0.1)  # the next poll; the deadline, not this pause, bounds the wait
+        return RuleChangeResult(director_set, proposed, own_approval, approved, served)
 
 
 def post_rate(clients: int, requests: int, *, durable: bool) -> float:

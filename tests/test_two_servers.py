@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.two_servers import LOGIN_LIMIT, two_server_check
+from bench.two_servers import LOGIN_LIMIT, rule_change_check, two_server_check
 
 # Starts a PostgreSQL cluster, Redis and two gunicorn instances: seconds, not milliseconds.
 pytestmark = pytest.mark.slow
@@ -25,4 +25,14 @@ def test_two_servers_share_one_database_one_session_store_and_one_set_of_limits(
     assert report.lockout.right_password == 429 and report.lockout.paused_page
     # N per minute in total across both instances, not N on each.
     assert sum(report.limit.allowed) == LOGIN_LIMIT
+    assert report.ok
+
+
+def test_a_rule_change_approved_on_one_server_is_served_by_both_without_a_restart() -> None:
+    report = rule_change_check(deadline_seconds=60)
+    assert report.director_set == 303  # the admin marked a medical director
+    assert report.proposed == 303  # proposed on the second server
+    assert report.own_approval == 403  # the proposer, a medical director too, cannot approve it
+    assert report.approved == 303  # another medical director approved it on the first server
+    assert all(seconds is not None for seconds in report.served_after), report.served_after
     assert report.ok
