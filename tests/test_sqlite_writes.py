@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -94,3 +95,29 @@ def test_the_wal_stays_small_under_a_stream_of_writes(tmp_path: Path) -> None:
     # 3,000 commits of a page or more each: without checkpoints about 12 MB of WAL.
     assert os.path.getsize(str(path) + "-wal") < 2_000_000
     assert db.execute("SELECT count(*) FROM t").fetchone() == (3000,)
+
+
+class _Refused(Exception):
+    pass
+
+
+@pytest.mark.parametrize("failing_level", [1, 2, 3])
+def test_nested_writes_roll_back_only_the_level_that_failed(tmp_path: Path, failing_level: int) -> None:
+    # Every level's savepoint has one name: the innermost one is rolled back, the outer ones kept.
+    db = open_table(tmp_path / "db.sqlite")
+
+    def write(level: int) -> None:
+        with storage.write_transaction(db):
+            db.execute("INSERT INTO t VALUES (?)", [f"level {level}"])
+            if level < 3:
+                with contextlib.suppress(_Refused):
+                    write(level + 1)
+            if level == failing_level:
+                raise _Refused
+
+    with storage.write_transaction(db):
+        db.execute("INSERT INTO t VALUES ('outer')")
+        with contextlib.suppress(_Refused):
+            write(1)
+    kept = {row[0] for row in sqlite3.connect(tmp_path / "db.sqlite").execute("SELECT x FROM t")}
+    assert kept == {"outer", *(f"level {n}" for n in range(1, failing_level))}

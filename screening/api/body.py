@@ -5,6 +5,7 @@ in it. The shape of the JSON is checked here; what the details must say is
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Response, request
@@ -15,6 +16,11 @@ from ..web.errors import json_error
 # The API names the other contact field, since its errors are keyed by field
 # and this one is reported under patient.email only.
 _MESSAGES = {"no_contact": "an email address or a phone number (patient.phone) is required"}
+
+# A \u escape of a UTF-16 surrogate (D800 to DFFF), the only way JSON text can hold one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Bodies with at most this many brackets are too shallow to exceed the encoder's recursion limit.
+_SHALLOW = 200
 
 
 def read_json_object() -> dict[str, Any] | Response:
@@ -28,8 +34,12 @@ def read_json_object() -> dict[str, Any] | Response:
     except (ValueError, RecursionError):
         return json_error(400, "The body is not valid JSON.", {"body": ["is not valid JSON"]})
     try:
-        # Lone surrogates ("\ud800") parse but cannot be stored as UTF-8.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # Lone surrogates ("\ud800") parse but cannot be stored as UTF-8. In UTF-8 a surrogate only
+        # comes from a \u escape (the decoder refuses encoded ones), and a body nested deep enough
+        # to fail encoding has many brackets: only such bodies, and UTF-16 or UTF-32 ones (json
+        # reads those too; a NUL byte is never in UTF-8 JSON), are encoded again to check.
+        if b"\x00" in raw or _SURROGATE_ESCAPE.search(raw) or raw.count(b"[") + raw.count(b"{") > _SHALLOW:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, RecursionError):
         return json_error(400, "The body is not valid JSON.", {"body": ["holds text that is not valid Unicode"]})
     if not isinstance(data, dict):

@@ -102,7 +102,7 @@ def write_transaction(db: Database) -> Iterator[Database]:
             yield db
         return
     if db.conn.in_transaction:
-        with db.atomic():
+        with _savepoint(db.conn):
             yield db
         return
     # For a database file: writers queue on a lock in the kernel, and a FULL
@@ -118,6 +118,25 @@ def write_transaction(db: Database) -> Iterator[Database]:
         db.conn.execute("COMMIT")
 
 
+# One name for every nested write (SQLite nests savepoints of one name, the innermost first):
+# sqlite-utils' ``atomic`` draws a random name each time, a new statement to compile per write.
+_SAVEPOINT = "nested_write"
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        # A RAISE(ROLLBACK) trigger ends the whole transaction, savepoints and all.
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        raise
+    conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+
 @contextlib.contextmanager
 def _postgres_transaction(db: PgDatabase) -> Iterator[None]:
     if db.conn.in_transaction:
@@ -129,13 +148,16 @@ def _postgres_transaction(db: PgDatabase) -> Iterator[None]:
             raise
         db.execute(f"RELEASE SAVEPOINT {name}")
         return
-    db.begin()
     try:
-        yield
+        # Pipelined: the statements whose results nobody reads (BEGIN, the lock, savepoints,
+        # inserts without RETURNING) cost no round trip of their own; the COMMIT is awaited.
+        with db.pipelined():
+            db.begin()
+            yield
+            db.commit()
     except BaseException:
         db.conn.rollback()
         raise
-    db.commit()
 
 
 def query_one(db: Database, sql: str, params: Any = ()) -> dict[str, Any] | None:

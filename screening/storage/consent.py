@@ -7,6 +7,7 @@ still show the exact words its patient agreed to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypedDict, cast
 
 from ..core.consent import ConsentText
@@ -26,6 +27,22 @@ class ConsentTextRecord(TypedDict):
 
 def store_consent_text(db: Database, text: ConsentText) -> None:
     """Keep ``text`` under its hash (once: a hash always names the same words)."""
+    store_consent_texts(db, [text])
+
+
+def store_consent_texts(db: Database, texts: Sequence[ConsentText]) -> None:
+    """Keep each of ``texts`` under its hash (once: a hash always names the same words)."""
+    # Looked up first, all in one statement (one round trip on PostgreSQL): every screening names
+    # the texts in force, stored by the first one, and a look-up by hash costs a fraction of an
+    # INSERT carrying the whole text to its conflict.
+    sql = f"SELECT sha256 FROM consent_texts WHERE sha256 IN ({', '.join('?' for _ in texts)})"  # noqa: S608 - ? marks only
+    stored = {row["sha256"] for row in db.query(sql, [text.sha256 for text in texts])}
+    for text in texts:
+        if text.sha256 not in stored:
+            _insert_text(db, text)
+
+
+def _insert_text(db: Database, text: ConsentText) -> None:
     db.execute(
         "INSERT INTO consent_texts (sha256, kind, language, version, body, stored_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",

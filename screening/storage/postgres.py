@@ -14,6 +14,7 @@ configured: the embedded SQLite default needs no driver.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sqlite3
@@ -120,26 +121,29 @@ def _sqlite_error(error: Exception) -> Exception:
 class PgCursor:
     """A psycopg cursor with sqlite3's reading methods."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], db: PgDatabase) -> None:
         self._cursor = cursor
+        self._db = db
 
     @property
     def description(self) -> Any:
         """The result's columns; ``column[0]`` is the name, as in sqlite3."""
+        self._db.sync()
         return self._cursor.description
 
     @property
     def rowcount(self) -> int:
         """Rows the statement changed."""
+        self._db.sync()
         return self._cursor.rowcount
 
     def fetchone(self) -> Any:
         """The next row, or None."""
-        return self._cursor.fetchone() if self._cursor.description else None
+        return self._cursor.fetchone() if self.description else None
 
     def fetchall(self) -> list[Any]:
         """Every remaining row."""
-        return self._cursor.fetchall() if self._cursor.description else []
+        return self._cursor.fetchall() if self.description else []
 
     def close(self) -> None:
         """Release the result."""
@@ -154,13 +158,16 @@ class PgConnection:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.raw = conn
+        # Inside ``PgDatabase.pipelined`` the BEGIN may not have reached the server yet,
+        # so the server's transaction status cannot tell.
+        self.pipelined = False
 
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open (sqlite3's ``in_transaction``)."""
         from psycopg.pq import TransactionStatus
 
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.pipelined or self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def rollback(self) -> None:
         """End the open transaction without its changes."""
@@ -177,15 +184,56 @@ class PgDatabase:
         self.conn = PgConnection(conn)
         self._pool = pool
         self._savepoints = 0
+        self._pipeline: psycopg.Pipeline | None = None
+        self._leave: contextlib.ExitStack | None = None  # leaves the pipeline before its end
+        self._pending = False  # statements sent in the pipeline whose results are not read yet
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
         """Run one statement (``?`` or ``:name`` parameters) and return its cursor."""
+        if self._pipeline is not None and not params and ";" in sql.strip().rstrip(";"):
+            self._leave_pipeline()  # a script (a migration): the pipeline takes one statement a call
         try:
             # Without parameters psycopg reads the statement as written (a "%" stays one).
             cursor = self.conn.raw.execute(translate(sql), params) if params else self.conn.raw.execute(sql)
         except _driver().Error as error:
             raise _sqlite_error(error) from error
-        return PgCursor(cursor)
+        self._pending = self._pipeline is not None
+        return PgCursor(cursor, self)
+
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Send statements without waiting for their results (psycopg's pipeline mode): a round trip
+        only where a result is read (``PgCursor``) and at the end, so a write transaction's
+        BEGIN, savepoints and result-less writes travel with the next statement that answers."""
+        try:
+            with contextlib.ExitStack() as leave:
+                self._pipeline = leave.enter_context(self.conn.raw.pipeline())
+                self._leave, self.conn.pipelined = leave, True
+                try:
+                    yield
+                finally:
+                    self._pipeline, self._leave, self._pending, self.conn.pipelined = None, None, False, False
+        except _driver().Error as error:  # a statement's error arrives with the last results
+            raise _sqlite_error(error) from error
+
+    def _leave_pipeline(self) -> None:
+        """The rest of the transaction without the pipeline (its statements' results awaited now)."""
+        leave, self._pipeline, self._pending = self._leave, None, False
+        try:
+            if leave is not None:
+                leave.close()
+        except _driver().Error as error:
+            raise _sqlite_error(error) from error
+
+    def sync(self) -> None:
+        """Wait for the results of the statements sent in the pipeline (one round trip), if any."""
+        if self._pipeline is None or not self._pending:
+            return
+        self._pending = False
+        try:
+            self._pipeline.sync()
+        except _driver().Error as error:
+            raise _sqlite_error(error) from error
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """The rows of a SELECT as dicts."""
@@ -216,8 +264,13 @@ class PgDatabase:
 
     def begin(self) -> None:
         """Open a write transaction, queued behind every other writer (see ``WRITE_LOCK``)."""
-        self.execute("BEGIN")
-        self.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
+        if self._pipeline is not None:
+            # The pipeline takes one statement a call; both travel with the next result read.
+            self.execute("BEGIN")
+            self.execute(f"SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})")
+            return
+        # One round trip for both (the simple protocol takes two statements without parameters).
+        self.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})")
 
     def commit(self) -> None:
         """Commit the open transaction."""

@@ -4,7 +4,8 @@ another site into a link a patient or a clinic system will follow."""
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from werkzeug.routing import MapAdapter
 
 
 def base_url() -> str:
@@ -24,5 +25,10 @@ def public_root() -> str:
 
 def external_url(endpoint: str, base: str | None = None, **values: object) -> str:
     """The absolute URL of ``endpoint`` under ``base`` (default ``base_url()``); works outside requests too."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    # One link builder per app context (a request, a CLI command): binding the URL map is most
+    # of a link's cost, and a 201 builds two.
+    adapter: MapAdapter | None = g.get("_link_builder")
+    if adapter is None:
+        adapter = g._link_builder = current_app.url_map.bind("localhost")
+    path = adapter.build(endpoint, values)
     return (base or base_url()).rstrip("/") + path
