@@ -7,7 +7,7 @@ PYTHON ?= python3
 # (PYTHONDONTWRITEBYTECODE) makes every test process, server and CLI run compile the app again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps nginx-deps lighthouse-deps serve bench two-servers lighthouse clean
+.PHONY: run test test-fast test-postgresql lint install install-test translations browser-deps pdf-deps db-deps bench-deps nginx-deps lighthouse-deps node-deps lforms-deps serve bench two-servers lighthouse clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed translations pdf-deps
 
-install-test: $(VENV)/.installed-test translations browser-deps pdf-deps db-deps nginx-deps
+install-test: $(VENV)/.installed-test translations browser-deps pdf-deps db-deps nginx-deps lforms-deps
 
 # Compiled catalogs are build output: made from the .po files, not committed.
 translations: $(VENV)/.installed
@@ -94,9 +94,16 @@ bench-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 # Every benchmark prints its figures beside a baseline measured in the same run (see BENCHMARKS.md).
-bench: install-test bench-deps
+# granian, measured beside gunicorn by bench.server_model, is a bench-only extra.
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(PY) -m pip install -q -e ".[bench]"
+	touch $@
+
+bench: install-test bench-deps $(VENV)/.installed-bench
 	$(PY) -m bench.engine
 	$(PY) -m bench.http_load
+	$(PY) -m bench.peer
+	$(PY) -m bench.server_model
 	$(PY) -m bench.memory
 	$(PY) -m bench.queue_scale
 	$(PY) -m bench.page_weight
@@ -106,17 +113,31 @@ bench: install-test bench-deps
 # `make test` runs its small size (tests/test_two_servers.py).
 two-servers: $(VENV)/.installed-test translations db-deps
 	$(PY) -m bench.two_servers
+
+# Lighthouse and LHC-Forms come from npm.
+node-deps:
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Node.js and npm with apt-get (for Lighthouse and LHC-Forms)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+
 # Lighthouse runs on Node.js (Debian's nodejs 18 is enough for 12.x); it goes into .lighthouse/
 # (git-ignored), pinned, so every run audits with the same version.
 LIGHTHOUSE_VERSION := 12.8.2
-.lighthouse/.installed-$(LIGHTHOUSE_VERSION):
-	@command -v npm >/dev/null 2>&1 || { \
-		echo "Installing Node.js and npm with apt-get (for Lighthouse)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+.lighthouse/.installed-$(LIGHTHOUSE_VERSION): | node-deps
 	npm install --prefix .lighthouse --no-save --no-audit --no-fund --loglevel=error lighthouse@$(LIGHTHOUSE_VERSION)
 	touch $@
 
 lighthouse-deps: .lighthouse/.installed-$(LIGHTHOUSE_VERSION)
+
+# tests/browser/test_lforms.py renders the FHIR Questionnaire in a real client, LHC-Forms (npm lforms),
+# pinned by the lock file beside it and installed there (git-ignored) when missing or when the lock
+# changes. Only its built files are loaded, so no install script runs.
+LFORMS := tests/browser/lforms
+$(LFORMS)/node_modules/.installed: $(LFORMS)/package.json $(LFORMS)/package-lock.json | node-deps
+	npm ci --prefix $(LFORMS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+lforms-deps: $(LFORMS)/node_modules/.installed
 
 # Lighthouse (mobile) on /, /screening and a result page: the median of 5 runs per page must be
 # 1.0 in every category (5 to 10 minutes; not part of `make test`, see BENCHMARKS.md).

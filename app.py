@@ -5,6 +5,7 @@ import sys
 from screening import create_app
 from screening.core.clinic import ClinicFileError
 from screening.core.consent import ConsentFileError
+from screening.core.devices import DevicesFileError
 from screening.core.model import RuleFileError
 from screening.storage import StorageUnavailable
 from screening.web.security import ConfigError
@@ -22,8 +23,10 @@ except RuleFileError as error:
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)
     sys.exit(2)
-except (ClinicFileError, ConsentFileError) as error:
-    what = "The clinic file has" if isinstance(error, ClinicFileError) else "The consent texts have"
+except (ClinicFileError, ConsentFileError, DevicesFileError) as error:
+    what = {ClinicFileError: "The clinic file has", DevicesFileError: "The devices file has"}.get(
+        type(error), "The consent texts have"
+    )
     print(_UNTIL_FIXED.format(what=what), file=sys.stderr)
     for problem in error.problems:
         print(f"  {problem}", file=sys.stderr)

@@ -9,9 +9,9 @@ from flask import Flask
 from flask_compress import Compress
 
 from . import api, cli, outbox, patient, practitioner
-from .core.loader import load_rules
+from .core.loader import load_rulebook
 from .settings import ROOT, default_settings
-from .web import clinic, consent, db, errors, health, i18n, limits, reload, security
+from .web import clinic, consent, db, errors, health, i18n, limits, protocol, reload, security
 
 __all__ = ["ROOT", "create_app"]
 
@@ -30,14 +30,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     os.makedirs(app.instance_path, exist_ok=True)
-    app.extensions["ruleset"] = load_rules(app.config["RULES_FILE"])
+    # Every procedure of the rule file; "ruleset" is the default one (what most pages serve).
+    app.extensions["rulebook"] = load_rulebook(app.config["RULES_FILE"])
+    app.extensions["ruleset"] = app.extensions["rulebook"].get()
     clinic.init_app(app)  # refuses a broken clinic.yaml (ClinicFileError)
     consent.init_app(app)  # the consent texts in every language of the rule file
+    protocol.init_app(app)  # refuses a broken devices.yaml (DevicesFileError), checked against the rules
     reload.init_app(app)  # the three re-read when edited on disk (the first request hook: pins them per request)
 
     # Patients are on phones: compress pages, styles and scripts (gzip, brotli or zstd).
     Compress(app)
     db.init_app(app)
+    reload.load_approved_at_start(app)  # a rule file approved in the app wins over the disk file it replaced
     health.init_app(app)  # /healthz, /metrics (each request counted, timed from here), the version
     i18n.init_app(app)
     security.init_app(app)

@@ -17,6 +17,7 @@ from .core.engine import InvalidAnswers, screen
 from .core.people import NAME_MAX, is_email, normalise_email
 from .core.text import INVALID_CHARACTERS, InvalidText, clean_text
 from .practitioner.auth import PasswordError, check_new_password, hash_password
+from .practitioner.safety_report import safety_report_command
 from .rules_cli import CommandError, check_rules_command, diff_rules_command
 from .storage import (
     API_SCOPES,
@@ -376,5 +377,6 @@ def init_app(app: Flask) -> None:
         restore_command,
         copy_database_command,
         version_command,
+        safety_report_command,
     ):
         app.cli.add_command(command)

@@ -29,6 +29,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "VALID_DAYS": 30,
         # The queue's "due" view: courses whose next session falls within this many days.
         "COURSE_DUE_DAYS": 14,
+        # send-reminders: the pre-session check's link this many days before a planned session, and
+        # the check-in's link this many hours after a session given (counted in whole days from its day).
+        "PRE_SESSION_CHECK_DAYS": 3,
+        "CHECK_IN_HOURS": 48,
         # How many reverse proxies sit in front of the app (0: none; see README "Production").
         "PROXY_COUNT": 0,
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -85,6 +89,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # The clinic's name, contact details, booking link, working days and time zone (see clinic.yaml:
         # the zone is the file's `timezone:`, not a setting).
         "CLINIC_FILE": str(ROOT / "clinic.yaml"),
+        # The clinic's devices and its protocol: the setting ranges per procedure and skin type that a
+        # session is checked against (outside them, the practitioner gives a reason).
+        "DEVICES_FILE": str(ROOT / "devices.yaml"),
         # Seconds between a process's looks at the rule file, clinic file and consent texts for edits
         # (web/reload.py: a stat of each, from a request); 0: at every request.
         "CONFIG_CHECK_SECONDS": 1,

@@ -71,6 +71,19 @@ CLEAR_ANSWERS: dict[str, object] = {
     "topical_retinoids": "no",
 }
 TODAY = dt.date(2026, 11, 24)
+# A session's device and settings (the session form's fields), within the shipped example protocol
+# (devices.yaml) for laser rejuvenation and skin types I-III (CLEAR_ANSWERS: III).
+SESSION_SETTINGS: dict[str, str] = {
+    "device": "nd_yag/zoom",
+    "wavelength_nm": "1064",
+    "fluence_j_cm2": "12",
+    "pulse_ms": "10",
+    "spot_mm": "5",
+    "passes": "2",
+    "cooling": "contact",
+    "endpoint": "Mild perifollicular erythema",
+    "immediate_reaction": "Even redness, no blanching",
+}
 
 # Cheap enough that each signed-in client costs milliseconds rather than two
 # scrypt hashes; tests marked ``real_password_hash`` get the default (scrypt).
@@ -227,6 +240,7 @@ def save_answers(
         source="web",
         language="en",
         consent_version="2026-11",
+        procedure=ruleset.procedure.id,
     )
 
 
@@ -413,14 +427,11 @@ UNSURE_RULE = """\
     source: Policy
 """
 
-# A small valid rule file (one language) that broken cases alter.
+# A small valid rule file (one language) that broken cases alter: one procedure, whose rules
+# sit at the indentation of the shared questions (a list may start at its key's indentation).
 MINIMAL = (
     """\
 version: "1"
-procedure:
-  name: Laser
-  description: Light pulses.
-  course: 4-6 sessions.
 sections:
   - id: main
     title: Main
@@ -438,7 +449,12 @@ questions:
     type: date
     text: When?
     show_if: {stopped: stopped}
-rules:
+procedures:
+- id: laser
+  name: Laser
+  description: Light pulses.
+  course: 4-6 sessions.
+  rules:
 """
     + PREGNANCY_RULE
     + UNSURE_RULE
@@ -666,13 +682,15 @@ def deferral_to_review(text: str, rule: Rule, *, keep_waiting_period: bool = Fal
     """``text`` with ``rule``'s outcome changed from deferred to review (and its
     waiting period dropped, unless kept: only a deferral may have one)."""
     lines = text.splitlines(keepends=True)
+    # The rule's keys sit two columns right of its "- id:" (however deep its procedure nests it).
+    keys = " " * (lines[rule.line - 1].index("-") + 2)
     end = rule.line
-    while end < len(lines) and lines[end].startswith("    "):
+    while end < len(lines) and lines[end].startswith(keys):
         end += 1
     block = [
         line.replace("outcome: deferred", "outcome: review")
         for line in lines[rule.line - 1 : end]
-        if keep_waiting_period or not line.startswith("    rescreen:")
+        if keep_waiting_period or not line.startswith(keys + "rescreen:")
     ]
     text = "".join([*lines[: rule.line - 1], *block, *lines[end:]])
     if keep_waiting_period or rule.rescreen is None:

@@ -12,9 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from screening import storage
+from screening.core.loader import load_rulebook
 from screening.web.db import get_db
 from tests.helpers import (
     CLEAR_ANSWERS,
+    RULES_FILE,
     audit_rows,
     bearer,
     body,
@@ -111,7 +113,17 @@ def test_post_screening_stores_and_returns_verdict(app: Flask, client: FlaskClie
     response = client.post("/api/v1/screenings", json=body())
     assert response.status_code == 201
     data = response.get_json()
-    assert set(data) == {"reference", "status", "reasons", "notes", "rescreen_after", "rules_version", "result_url"}
+    assert set(data) == {
+        "reference",
+        "procedure",
+        "status",
+        "reasons",
+        "notes",
+        "rescreen_after",
+        "rules_version",
+        "result_url",
+    }
+    assert data["procedure"] == "laser_rejuvenation"  # no procedure named: the default
     assert data["status"] == "eligible"
     assert data["reasons"] == []
     assert data["rescreen_after"] is None
@@ -241,6 +253,10 @@ INVALID_BODIES = {
     "number as answer": (body({**CLEAR_ANSWERS, "pregnant": 0}), {"pregnant"}),
     "multi with a bad value": (body({**CLEAR_ANSWERS, "concerns": ["wrinkles", "teeth"]}), {"concerns"}),
     "multi as an object": (body({**CLEAR_ANSWERS, "concerns": {"a": 1}}), {"concerns"}),
+    "multi with not sure and a condition": (
+        body({**CLEAR_ANSWERS, "other_conditions": ["melasma", "unsure"]}),
+        {"other_conditions"},
+    ),
     "padded answer": (body({**CLEAR_ANSWERS, "pregnant": " no"}), {"pregnant"}),
     "no contact": (body(patient={"name": "Anna"}), {"patient.email"}),
     "blank contact": (body(patient={"name": "Anna", "email": " ", "phone": None}), {"patient.email"}),
@@ -251,6 +267,27 @@ INVALID_BODIES = {
     "email too long": (body(patient={"name": "Anna", "email": "a" * 250 + "@b.cd"}), {"patient.email"}),
     "phone too long": (body(patient={"name": "Anna", "phone": "1" * 33}), {"patient.phone"}),
 }
+
+
+@pytest.mark.parametrize(
+    ("field", "ticked", "message"),
+    [
+        ("other_conditions", ["melasma", "unsure"], '"unsure" cannot be ticked together with other options'),
+        ("lifelong_history", ["unsure", "gold_therapy"], '"unsure" cannot be ticked together with other options'),
+        ("other_conditions", ["none", "face_tattoo"], '"none" cannot be ticked together with other options'),
+    ],
+    ids=["not sure and a condition", "not sure and a treatment", "none and a tattoo"],
+)
+def test_an_exclusive_option_ticked_with_another_is_refused_naming_the_field(
+    app: Flask, client: FlaskClient, field: str, ticked: list[str], message: str
+) -> None:
+    response = client.post("/api/v1/screenings", json=body({**CLEAR_ANSWERS, field: ticked}))
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert set(errors) == {field}
+    assert any(message in m for m in errors[field])
+    with app.app_context():
+        assert storage.count_screenings(get_db()) == 0
 
 
 @pytest.mark.parametrize(("data", "fields"), INVALID_BODIES.values(), ids=INVALID_BODIES.keys())
@@ -298,6 +335,8 @@ def test_valid_patient_details(app: Flask, client: FlaskClient, patient: dict[st
         (b'"text"', "application/json", 400),
         (b"\xff\xfe\xfa", "application/json", 400),
         (b'{"answers": {}, "patient": {"name": "\\ud800"}, "consent": true}', "application/json", 400),
+        (b'{"answers": {}, "patient": {"name": "x\\uDFFF"}, "consent": true}', "application/json", 400),
+        ('{"answers": {}, "patient": {"name": "\\ud800"}}'.encode("utf-16"), "application/json", 400),
         (b"[" * 50_000 + b"]" * 50_000, "application/json", 413),
         (b"[" * 30_000, "application/json", 400),
         (json.dumps({"answers": {"x": "y" * 70_000}}).encode(), "application/json", 413),
@@ -312,6 +351,8 @@ def test_valid_patient_details(app: Flask, client: FlaskClient, patient: dict[st
         "string",
         "not utf-8",
         "lone surrogate",
+        "lone low surrogate, upper case",
+        "lone surrogate in UTF-16",
         "too large",
         "deeply nested",
         "too large object",
@@ -663,7 +704,14 @@ def test_openapi_document_is_served(client: FlaskClient, ruleset: Any) -> None:
     document = response.get_json()
     assert document["openapi"] == "3.1.0"
     answers = document["components"]["schemas"]["Answers"]
-    assert set(answers["properties"]) == {q.id for q in ruleset.questions}
+    # Every procedure's questions; required only where every procedure asks them.
+    book = load_rulebook(RULES_FILE)
+    assert set(answers["properties"]) == {q.id for part in book.procedures.values() for q in part.questions}
+    assert "recent_pdt" not in answers["required"]  # IPL's alone
+    assert document["components"]["schemas"]["ScreeningRequest"]["properties"]["procedure"]["enum"] == [
+        *book.procedures,
+        None,
+    ]
     assert "isotretinoin_stopped_on" not in answers["required"]
     assert "concerns" not in answers["required"]
     assert "pregnant" in answers["required"]

@@ -77,8 +77,9 @@ def test_screen_bad_input_exits_2(runner: FlaskCliRunner, payload: str) -> None:
 def test_check_rules_good_file(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["check-rules"])
     assert result.exit_code == 0
-    assert "OK, version 2026.12.1+" in result.stdout
-    assert "26 questions" in result.stdout and "languages en, ru" in result.stdout
+    assert "OK, version 2027.1.1+" in result.stdout
+    assert "questions" in result.stdout and "in 2 procedure(s), languages en, ru" in result.stdout
+    assert "ipl_photorejuvenation: " in result.stdout and "every rule fired at least once" in result.stdout
 
 
 def test_check_rules_bad_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def test_check_rules_bad_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
     path.write_text(MINIMAL.replace("when: {pregnant: yes}", "when: {pregnent: yes}"))
     result = runner.invoke(args=["check-rules", str(path)])
     assert result.exit_code == 2
-    assert f"{path}:27: rule 'pregnancy' names an unknown question 'pregnent'" in result.stderr
+    assert f"{path}:28: rule 'pregnancy' names an unknown question 'pregnent'" in result.stderr
 
 
 @pytest.mark.sqlite_only
@@ -104,10 +105,10 @@ def test_init_db_creates_the_schema(runner: FlaskCliRunner, app) -> None:
     [
         (
             MINIMAL.replace("when: {pregnant: yes}", "when: {pregnent: yes}"),
-            ":27: rule 'pregnancy' names an unknown question",
+            ":28: rule 'pregnancy' names an unknown question",
         ),
-        (MINIMAL.replace("  - id: unsure_answer", "  - id: pregnancy"), ":32: duplicate rule id 'pregnancy'"),
-        (MINIMAL.replace("    text: Stopped?\n", "    text: [Stopped?\n"), ":18: YAML syntax error"),
+        (MINIMAL.replace("  - id: unsure_answer", "  - id: pregnancy"), ":33: duplicate rule id 'pregnancy'"),
+        (MINIMAL.replace("    text: Stopped?\n", "    text: [Stopped?\n"), ":14: YAML syntax error"),
     ],
 )
 def test_app_refuses_to_start_on_a_broken_rule_file(tmp_path: Path, broken: str, message: str) -> None:

@@ -105,15 +105,6 @@ CASES: list[tuple[str, dict[str, Any], dt.date, str, list[str], list[str], dt.da
         [],
         None,
     ),
-    (
-        "vitiligo and not sure about the rest",
-        {"other_conditions": ["koebner_skin", "unsure"]},
-        TODAY,
-        "review",
-        ["koebner_skin_disease", "unsure_answer"],
-        [],
-        None,
-    ),
     ("not sure about the list", {"other_conditions": ["unsure"]}, TODAY, "review", ["unsure_answer"], [], None),
     ("regular aspirin", {"aspirin_or_supplements": "yes"}, TODAY, "review", ["aspirin_or_supplements"], [], None),
     ("not sure about aspirin", {"aspirin_or_supplements": "unsure"}, TODAY, "review", ["unsure_answer"], [], None),
@@ -275,6 +266,18 @@ DATE_ERRORS: list[tuple[str, dict[str, Any], dt.date, dict[str, list[str]]]] = [
         {"lifelong_history": ["none", "gold_therapy"]},
         TODAY,
         {"lifelong_history": ["none_and_others"]},
+    ),
+    (
+        "vitiligo and not sure about the rest",
+        {"other_conditions": ["koebner_skin", "unsure"]},
+        TODAY,
+        {"other_conditions": ["unsure_and_others"]},
+    ),
+    (
+        "not sure and gold",
+        {"lifelong_history": ["unsure", "gold_therapy"]},
+        TODAY,
+        {"lifelong_history": ["unsure_and_others"]},
     ),
     (
         "none of these and not sure",
@@ -448,7 +451,6 @@ def test_unsure_exempt_says_why_a_question_has_no_unsure() -> None:
 MINIMAL = (
     """\
 version: "1"
-procedure: {name: Laser, description: Light pulses., course: 4-6 sessions.}
 sections: [{id: main, title: Main}]
 questions:
 """
@@ -465,7 +467,12 @@ questions:
     required: true
     text: Any of these?
     options: [gold, tattoo, none, unsure]
-rules:
+procedures:
+- id: laser
+  name: Laser
+  description: Light pulses.
+  course: 4-6 sessions.
+  rules:
 """
     + PREGNANCY_RULE
     + """\
@@ -516,47 +523,47 @@ BROKEN = [
         "[yes, no, unsure]\n",
         "[yes, no]\n",
         "question 'pregnant' is read by a rule but offers no \"unsure\" option",
-        5,
+        4,
     ),
-    ("multi without unsure", "[gold, tattoo, none, unsure]", "[gold, tattoo, none]", 'offers no "unsure"', 15),
+    ("multi without unsure", "[gold, tattoo, none, unsure]", "[gold, tattoo, none]", 'offers no "unsure"', 14),
     (
         "unsure_exempt beside unsure",
         "these?\n",
         "these?\n    unsure_exempt: everyone knows\n",
         'offers "unsure" and also declares unsure_exempt',
-        20,
+        19,
     ),
-    ("multi without none", "[gold, tattoo, none, unsure]", "[gold, tattoo, unsure]", 'needs a "none" option', 15),
+    ("multi without none", "[gold, tattoo, none, unsure]", "[gold, tattoo, unsure]", 'needs a "none" option', 14),
     (
         "note with a rescreen",
         "note\n",
         "note\n    rescreen: {weeks: 2}\n",
         "only a deferred rule can have a rescreen period",
-        37,
+        41,
     ),
-    ("optional multi", "required: true\n", "required: false\n", "must be required", 15),
+    ("optional multi", "required: true\n", "required: false\n", "must be required", 14),
     (
         "the unsure rule as a note",
         "unsure}\n    outcome: review",
         "unsure}\n    outcome: note",
         "no rule sends it to review",
-        21,
+        25,
     ),
-    ("unread option", "tattoo, none", "tattoo, silicone, none", "no rule reads the option(s) silicone", 15),
+    ("unread option", "tattoo, none", "tattoo, silicone, none", "no rule reads the option(s) silicone", 14),
     (
         "a review without a patient text",
         "patient: We will check.\n    practitioner: Gold",
         "practitioner: Gold",
         "missing its 'patient' text",
-        28,
+        32,
     ),
-    ("empty unsure_exempt", "these?\n", "these?\n    unsure_exempt: ''\n", "unsure_exempt must be a text", 20),
+    ("empty unsure_exempt", "these?\n", "these?\n    unsure_exempt: ''\n", "unsure_exempt must be a text", 19),
     (
         "unsure_exempt on a date",
         "Born?\n",
         "Born?\n    unsure_exempt: everyone knows\n",
         "a date question has no options",
-        15,
+        14,
     ),
 ]
 
@@ -575,10 +582,13 @@ def test_exempt_choice_question_loads() -> None:
 
 def test_a_follow_up_trigger_counts_as_read() -> None:
     text = MINIMAL.replace(
-        "rules:\n",
+        "procedures:\n",
         "  - id: stopped\n    section: main\n    type: choice\n    text: Stopped?\n    options: [never, stopped]\n"
         "  - id: stopped_on\n    section: main\n    type: date\n    text: When?\n    show_if: {stopped: stopped}\n"
-        "rules:\n  - id: recent\n    when: {stopped_on: {within_months: 6}}\n    outcome: deferred\n"
+        "procedures:\n",
+    ).replace(
+        "  rules:\n",
+        "  rules:\n  - id: recent\n    when: {stopped_on: {within_months: 6}}\n    outcome: deferred\n"
         "    patient: Later.\n    practitioner: Recent.\n    source: ASDS\n",
     )
     problems = problems_of(text)
@@ -635,9 +645,12 @@ def valid_answer(question_id: str, birth: dt.date) -> st.SearchStrategy[Any]:
         return st.dates(min_value=birth, max_value=TODAY).map(dt.date.isoformat)
     values = [o.value for o in question.options]
     if question.type == "multi":
-        others = [v for v in values if v != "none"]
-        chosen = st.lists(st.sampled_from(others), min_size=1, max_size=3, unique=True)
-        return st.one_of(st.just(["none"]), chosen) if "none" in values else st.lists(st.sampled_from(values))
+        # "None of these" and "not sure" are each ticked alone (core.answers).
+        alone = [st.just([v]) for v in ("none", "unsure") if v in values]
+        if not alone:
+            return st.lists(st.sampled_from(values))
+        others = [v for v in values if v not in ("none", "unsure")]
+        return st.one_of(*alone, st.lists(st.sampled_from(others), min_size=1, max_size=3, unique=True))
     return st.sampled_from(values)
 
 

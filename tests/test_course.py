@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from tests.helpers import (
     CLEAR_ANSWERS,
     PATIENT_FORM,
+    SESSION_SETTINGS,
     add_screening,
     audit_rows,
     bearer,
@@ -43,7 +44,7 @@ def start_course(doctor: FlaskClient, reference: str, **form: str) -> Any:
 
 
 def record(doctor: FlaskClient, reference: str, day: dt.date, number: int, **form: str) -> Any:
-    data = {"given_on": day.isoformat(), "number": str(number), "note": "Tolerated well", "settings": "1550 nm, 10 mJ"}
+    data = {"given_on": day.isoformat(), "number": str(number), "note": "Tolerated well", **SESSION_SETTINGS}
     return doctor.post(f"/practitioner/screening/{reference}/session", data={**data, **form})
 
 
@@ -120,7 +121,7 @@ def test_sessions_one_to_three_over_three_screenings(app: Flask, doctor: FlaskCl
     assert [(r["number"], r["given_on"], r["screening_id"]) for r in rows] == [
         (n + 1, days[n].isoformat(), screenings[n]["id"]) for n in range(3)
     ]
-    assert rows[0]["settings"] == "1550 nm, 10 mJ"
+    assert rows[0]["settings"] is None  # free text only on sessions before the typed settings
     page = page_text(doctor.get(f"/practitioner/screening/{screenings[2]['reference']}"))
     assert "3 of 6 sessions given, one every 4 weeks" in page
     assert f"by Dr Ada Lovelace (screening {screenings[1]['reference']})" in page
@@ -245,7 +246,19 @@ def test_the_api_and_fhir_give_the_patient_record_and_the_sessions(app: Flask, d
         "practitioner": "Dr Ada Lovelace",
         "screening": second["reference"],
         "note": "Tolerated well",
-        "settings": "1550 nm, 10 mJ",
+        "settings": None,
+        "device": "nd_yag",
+        "handpiece": "zoom",
+        "wavelength_nm": 1064,
+        "fluence_j_cm2": 12.0,
+        "pulse_ms": 10.0,
+        "spot_mm": 5.0,
+        "passes": 2,
+        "cooling": "contact",
+        "endpoint": SESSION_SETTINGS["endpoint"],
+        "immediate_reaction": SESSION_SETTINGS["immediate_reaction"],
+        "outside_protocol": [],
+        "override_reason": None,
     }
     assert body["course"]["next_session_on"] == (today() + dt.timedelta(days=28)).isoformat()
     assert audit_rows(app, "screening.view")[-1]["actor"].startswith("api-token:")

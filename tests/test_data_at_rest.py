@@ -283,6 +283,7 @@ def staff_pages(app: Flask, screening: dict[str, Any]) -> list[str]:
         "sha256": "0" * 64,
         "token": "a-link",
         "delivery_id": "00000000-0000-0000-0000-000000000000",
+        "version_id": 1,
     }
     with app.test_request_context():
         return sorted(

@@ -17,12 +17,15 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from screening import storage
 from screening.core.engine import screen
-from screening.core.loader import load_rules, parse_rules
+from screening.core.loader import load_rulebook, load_rules, parse_rules
 from screening.core.model import Example, Rule, RuleSet
 from screening.web.db import get_db
+from screening.web.ruleset import get_ruleset
 from tests.helpers import (
     MINIMAL,
+    PREGNANCY_RULE,
     RULES_FILE,
+    UNSURE_RULE,
     add_screening,
     audit_rows,
     deferral_to_review,
@@ -55,12 +58,13 @@ def tan_copy(tmp_path_factory: pytest.TempPathFactory, tan_rule: Rule) -> Path:
     ruleset = load_rules(RULES_FILE)
     lines = text.splitlines(keepends=True)
     for example in changed_examples(ruleset, tan_rule):
-        start = next(i for i, line in enumerate(lines) if line == f"    - name: {example.name}\n")
-        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("      "))
+        # The default procedure's examples: its cases sit eight columns in.
+        start = next(i for i, line in enumerate(lines) if line == f"        - name: {example.name}\n")
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("          "))
         lines[start:end] = [
             line.replace("expect: deferred", "expect: review")
             for line in lines[start:end]
-            if not line.startswith("      rescreen_after:")
+            if not line.startswith("          rescreen_after:")
         ]
     path = tmp_path_factory.mktemp("rules") / "copy.yaml"
     path.write_text("".join(lines), encoding="utf-8")
@@ -96,7 +100,7 @@ def _rule_removed(text: str) -> str:
 
 def _question_removed(text: str) -> str:
     start = text.index(f"  - id: {FOLLOW_UP}\n")
-    return text[:start] + text[text.index("rules:\n") :]
+    return text[:start] + text[text.index("procedures:\n") :]
 
 
 QUESTION = "  - id: extra\n    section: main\n    type: choice\n    text: Extra?\n    options: [yes, no]\n"
@@ -132,7 +136,7 @@ QUESTION = "  - id: extra\n    section: main\n    type: choice\n    text: Extra?
             f"rule '{R}': texts changed (patient)",
         ),
         (
-            lambda t: t.replace("rules:\n", QUESTION + "rules:\n"),
+            lambda t: t.replace("procedures:\n", QUESTION + "procedures:\n"),
             "question_added",
             "  - id: extra",
             "question 'extra' added",
@@ -190,9 +194,9 @@ def test_changes_in_words_and_json(
     assert result.stderr == ""
     assert f"{where}:{line}: {words}" in result.stdout.splitlines()
     assert "1 change(s)." in result.stdout
-    report = json.loads(as_json.stdout)
-    assert report["changes"] == [{"kind": kind, "subject": words.split("'")[1], "line": line, "text": words}]
-    assert "replay" not in report
+    [part] = json.loads(as_json.stdout)["procedures"]
+    assert part["changes"] == [{"kind": kind, "subject": words.split("'")[1], "line": line, "text": words}]
+    assert "replay" not in part
 
 
 def test_the_same_file_has_no_changes(runner: FlaskCliRunner) -> None:
@@ -232,19 +236,121 @@ def test_replay_reports_each_changed_verdict_with_its_reference(
     assert (
         f"Replay of {in_window} screening(s) from the last 365 day(s): {len(moved)} verdict(s) would change." in lines
     )
-    assert lines[-2:] == [f"  deferred → review: {len(moved)}", f"    {', '.join(sorted(moved))}"]
-    replay = json.loads(as_json.stdout)["replay"]
+    # The default procedure's block: its screenings' changes, then its adverse-event count.
+    block = lines[lines.index(f"Procedure {ruleset.procedure.id} ({ruleset.procedure.name['en']}):") :]
+    at = block.index(f"  deferred → review: {len(moved)}")
+    assert block[at + 1] == f"    {', '.join(sorted(moved))}"
+    assert block[at + 2].startswith("Sessions with an adverse event (all recorded): 0;")
+    replay = json.loads(as_json.stdout)["procedures"][0]["replay"]
     assert replay == {
         "days": 365,
         "screenings": in_window,
         "changed": len(moved),
         "transitions": [{"from": "deferred", "to": "review", "count": len(moved), "references": sorted(moved)}],
+        "adverse_events": {"sessions": 0, "stopped": 0, "references": []},
     }
     # Nothing stored: every screening is as it was; the read is audited.
     assert query(app, "SELECT * FROM screenings ORDER BY id") == before
     assert [json.loads(r["details"]) for r in audit_rows(app, "rules.replay")] == [
         {"days": 365, "screenings": in_window}
     ] * 2
+
+
+# --- Per procedure ----------------------------------------------------------------------------
+
+# MINIMAL with a second procedure asking the same question: compared with MINIMAL, it is added.
+SECOND = "- id: second\n  name: Second\n  description: D.\n  course: C.\n  rules:\n" + PREGNANCY_RULE + UNSURE_RULE
+
+
+def test_every_procedure_is_reported_under_its_name(runner: FlaskCliRunner) -> None:
+    book = load_rulebook(RULES_FILE)
+    assert len(book.procedures) > 1
+
+    result = runner.invoke(args=["diff-rules", str(RULES_FILE), str(RULES_FILE)])
+    as_json = runner.invoke(args=["diff-rules", str(RULES_FILE), str(RULES_FILE), "--format", "json"])
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    headings = [f"Procedure {pid} ({each.procedure.name['en']}):" for pid, each in book.procedures.items()]
+    assert [line for line in lines if line.startswith("Procedure ")] == headings
+    assert lines.count("0 change(s).") == len(book.procedures)
+    parts = json.loads(as_json.stdout)["procedures"]
+    assert [(p["id"], p["state"], p["changes"]) for p in parts] == [(pid, "compared", []) for pid in book.procedures]
+
+
+def test_procedure_option_compares_that_procedure_alone(runner: FlaskCliRunner) -> None:
+    book = load_rulebook(RULES_FILE)
+    other = next(pid for pid in book.procedures if pid != book.default)
+
+    result = runner.invoke(args=["diff-rules", str(RULES_FILE), str(RULES_FILE), "--procedure", other])
+
+    assert result.exit_code == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if line.startswith("Procedure ")] == [
+        f"Procedure {other} ({book.procedures[other].procedure.name['en']}):"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old_text", "new_text", "state"), [(MINIMAL, MINIMAL + SECOND, "added"), (MINIMAL + SECOND, MINIMAL, "removed")]
+)
+def test_a_procedure_in_one_file_only_is_added_or_removed(
+    runner: FlaskCliRunner, tmp_path: Path, old_text: str, new_text: str, state: str
+) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(old_text)
+    new.write_text(new_text)
+
+    result = runner.invoke(args=["diff-rules", str(old), str(new), "--replay", "30"])
+    as_json = runner.invoke(args=["diff-rules", str(old), str(new), "--format", "json"])
+
+    assert result.exit_code == 0, result.stderr
+    expected = (
+        f"Procedure second (Second): added in {new}, 2 rule(s)."
+        if state == "added"
+        else (f"Procedure second (Second): removed (only in {old}).")
+    )
+    assert expected in result.stdout.splitlines()
+    parts = json.loads(as_json.stdout)["procedures"]
+    assert [(p["id"], p["state"]) for p in parts] == [(BASE_SET.procedure.id, "compared"), ("second", state)]
+
+
+def test_replay_replays_each_procedures_screenings_under_its_own_rules(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """A deferral of the second procedure turned into a review: only that procedure's screening changes."""
+    book = load_rulebook(RULES_FILE)
+    other = next(each for pid, each in book.procedures.items() if pid != book.default)
+    rule = longest_weekly_deferral(other)
+    example = changed_examples(other, rule)[0]
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(deferral_to_review(RULES_TEXT, rule), encoding="utf-8")
+    laser = add_screening(app, name="Lev Orlov")
+    with app.app_context():
+        # The example's own answers: the second procedure's questionnaire, screened for it.
+        ipl = storage.save_screening(
+            get_db(),
+            screen(get_ruleset(app, other.procedure.id), example.answers, dt.date.today()),
+            storage.Patient(name="Ira Sokolova", email="ira@example.com", phone=None),
+            source="web",
+            language="en",
+            consent_version="2026-11",
+            procedure=other.procedure.id,
+        )
+
+    result = runner.invoke(args=["diff-rules", str(RULES_FILE), str(candidate), "--replay", "30"])
+
+    # Exit 1: the second procedure's examples that expect the deferral now fail, and are listed under it.
+    assert result.exit_code == 1, result.stderr
+    lines = result.stdout.splitlines()
+    at = lines.index(f"Procedure {other.procedure.id} ({other.procedure.name['en']}):")
+    default_block, other_block = lines[:at], lines[at:]
+    assert "Replay of 1 screening(s) from the last 30 day(s): 0 verdict(s) would change." in default_block
+    assert laser["reference"] not in result.stdout
+    assert f"{candidate}:{rule.line}: rule '{rule.id}': outcome changed from deferred to review" in other_block
+    assert any("example(s) fail under their file's rules" in line for line in other_block)
+    assert "Replay of 1 screening(s) from the last 30 day(s): 1 verdict(s) would change." in other_block
+    assert other_block[other_block.index("  deferred → review: 1") + 1] == f"    {ipl.reference}"
+    assert [json.loads(r["details"]) for r in audit_rows(app, "rules.replay")] == [{"days": 30, "screenings": 2}]
 
 
 @pytest.mark.parametrize(
@@ -254,8 +360,9 @@ def test_replay_reports_each_changed_verdict_with_its_reference(
         (["RULES", "broken.yaml"], "broken.yaml:3: YAML syntax error"),
         (["RULES", "RULES", "--replay", "0"], "Invalid value for '--replay'"),
         (["RULES", "RULES", "--format", "xml"], "Invalid value for '--format'"),
+        (["RULES", "RULES", "--procedure", "nope"], "--procedure: unknown procedure 'nope'"),
     ],
-    ids=["missing", "broken", "replay-0", "format"],
+    ids=["missing", "broken", "replay-0", "format", "procedure"],
 )
 def test_bad_input_exits_2(args: list[str], message: str, runner: FlaskCliRunner, tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("version: 1\nrules: [\n")
@@ -349,6 +456,7 @@ def test_detail_page_names_the_rule_that_decides_differently_now(
             source="web",
             language="en",
             consent_version="2026-11",
+            procedure=ruleset.procedure.id,
         )
     assert verdict.status == "review"
     text = page_text(doctor.get(f"/practitioner/screening/{saved.reference}"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,6 @@ RULES_TEXT = RULES_FILE.read_text(encoding="utf-8")
 # A small rule file with examples on every boundary: the cheap base of the warning cases.
 SMALL = """\
 version: "1"
-procedure: {name: Laser, description: Light pulses., course: 4-6 sessions.}
 sections:
   - {id: main, title: Main}
 questions:
@@ -29,7 +29,12 @@ questions:
   - {id: sore, section: main, type: choice, text: "Sore?", options: [yes, no, unsure]}
   - {id: pill, section: main, type: choice, text: "Pill?", options: [never, stopped, unsure]}
   - {id: pill_on, section: main, type: date, text: "When?", show_if: {pill: stopped}}
-rules:
+procedures:
+- id: laser
+  name: Laser
+  description: Light pulses.
+  course: 4-6 sessions.
+  rules:
   - id: sore
     when: {sore: yes}
     outcome: deferred
@@ -56,23 +61,23 @@ rules:
     patient: We will check.
     practitioner: Unsure.
     source: Policy
-examples:
-  today: "2026-06-15"
-  bases:
-    clear: {dob: "1990-01-01", sore: "no", pill: never}
-  cases:
-    - {name: clear, base: clear, expect: eligible}
-    - {name: sore, base: clear, answers: {sore: "yes"}, expect: deferred, fired: [sore], rescreen_after: "2026-06-29"}
-    - name: pill last day
-      base: clear
-      answers: {pill: stopped, pill_on: "2025-12-16"}
-      expect: deferred
-      fired: [pill_recent]
-      rescreen_after: "2026-06-16"
-    - {name: pill first day after, base: clear, answers: {pill: stopped, pill_on: "2025-12-15"}, expect: eligible}
-    - {name: turns 18 tomorrow, base: clear, answers: {dob: "2008-06-16"}, expect: review, fired: [minor]}
-    - {name: turns 18 today, base: clear, age: 18, expect: eligible}
-    - {name: unsure, base: clear, answers: {sore: unsure}, expect: review, fired: [unsure_catch_all]}
+  examples:
+    today: "2026-06-15"
+    bases:
+      clear: {dob: "1990-01-01", sore: "no", pill: never}
+    cases:
+      - {name: clear, base: clear, expect: eligible}
+      - {name: sore, base: clear, answers: {sore: "yes"}, expect: deferred, fired: [sore], rescreen_after: "2026-06-29"}
+      - name: pill last day
+        base: clear
+        answers: {pill: stopped, pill_on: "2025-12-16"}
+        expect: deferred
+        fired: [pill_recent]
+        rescreen_after: "2026-06-16"
+      - {name: pill first day after, base: clear, answers: {pill: stopped, pill_on: "2025-12-15"}, expect: eligible}
+      - {name: turns 18 tomorrow, base: clear, answers: {dob: "2008-06-16"}, expect: review, fired: [minor]}
+      - {name: turns 18 today, base: clear, age: 18, expect: eligible}
+      - {name: unsure, base: clear, answers: {sore: unsure}, expect: review, fired: [unsure_catch_all]}
 """
 
 
@@ -86,12 +91,12 @@ def rule_text(rule_id: str, when: str, outcome: str = "review") -> str:
 
 def with_rule(text: str, rule: str) -> str:
     """``text`` with ``rule`` appended to its rules (just before ``examples:``)."""
-    return text.replace("\nexamples:\n", "\n" + rule + "examples:\n", 1)
+    return text.replace("\n  examples:\n", "\n" + rule + "  examples:\n", 1)
 
 
 def without_case(text: str, name: str) -> str:
     """``text`` without the example called ``name`` (a one-line flow mapping in SMALL)."""
-    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(f"    - {{name: {name},")]
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(f"      - {{name: {name},")]
     assert len(lines) == text.count("\n") - 1
     return "".join(lines)
 
@@ -128,13 +133,13 @@ def test_a_changed_outcome_fails_the_examples_that_expect_it(
     expected = [e for e in expected if not e.fired & other_deferrals]
     assert expected  # the file has examples of this deferral on its own
     problems = [
-        f"{path}:{line_number(text, f'    - name: {e.name}')}: example '{e.name}' expected deferred, got review "
+        f"{path}:{line_number(text, f'        - name: {e.name}')}: example '{e.name}' expected deferred, got review "
         f"(fired: {', '.join(sorted(e.fired))})"
         for e in expected
     ]
     if keep_waiting_period:
         lines = text.splitlines()
-        line = next(i for i in range(rule.line, len(lines)) if lines[i].startswith("    rescreen:")) + 1
+        line = next(i for i in range(rule.line, len(lines)) if lines[i].startswith("        rescreen:")) + 1
         problems.insert(0, f"{path}:{line}: rule '{rule.id}': only a deferred rule can have a rescreen period")
 
     result = runner.invoke(args=["check-rules", str(path)])
@@ -168,10 +173,11 @@ def test_a_rule_needing_a_hidden_follow_up_is_a_warning(
     rule = rule.replace("patient: P.", "patient: {en: P., ru: P.}").replace(
         "practitioner: P.", "practitioner: {en: P., ru: P.}"
     )
-    text = with_rule(RULES_TEXT, rule)
+    # The default procedure's rules, four columns deeper than the small file's.
+    text = RULES_TEXT.replace("\n    examples:\n", "\n" + textwrap.indent(rule, "    ") + "    examples:\n", 1)
     path = tmp_path / "copy.yaml"
     path.write_text(text, encoding="utf-8")
-    line = line_number(text, "  - id: never_but_stopped\n")
+    line = line_number(text, "      - id: never_but_stopped\n")
 
     result = runner.invoke(args=["check-rules", str(path)])
     strict = runner.invoke(args=["check-rules", "--strict", str(path)])
@@ -213,12 +219,12 @@ NEVER_SHOWN = '  - {id: later, section: main, type: date, text: "When?", show_if
             'and also "no"',
         ),
         (
-            lambda t: t.replace("rules:\n", EXTRA_QUESTION + "rules:\n", 1),
+            lambda t: t.replace("procedures:\n", EXTRA_QUESTION + "procedures:\n", 1),
             "  - {id: extra",
             "question 'extra' is read by no rule and no show_if",
         ),
         (
-            lambda t: t.replace("rules:\n", NEVER_SHOWN + "rules:\n", 1),
+            lambda t: t.replace("procedures:\n", NEVER_SHOWN + "procedures:\n", 1),
             "  - {id: later",
             "follow-up 'later' can never be shown: its show_if: no alternative of its 'any' can hold: it needs sore "
             'to be "yes" and also "no"',
@@ -312,7 +318,7 @@ def test_the_small_file_has_no_warnings_but_its_missing_review() -> None:
             "example 'sore' rescreen_after must be a date in the form YYYY-MM-DD, not '2026-06-31'",
         ),
         (
-            lambda t: t.replace("cases:\n", "cases:\n    - [not, a, mapping]\n"),
+            lambda t: t.replace("cases:\n", "cases:\n      - [not, a, mapping]\n"),
             "[not, a",
             "a case must be a mapping of keys to values",
         ),
@@ -363,7 +369,8 @@ def test_seal_clears_the_review_warning(runner: FlaskCliRunner, tmp_path: Path) 
     sealed = runner.invoke(args=["check-rules", "--seal", str(path)])
     seal = sealed.stdout.splitlines()[-1]
     assert seal == seal_line(parse_rules(SMALL.encode(), str(path)))
-    path.write_text(SMALL.replace("examples:\n", f"examples:\n{seal}\n"), encoding="utf-8")
+    # The seal's own indentation is that of a top-level section: here it sits under the procedure.
+    path.write_text(SMALL.replace("  examples:\n", f"  examples:\n  {seal}\n"), encoding="utf-8")
     result = runner.invoke(args=["check-rules", "--strict", str(path)])
     assert result.exit_code == 0
     assert result.stderr == ""
@@ -372,10 +379,10 @@ def test_seal_clears_the_review_warning(runner: FlaskCliRunner, tmp_path: Path) 
 def test_examples_edited_without_a_rule_change_are_caught(ruleset: RuleSet) -> None:
     """An expectation edited to match a changed engine: the examples change, the rules do not."""
     example = next(e for e in ruleset.examples if e.fired and e.status == "review")
-    start = line_number(RULES_TEXT, f"    - name: {example.name}\n")
+    start = line_number(RULES_TEXT, f"        - name: {example.name}\n")
     lines = RULES_TEXT.splitlines(keepends=True)
     end = start
-    while not lines[end].startswith("    - name:"):
+    while not lines[end].startswith("        - name:"):
         end += 1
     text = "".join([*lines[: start - 1], *lines[end:]])  # the example dropped, as if it no longer held
     review_line = line_number(text, "  reviewed:")
@@ -390,17 +397,17 @@ def test_a_rule_change_asks_for_the_examples_to_be_reviewed(ruleset: RuleSet) ->
     """Same dates, other words: 8 weeks become 56 days; the examples pass, the rules changed."""
     rule = longest_weekly_deferral(ruleset)
     assert rule.rescreen is not None
-    weeks = f"    rescreen: {{weeks: {rule.rescreen.amount}}}\n"
+    weeks = f"        rescreen: {{weeks: {rule.rescreen.amount}}}\n"
     lines = RULES_TEXT.splitlines(keepends=True)
     index = lines.index(weeks, rule.line)
-    lines[index] = f"    rescreen: {{days: {rule.rescreen.amount * 7}}}\n"
+    lines[index] = f"        rescreen: {{days: {rule.rescreen.amount * 7}}}\n"
     text = "".join(lines)
     assert lint_rules(parse_rules(text.encode(), "copy.yaml")) == [
         f"copy.yaml:{line_number(text, '  reviewed:')}: warning: the rules changed since the examples were "
         "reviewed: check them, then re-seal with check-rules --seal"
     ]
     # Texts are not what the rules decide: editing one needs no new review.
-    patient = next(line for line in lines[rule.line :] if line.startswith("        "))
+    patient = next(line for line in lines[rule.line :] if line.startswith("            "))
     assert (
         lint_rules(parse_rules(RULES_TEXT.replace(patient, patient.rstrip() + " Thanks.\n", 1).encode(), "c.yaml"))
         == []

@@ -19,6 +19,7 @@ from tests.helpers import NAME, add_screening, audit_rows, decide, override_to_e
 HEADER = [
     "Reference",
     "Screened at (Europe/London)",
+    "Procedure",
     "Source",
     "Language",
     "Patient name",

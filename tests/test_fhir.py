@@ -82,6 +82,35 @@ def test_yes_no_unsure_is_choice_with_codings(ruleset: RuleSet) -> None:
     assert [o["valueCoding"]["code"] for o in pregnant["answerOption"]] == ["yes", "no", "unsure"]
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_none_and_unsure_are_exclusive_options_of_multi_questions(ruleset: RuleSet, language: str) -> None:
+    parsed = Questionnaire.model_validate(fhir.questionnaire_resource(ruleset, language, URLS))
+    options = {
+        (item.linkId, option.valueCoding.code): option
+        for group in parsed.item or []
+        for item in group.item or []
+        for option in item.answerOption or []
+    }
+    exclusive = {
+        key
+        for key, option in options.items()
+        if [(e.url, e.valueBoolean) for e in option.extension or []] == [(fhir.OPTION_EXCLUSIVE, True)]
+    }
+    expected = {
+        (q.id, o.value)
+        for q in ruleset.questions
+        if q.type == "multi"
+        for o in q.options
+        if o.value in ("none", "unsure")
+    }
+    # The health questions' "None of these" and "I'm not sure about one of these".
+    assert {("other_conditions", "none"), ("other_conditions", "unsure")} <= expected
+    assert exclusive == expected
+    # The other options carry no extension at all, and single choices never do.
+    assert all(not option.extension for key, option in options.items() if key not in exclusive)
+    assert ("pregnant", "unsure") in options
+
+
 def test_follow_up_has_enable_when(ruleset: RuleSet) -> None:
     resource = fhir.questionnaire_resource(ruleset, "en", URLS)
     items = {item["linkId"]: item for item in walk(resource["item"])}
@@ -104,7 +133,6 @@ def test_follow_up_has_enable_when(ruleset: RuleSet) -> None:
 
 YES_NO_RULES = b"""
 version: "1"
-procedure: {name: Test, description: A test., course: One session.}
 sections: [{id: main, title: Main}]
 option_sets:
   yes_no: [{value: "yes", label: "Yes"}, {value: "no", label: "No"}]
@@ -125,8 +153,13 @@ questions:
     options: yes_no
     show_if: {any: [{smoker: "no"}, {when: {within_months: 6}}]}
   - {id: adult, section: main, type: choice, text: "Adult?", options: yes_no, show_if: {when: {age_under: 18}}}
-rules:
-  - {id: smoking, when: {smoker: "yes"}, outcome: review, patient: P, practitioner: Smoker., source: S}
+procedures:
+  - id: test
+    name: Test
+    description: A test.
+    course: One session.
+    rules:
+      - {id: smoking, when: {smoker: "yes"}, outcome: review, patient: P, practitioner: Smoker., source: S}
 """
 
 

@@ -30,6 +30,7 @@ from tests.helpers import (
     CLEAR_ANSWERS,
     MINIMAL,
     PATIENT_FORM,
+    SESSION_SETTINGS,
     assert_refused_at,
     bearer,
     body,
@@ -166,7 +167,7 @@ def test_a_valid_recheck_loads() -> None:
     assert ruleset.recheck_review is not None and ruleset.recheck_review.id == "changed_answers"
 
 
-RECHECK_LINE = 14  # the line of "recheck:" under "pregnant" in RECHECKED
+RECHECK_LINE = 10  # the line of "recheck:" under "pregnant" in RECHECKED
 
 
 @pytest.mark.parametrize(
@@ -441,7 +442,7 @@ def test_no_session_goes_on_a_flagged_screening_before_a_practitioner_decides_it
         data={"started_on": today().isoformat(), "planned_sessions": "6", "interval_weeks": "4"},
     )
     assert started.status_code == 303
-    session = {"given_on": today().isoformat(), "number": "1", "note": "Tolerated well", "settings": "10 mJ"}
+    session = {"given_on": today().isoformat(), "number": "1", "note": "Tolerated well", **SESSION_SETTINGS}
     refused = doctor.post(f"/practitioner/screening/{flagged}/session", data=session)
     assert refused.status_code == 400
     assert "no practitioner decision yet" in page_text(refused)

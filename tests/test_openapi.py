@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from screening import storage
 from screening.api.openapi import openapi_document
-from screening.core.loader import load_rules
+from screening.core.loader import load_rulebook
 from screening.web.db import get_db
 from tests.helpers import CLEAR_ANSWERS, RULES_FILE, build_app
 
@@ -89,7 +89,7 @@ app_under_test = AppUnderTest()
 # (test_served_document_is_the_tested_one checks they agree). Schemathesis's
 # lazy fixture loader does not work with pytest 9, so the schema is loaded
 # eagerly, before the app exists, and sends its requests through app_under_test.
-schema = schemathesis.openapi.from_dict(openapi_document(load_rules(RULES_FILE)))
+schema = schemathesis.openapi.from_dict(openapi_document(load_rulebook(RULES_FILE)))
 schema.app = app_under_test
 
 
@@ -143,3 +143,14 @@ def test_list_pages_match_the_document(api_app: Flask, api_token: str, reference
     assert cursor
     case = operation.Case(query={"limit": 1, "cursor": cursor, "status": "ineligible", "since": "2000-01-01"})
     case.call_and_validate(headers={**PLAIN, "Authorization": f"Bearer {api_token}"})
+
+
+def test_every_questionnaire_id_the_document_names_is_served(api_app: Flask) -> None:
+    """``/fhir/Questionnaire/{id}``: each id of its enum (a FHIR id or a procedure's id) is a Questionnaire."""
+    operation = schema["/fhir/Questionnaire/{id}"]["GET"]
+    ids = operation.definition.raw["parameters"][0]["schema"]["enum"]
+    assert len(ids) >= 2 * len(load_rulebook(RULES_FILE).procedures) - 1
+    for resource_id in ids:
+        response = operation.Case(path_parameters={"id": resource_id}).call_and_validate(headers=PLAIN)
+        assert response.status_code == 200
+        assert response.json()["resourceType"] == "Questionnaire"

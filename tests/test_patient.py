@@ -31,7 +31,10 @@ def test_landing_page_describes_the_procedure(client: FlaskClient) -> None:
     html = response.get_data(as_text=True)
     assert "Laser facial rejuvenation" in html
     assert "4–6 sessions" in html
-    assert 'href="/screening"' in html
+    # Two treatments: the patient ticks one or both, the default ticked to begin with.
+    assert "IPL photorejuvenation" in html
+    assert 'action="/screening"' in html
+    assert 'value="laser_rejuvenation" id="procedure-laser_rejuvenation" checked' in html
 
 
 def test_questionnaire_groups_questions_in_fieldsets(client: FlaskClient, ruleset) -> None:

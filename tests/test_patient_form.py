@@ -103,6 +103,24 @@ def test_a_date_of_birth_more_than_110_years_ago_is_refused(client: FlaskClient)
     assert error and "more than 110 years ago" in error.group(1)
 
 
+@pytest.mark.parametrize(
+    ("field", "ticked", "message"),
+    [
+        ("other_conditions", ["melasma", "unsure"], "You ticked “I&#39;m not sure” and another answer"),
+        ("lifelong_history", ["unsure", "gold_therapy"], "You ticked “I&#39;m not sure” and another answer"),
+        ("other_conditions", ["none", "face_tattoo"], "You ticked “None of these” and another answer"),
+    ],
+    ids=["not sure and a condition", "not sure and a treatment", "none and a tattoo"],
+)
+def test_an_exclusive_option_ticked_with_another_is_refused_beside_the_field(
+    client: FlaskClient, field: str, ticked: list[str], message: str
+) -> None:
+    response = client.post("/screening", data=form_data(**{field: ticked}), headers=EN)
+    assert response.status_code == 400
+    error = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', response.get_data(as_text=True))
+    assert error and message in error.group(1)
+
+
 @pytest.mark.parametrize("path", ["/", "/screening", "result"])
 def test_every_public_page_has_a_meta_description(client: FlaskClient, app: Flask, path: str) -> None:
     if path == "result":

@@ -53,13 +53,6 @@ def test_a_period_in_words_with_its_plural_form(amount: int, unit: str, en: str,
 PERIOD_FILE = """\
 version: 1
 languages: [en, ru]
-procedure:
-  name: {en: Laser, ru: Лазер}
-  description: {en: D, ru: Д}
-  course: {en: C, ru: К}
-  preparation:
-    - en: For {period:tan} before your session, avoid the sun.
-      ru: За {period:tan} до сеанса не загорайте.
 sections:
   - id: main
     title: {en: Main, ru: Основное}
@@ -71,7 +64,15 @@ questions:
       en: In the last {period:tan}, have you had a tan?
       ru: За последние {period:tan} вы загорали?
     options: [yes, no, unsure]
-rules:
+procedures:
+- id: laser
+  name: {en: Laser, ru: Лазер}
+  description: {en: D, ru: Д}
+  course: {en: C, ru: К}
+  preparation:
+    - en: For {period:tan} before your session, avoid the sun.
+      ru: За {period:tan} до сеанса не загорайте.
+  rules:
   - id: tan
     when: {tan: yes}
     outcome: deferred
@@ -178,8 +179,8 @@ def tan_period_changed(ruleset: RuleSet, weeks: int, *, fix_examples: bool) -> t
     rule = longest_weekly_deferral(ruleset)
     assert rule.rescreen is not None
     lines = RULES_TEXT.splitlines(keepends=True)
-    index = lines.index(f"    rescreen: {{weeks: {rule.rescreen.amount}}}\n", rule.line)
-    lines[index] = f"    rescreen: {{weeks: {weeks}}}\n"
+    index = lines.index(f"        rescreen: {{weeks: {rule.rescreen.amount}}}\n", rule.line)
+    lines[index] = f"        rescreen: {{weeks: {weeks}}}\n"
     moved = []
     for example in ruleset.examples:
         if example.rescreen_after is None or rule.id not in example.fired:
@@ -218,7 +219,7 @@ def test_a_text_that_still_states_the_old_period_is_a_warning_with_its_line(
     rule = longest_weekly_deferral(ruleset)
     text, _ = tan_period_changed(ruleset, 6, fix_examples=True)
     # The rule's own English patient text and its question's Russian text hard-code the old number.
-    start = text.index(f"  - id: {rule.id}\n", text.index("\nrules:\n"))
+    start = text.index(f"  - id: {rule.id}\n", text.index("\n    rules:\n"))
     patient = text.index("you in about {period}.", start)
     text = text[:patient] + "you in about 8 weeks." + text[patient + len("you in about {period}.") :]
     question_at = text.index(f"  - id: {rule.id}\n", text.index("\nquestions:\n"))
@@ -268,7 +269,8 @@ def test_diff_rules_reports_the_changed_period_and_the_examples_that_now_fail(
     assert all("expected rescreen_after" in line for line in failing)
     assert f"{len(moved)} example(s) fail under their file's rules (fix each, or the rules):" in lines
     assert as_json.exit_code == 1
-    assert json.loads(as_json.stdout)["failing_examples"] == failing
+    parts = {part["id"]: part for part in json.loads(as_json.stdout)["procedures"]}
+    assert parts[ruleset.procedure.id]["failing_examples"] == failing
     # With the examples moved as well, the change alone: exit 0.
     fixed, _ = tan_period_changed(ruleset, 6, fix_examples=True)
     path.write_text(fixed, encoding="utf-8")
@@ -279,7 +281,9 @@ def test_diff_rules_reports_the_changed_period_and_the_examples_that_now_fail(
 
 def test_diff_rules_still_refuses_a_file_that_does_not_load(runner: FlaskCliRunner, tmp_path: Path) -> None:
     path = tmp_path / "copy.yaml"
-    text = RULES_TEXT.replace("{period:recent_tan}", "{period:recent_sun}", 1)
+    # The default procedure's first preparation text naming the tan's period.
+    at = RULES_TEXT.index("{period:recent_tan}", RULES_TEXT.index("    preparation:\n"))
+    text = RULES_TEXT[:at] + "{period:recent_sun}" + RULES_TEXT[at + len("{period:recent_tan}") :]
     path.write_text(text, encoding="utf-8")
     result = runner.invoke(args=["diff-rules", str(RULES_FILE), str(path)])
     assert result.exit_code == 2

@@ -58,17 +58,17 @@ WINDOW_RULE = """\
         (
             "    type: choice\n    text: Are you pregnant?",
             "    type: choice\n    carry_over: often\n    text: Are you pregnant?",
-            "test.yaml:13: question 'pregnant': carry_over must be true or false",
+            "test.yaml:9: question 'pregnant': carry_over must be true or false",
         ),
         (
             "    type: choice\n    text: Are you pregnant?",
             "    type: choice\n    time_sensitive: true\n    carry_over: true\n    text: Are you pregnant?",
-            "test.yaml:10: question 'pregnant' is time_sensitive, so it cannot carry_over",
+            "test.yaml:6: question 'pregnant' is time_sensitive, so it cannot carry_over",
         ),
         (
             "    text: When?",
             "    carry_over: true\n    text: When?",
-            "test.yaml:20: question 'stopped_on' is a follow-up of 'stopped', which does not carry_over",
+            "test.yaml:16: question 'stopped_on' is a follow-up of 'stopped', which does not carry_over",
         ),
         (
             "    text: Stopped?",
@@ -76,8 +76,8 @@ WINDOW_RULE = """\
             None,
         ),
         (
-            "rules:\n",
-            "rules:\n" + WINDOW_RULE,
+            "  rules:\n",
+            "  rules:\n" + WINDOW_RULE,
             None,
         ),
     ],
@@ -92,13 +92,13 @@ def test_loader_refuses_carry_over_on_stale_answers(old: str, new: str, expected
 
 
 def test_loader_refuses_carry_over_on_a_question_read_with_a_waiting_period() -> None:
-    text = MINIMAL.replace("rules:\n", "rules:\n" + WINDOW_RULE, 1).replace(
+    text = MINIMAL.replace("  rules:\n", "  rules:\n" + WINDOW_RULE, 1).replace(
         "[never, stopped]", "[never, stopped, unsure]"
     )
     text = text.replace("    text: Stopped?", "    carry_over: true\n    text: Stopped?", 1)
     text = text.replace("    text: When?", "    carry_over: true\n    text: When?", 1)
     assert problems_of(text) == [
-        "test.yaml:21: question 'stopped_on': a rule counts a waiting period from its answer, so it cannot carry_over"
+        "test.yaml:17: question 'stopped_on': a rule counts a waiting period from its answer, so it cannot carry_over"
     ]
 
 
@@ -111,7 +111,7 @@ def test_carry_over_defaults_to_asking_again() -> None:
 @pytest.mark.parametrize("value", ["0", "21", "six", "true"])
 def test_loader_refuses_a_bad_course_plan(value: str) -> None:
     text = MINIMAL.replace("  course: 4-6 sessions.\n", f"  course: 4-6 sessions.\n  planned_sessions: {value}\n")
-    assert problems_of(text) == ["test.yaml:6: procedure planned_sessions must be a whole number from 1 to 20"]
+    assert problems_of(text) == ["test.yaml:26: procedure planned_sessions must be a whole number from 1 to 20"]
 
 
 def test_every_carry_over_rule_of_the_shipped_file(ruleset: RuleSet) -> None:
@@ -429,9 +429,9 @@ def give_a_session(app: Flask, result: str, number: int = 1) -> None:
     practitioner = create_account(app)
     with app.app_context():
         db = get_db()
-        (row,) = query(app, "SELECT id, patient_id FROM screenings ORDER BY id DESC LIMIT 1")
+        (row,) = query(app, "SELECT id, patient_id, procedure FROM screenings ORDER BY id DESC LIMIT 1")
         started = (today() - dt.timedelta(days=28 * (number - 1))).isoformat()
-        course = storage.start_course(db, row["patient_id"], practitioner, started, 6, 28)
+        course = storage.start_course(db, row["patient_id"], practitioner, started, 6, 28, procedure=row["procedure"])
         for n in range(1, number + 1):
             storage.record_session(
                 db, course, row["id"], practitioner, given_on=today().isoformat(), number=n, note=None, settings=None

@@ -26,6 +26,8 @@ EXPECTED: dict[str, Any] = {
     "patient.set_language": PUBLIC,
     "patient.again": PUBLIC,  # behind the result token
     "patient.confirm_record_link": PUBLIC,  # behind the e-mailed one-time link
+    "patient.pre_session_check": PUBLIC,  # behind the e-mailed one-time link
+    "patient.check_in": PUBLIC,  # behind the e-mailed one-time link
     "patient.clinic_logo": PUBLIC,
     "patient.consent": PUBLIC,
     "patient.privacy": PUBLIC,
@@ -48,6 +50,15 @@ EXPECTED: dict[str, Any] = {
     "practitioner.answers": {"practitioner"},
     "practitioner.audit_log": {"admin"},
     "practitioner.candidate_rules": {"admin"},
+    # A rule change: admins propose, withdraw, restore; the view also asks for a medical director.
+    "practitioner.propose_rules": {"admin"},
+    "practitioner.withdraw_rules": {"admin"},
+    "practitioner.restore_rules": {"admin"},
+    "practitioner.rule_changes": {"admin", "practitioner"},
+    "practitioner.rule_change": {"admin", "practitioner"},
+    "practitioner.approve_rules": {"admin", "practitioner"},
+    "practitioner.reject_rules": {"admin", "practitioner"},
+    "practitioner.set_medical_director": {"admin"},
     "practitioner.change_role": {"admin"},
     "practitioner.chart_pdf": {"practitioner"},
     "practitioner.confirm_patient_link": {"practitioner"},
@@ -60,6 +71,7 @@ EXPECTED: dict[str, Any] = {
     "practitioner.due": STAFF,
     "practitioner.end_session": STAFF,
     "practitioner.export_csv": {"admin"},
+    "practitioner.export_sessions_csv": {"admin", "practitioner"},
     "practitioner.invite": {"admin"},
     "practitioner.link_patient": {"practitioner"},
     "practitioner.login": PUBLIC,
@@ -71,7 +83,11 @@ EXPECTED: dict[str, Any] = {
     "practitioner.reactivate": {"admin"},
     "practitioner.reconfirm": {"practitioner"},
     "practitioner.register_device": {"admin"},
+    "practitioner.record_patch_readout": {"practitioner"},
+    "practitioner.record_patch_test": {"practitioner"},
     "practitioner.record_session": {"practitioner"},
+    "practitioner.record_adverse_event": {"practitioner"},
+    "practitioner.safety_report_page": {"admin"},
     "practitioner.resend_delivery": {"admin"},
     "practitioner.reset_password": {"admin"},
     "practitioner.review": {"practitioner"},
@@ -94,6 +110,7 @@ ARGUMENTS = {
     "sha256": "0" * 64,
     "delivery_id": "x",
     "device_id": 999,
+    "version_id": 999,
 }
 
 

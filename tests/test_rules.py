@@ -59,36 +59,36 @@ def test_default_rule_file_loads_with_contract_ids() -> None:
     rule_ids = {r.id for r in ruleset.rules}
     assert {"pregnancy", "breastfeeding", "herpes_active", "skin_inflammation", "cancer", "chronic_flare"} <= rule_ids
     assert ruleset.languages == ("en", "ru")
-    assert ruleset.full_version.startswith("2026.12.1+") and len(ruleset.full_version.split("+")[1]) == 12
+    assert ruleset.full_version.startswith("2027.1.1+") and len(ruleset.full_version.split("+")[1]) == 12
 
 
 BROKEN = [
     # (description, replace old, with new, expected fragment of the message, expected line)
     ("yaml syntax", "text: Stopped?\n", "text: [Stopped?\n", "YAML syntax error", None),
-    ("duplicate question id", "id: stopped_on\n", "id: stopped\n", "duplicate question id 'stopped'", 20),
-    ("duplicate rule id", "id: unsure_answer\n", "id: pregnancy\n", "duplicate rule id 'pregnancy'", 32),
-    ("duplicate key", "outcome: deferred\n", "outcome: deferred\n    outcome: review\n", "duplicate key 'outcome'", 29),
-    ("unknown question in rule", "{pregnant: yes}", "{pregnent: yes}", "unknown question 'pregnent'", 27),
-    ("unknown option in rule", "{pregnant: yes}", "{pregnant: maybe}", "has no option 'maybe'", 27),
-    ("unknown question in show_if", "{stopped: stopped}", "{stop: stopped}", "unknown question 'stop'", 24),
-    ("unknown option in show_if", "{stopped: stopped}", "{stopped: paused}", "no option 'paused'", 24),
-    ("unknown outcome", "outcome: deferred", "outcome: postponed", "unknown outcome 'postponed'", 28),
-    ("missing patient text", "    patient: Come back later.\n", "", "missing its 'patient' text", 26),
-    ("missing practitioner text", "    practitioner: Pregnant.\n", "", "missing its 'practitioner' text", 26),
-    ("missing source", "    source: Clinic page\n", "", "has no 'source'", 26),
-    ("unknown question type", "type: date\n", "type: datetime\n", "type 'datetime'", 22),
-    ("choice without options", "    options: [never, stopped]\n", "", "needs options", 15),
-    ("unknown section", "main\n    type: date", "mian\n    type: date", "unknown section 'mian'", 21),
-    ("rescreen on review", "review\n", "review\n    rescreen: {weeks: 2}\n", "only a deferred rule", 35),
-    ("rescreen unit", "outcome: deferred\n", "outcome: deferred\n    rescreen: {fortnights: 2}\n", "rescreen", 29),
-    ("date test on choice", "{pregnant: yes}", "{pregnant: {within_months: 6}}", "needs a date question", 27),
-    ("no unsure rule", "{any_answer: unsure}\n", "{pregnant: unsure}\n", "no rule sends it to review", 25),
+    ("duplicate question id", "id: stopped_on\n", "id: stopped\n", "duplicate question id 'stopped'", 16),
+    ("duplicate rule id", "id: unsure_answer\n", "id: pregnancy\n", "duplicate rule id 'pregnancy'", 33),
+    ("duplicate key", "outcome: deferred\n", "outcome: deferred\n    outcome: review\n", "duplicate key 'outcome'", 30),
+    ("unknown question in rule", "{pregnant: yes}", "{pregnent: yes}", "unknown question 'pregnent'", 28),
+    ("unknown option in rule", "{pregnant: yes}", "{pregnant: maybe}", "has no option 'maybe'", 28),
+    ("unknown question in show_if", "{stopped: stopped}", "{stop: stopped}", "unknown question 'stop'", 20),
+    ("unknown option in show_if", "{stopped: stopped}", "{stopped: paused}", "no option 'paused'", 20),
+    ("unknown outcome", "outcome: deferred", "outcome: postponed", "unknown outcome 'postponed'", 29),
+    ("missing patient text", "    patient: Come back later.\n", "", "missing its 'patient' text", 27),
+    ("missing practitioner text", "    practitioner: Pregnant.\n", "", "missing its 'practitioner' text", 27),
+    ("missing source", "    source: Clinic page\n", "", "has no 'source'", 27),
+    ("unknown question type", "type: date\n", "type: datetime\n", "type 'datetime'", 18),
+    ("choice without options", "    options: [never, stopped]\n", "", "needs options", 11),
+    ("unknown section", "main\n    type: date", "mian\n    type: date", "unknown section 'mian'", 17),
+    ("rescreen on review", "review\n", "review\n    rescreen: {weeks: 2}\n", "only a deferred rule", 36),
+    ("rescreen unit", "outcome: deferred\n", "outcome: deferred\n    rescreen: {fortnights: 2}\n", "rescreen", 30),
+    ("date test on choice", "{pregnant: yes}", "{pregnant: {within_months: 6}}", "needs a date question", 28),
+    ("no unsure rule", "{any_answer: unsure}\n", "{pregnant: unsure}\n", "no rule sends it to review", 26),
     (
         "unknown key",
         "deferred\n",
         "deferred\n    severity: high\n",
         "rule 'pregnancy' has an unknown key 'severity'",
-        29,
+        30,
     ),
     ("no version", 'version: "1"\n', "", "needs a 'version'", None),
 ]
@@ -146,12 +146,12 @@ def test_follow_up_of_a_follow_up_in_any_order() -> None:
     from screening.core.engine import screen
 
     chain = MINIMAL.replace(
-        "rules:\n",
+        "procedures:\n",
         "  - id: detail\n    section: main\n    type: choice\n    text: Which kind?\n    options: [a, b]\n"
         "    show_if: {why: other}\n"
         "  - id: why\n    section: main\n    type: choice\n    text: Why?\n    options: [doctor, other]\n"
         "    show_if: {stopped: stopped}\n"
-        "rules:\n",
+        "procedures:\n",
     )
     ruleset = load_text(chain)
     base = {"pregnant": "no", "stopped": "never"}
@@ -171,13 +171,14 @@ def test_unsure_ticked_in_a_multi_question_needs_review() -> None:
     from screening.core.engine import screen
 
     text = MINIMAL.replace(
-        "rules:\n",
+        "procedures:\n",
         "  - id: areas\n    section: main\n    type: multi\n    text: Which areas?\n    options: [cheeks, unsure]\n"
-        "rules:\n",
+        "procedures:\n",
     )
     ruleset = load_text(text)
     base = {"pregnant": "no", "stopped": "never"}
-    verdict = screen(ruleset, {**base, "areas": ["cheeks", "unsure"]}, dt.date(2026, 11, 24))
+    # "Not sure" is ticked alone (core.answers refuses it with another option).
+    verdict = screen(ruleset, {**base, "areas": ["unsure"]}, dt.date(2026, 11, 24))
     assert verdict.status == "review"
     assert verdict.reasons[0].questions == ("areas",)
     assert screen(ruleset, {**base, "areas": ["cheeks"]}, dt.date(2026, 11, 24)).status == "eligible"

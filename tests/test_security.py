@@ -103,7 +103,15 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
     # A set-password link that does not exist is refused (410), a record link that does not exist
     # is 404 (tests/test_patient_link.py posts a real one without its token: 400), and the code step
     # without a password first sends back to the login (303), before any of these forms is read.
-    skipped = ("/api/", "/practitioner/set-password/", "/practitioner/login/code", "/record-link/")
+    # The pre-session check's and the check-in's links likewise (tests/test_session_checks.py).
+    skipped = (
+        "/api/",
+        "/practitioner/set-password/",
+        "/practitioner/login/code",
+        "/record-link/",
+        "/check/",
+        "/check-in/",
+    )
     posts = [r for r in rules_of(secure_app, "/", "POST") if not r.startswith(skipped)]
     assert len(posts) >= 6  # questionnaire, login, logout, review, re-confirm, answers, rules try-it
     # Signing in is tried anonymously; signing out last, so the session lasts the loop.
@@ -120,6 +128,7 @@ def test_every_post_form_refuses_a_missing_csrf_token(secure_app: Flask) -> None
                     "/practitioner/accounts",
                     "/practitioner/webhooks",
                     "/practitioner/rules/candidate",
+                    "/practitioner/rules/changes",
                     "/practitioner/devices",
                 )
             )

@@ -225,11 +225,15 @@ def test_m036_keeps_the_chart_counts_of_the_screenings_stored_before_it(tmp_path
     old = storage.connect(str(tmp_path / "old.sqlite"))
     migration_set().apply(old, stop_before="m036_chart_buckets_by_status_column")
     moments = ["2026-11-01T09:01:00", "2026-11-01T09:14:59", "2026-11-01T09:15:00", "2026-11-02T23:59:59"]
-    old.execute("ALTER TABLE screenings ADD COLUMN patient_link TEXT")  # today's save writes m038's column
+    # Today's save writes m038's and m042's columns; the migrations add them again.
+    later_columns = ("patient_link", "procedure", "submission")
+    for column in later_columns:
+        old.execute(f"ALTER TABLE screenings ADD COLUMN {column} TEXT")
     for i, moment in enumerate(moments):
         saved = save(old, ruleset, epilepsy="yes" if i % 2 else "no")
         old.execute("UPDATE screenings SET created_at = ? WHERE id = ?", [moment + ".000000+00:00", saved.id])
-    old.execute("ALTER TABLE screenings DROP COLUMN patient_link")  # m038 adds it again
+    for column in later_columns:
+        old.execute(f"ALTER TABLE screenings DROP COLUMN {column}")
     days = [(f"2026-11-0{d}", f"2026-11-0{d}T00:00", f"2026-11-0{d + 1}T00:00") for d in (1, 2)]
     before = {(r["bucket"], r["status"]): r["n"] for r in old.query("SELECT * FROM screening_time_buckets WHERE n > 0")}
     assert before == {("2026-11-01T09:00", "eligible"): 1, ("2026-11-01T09:00", "review"): 1,
@@ -272,6 +276,11 @@ LATER_MIGRATIONS = [
     "m038_patient_link_proof",
     "m039_answer_findings",
     "m040_kiosk_devices",
+    "m041_rule_versions",
+    "m042_procedures",
+    "m043_patch_tests",
+    "m044_session_settings",
+    "m045_session_checks",
 ]
 # The columns m020-m023 add to screenings: the signed texts' hashes, the typed signature, the digest.
 NEW_SCREENING_COLUMNS = {"consent_sha256", "privacy_sha256", "integrity_sha256"} | {
@@ -323,6 +332,7 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
         "patient_id": 1,
         "patient_link": "own",
         "flagged": 0,  # m039: no findings against earlier answers
+        "procedure": "laser_rejuvenation",  # m042: the one procedure screened before it
     }
     assert added == {
         "notes",
@@ -332,6 +342,8 @@ def test_migration_renames_columns_named_after_role_questions(tmp_path: Path, ru
         "findings",
         "flagged",
         "device_id",  # m040: taken on no reception tablet
+        "procedure",
+        "submission",  # m042: made alone, not with another procedure's screening
         *NEW_SCREENING_COLUMNS,
     }
     row = storage.get_screening_by_token(old, old_token)
@@ -500,3 +512,113 @@ def test_m037_puts_screenings_confirmed_as_review_back_in_needs_a_decision(
     assert storage.get_screening(db, cleared)["decided_defer_until"] is None  # type: ignore[index]
     assert storage.migrate(db) == []
     db.close()
+
+
+# --- m042: every screening and course belongs to a procedure; m043: test patches ---------------
+
+
+def migrated_before(migration: str, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    """A new database of this test's backend, migrated up to the one before ``migration``."""
+    if backend == "sqlite":
+        db = storage.connect(str(tmp_path / "before.sqlite"))
+        migration_set().apply(db, stop_before=migration)
+        return db
+    server = request.getfixturevalue("postgres_server")
+    db = storage.connect(server.create_database("before_" + uuid.uuid4().hex[:12]))
+    names = [name for name, _sql in schema_postgresql.POSTGRES_MIGRATIONS]
+    with pytest.MonkeyPatch.context() as patch:
+        before = schema_postgresql.POSTGRES_MIGRATIONS[: names.index(migration)]
+        patch.setattr(schema_postgresql, "POSTGRES_MIGRATIONS", before)
+        storage.migrate(db)
+    return db
+
+
+def test_m042_gives_screenings_and_courses_made_before_it_the_default_procedure(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, ruleset: RuleSet
+) -> None:
+    db = migrated_before("m042_procedures", backend, tmp_path, request)
+    doctor = storage.create_practitioner(db, "doc@example.com", "Doc", "hash")
+    at = "2026-11-20T10:00:00.000000+00:00"
+    # A screening and a course as the release before m042 stored them (raw SQL: today's storage
+    # functions write the new columns), the screening with its integrity digest of the day.
+    with storage.write_transaction(db):
+        patient = storage.connection.insert_row(db, "INSERT INTO patients (created_at) VALUES (?)", [at])
+        row = {
+            "reference": "OLDLASER",
+            "token_hash": "hash-old",
+            "created_at": at,
+            "patient_name": "Old Patient",
+            "patient_id": patient,
+            "patient_link": "own",
+            **storage.verdict_columns(screen(ruleset, CLEAR_ANSWERS, TODAY)),
+        }
+        row["integrity_sha256"] = storage.integrity_digest(storage.screenings.decode_screening(row), [])
+        names = ", ".join(row)
+        screening_id = storage.connection.insert_row(
+            db, f"INSERT INTO screenings ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+        )
+        storage.connection.insert_row(
+            db,
+            "INSERT INTO courses (patient_id, practitioner_id, created_at, started_on, planned_sessions, interval_days)"
+            " VALUES (?, ?, ?, ?, 6, 28)",
+            [patient, doctor, at, at[:10]],
+        )
+
+    applied = storage.migrate(db)
+    assert applied[:2] == ["m042_procedures", "m043_patch_tests"]
+
+    screening = storage.get_screening(db, screening_id)
+    assert screening is not None
+    assert (screening["procedure"], screening["submission"]) == ("laser_rejuvenation", None)
+    assert storage.integrity_matches(db, screening) is True  # the digest of the day still holds
+    course = storage.get_current_course(db, patient, "laser_rejuvenation")
+    assert course is not None and course["procedure"] == "laser_rejuvenation"
+    assert storage.get_current_course(db, patient, "ipl_photorejuvenation") is None
+    laser = storage.ScreeningFilter(procedure="laser_rejuvenation")
+    assert [s["reference"] for s in storage.list_screenings(db, laser)] == ["OLDLASER"]
+    assert storage.list_screenings(db, storage.ScreeningFilter(procedure="ipl_photorejuvenation")) == []
+    assert storage.queue_counts(db, laser) == {"eligible": 1}
+    assert [c["procedure"] for c in storage.list_open_courses(db)] == ["laser_rejuvenation"]
+
+    # Moved to another procedure behind the app's back, the verdict no longer matches its digest.
+    with storage.write_transaction(db):
+        db.execute("UPDATE screenings SET procedure = 'ipl_photorejuvenation' WHERE id = ?", [screening_id])
+    moved = storage.get_screening(db, screening_id)
+    assert moved is not None and storage.integrity_matches(db, moved) is False
+    assert storage.migrate(db) == []
+    db.close()
+
+
+def test_screenings_of_one_submission_are_siblings_and_the_queue_filters_by_procedure(
+    db: Database, ruleset: RuleSet
+) -> None:
+    submission = storage.new_submission()
+    verdict = screen(ruleset, CLEAR_ANSWERS, TODAY)
+    saved = [
+        storage.save_screening(
+            db,
+            verdict,
+            storage.Patient(name="Anna", email="a@example.com", phone=None),
+            source="web",
+            language="en",
+            consent_version="2026-11",
+            procedure=procedure,
+            submission=submission,
+        )
+        for procedure in ("laser_rejuvenation", "ipl_photorejuvenation")
+    ]
+    alone = save(db, ruleset, name="Boris")
+    siblings = storage.list_submission_screenings(db, submission)
+    assert [(s["reference"], s["procedure"]) for s in siblings] == [
+        (saved[0].reference, "laser_rejuvenation"),
+        (saved[1].reference, "ipl_photorejuvenation"),
+    ]
+    assert storage.get_screening(db, alone.id)["submission"] is None  # type: ignore[index]
+    ipl = storage.ScreeningFilter(procedure="ipl_photorejuvenation")
+    assert [s["reference"] for s in storage.list_screenings(db, ipl)] == [saved[1].reference]
+    assert storage.count_matches(db, ipl) == 1
+    # A name search (held matches in SQLite) narrowed by procedure too.
+    assert [s["reference"] for s in storage.list_screenings(db, replace(ipl, search="anna"))] == [saved[1].reference]
+    assert storage.list_screenings(db, replace(ipl, search="boris")) == []
+    laser = storage.ScreeningFilter(procedure="laser_rejuvenation")
+    assert storage.queue_counts(db, laser) == {"eligible": 2}

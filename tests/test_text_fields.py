@@ -16,6 +16,7 @@ from screening.practitioner.forms import DECISION_MESSAGES
 from tests.helpers import (
     CLEAR_ANSWERS,
     PATIENT_FORM,
+    SESSION_SETTINGS,
     add_screening,
     body,
     override_to_eligible,
@@ -141,7 +142,7 @@ def test_a_multi_line_comment_is_recorded(app: Flask, doctor: FlaskClient) -> No
 # --- Session notes and account names -------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "text"), [("note", "Tolerated\x00 well"), ("settings", "1550 nm\u202e, 10 mJ")])
+@pytest.mark.parametrize(("field", "text"), [("note", "Tolerated\x00 well"), ("endpoint", "Mild erythema\u202e, even")])
 def test_session_notes_with_hidden_characters_are_refused(
     app: Flask, doctor: FlaskClient, field: str, text: str
 ) -> None:
@@ -149,7 +150,7 @@ def test_session_notes_with_hidden_characters_are_refused(
     today = dt.date.today().isoformat()
     course = {"started_on": today, "planned_sessions": "6", "interval_weeks": "4"}
     assert doctor.post(f"/practitioner/screening/{reference}/course", data=course).status_code == 303
-    session = {"given_on": today, "number": "1", "note": "Tolerated well", "settings": "1550 nm, 10 mJ"}
+    session = {"given_on": today, "number": "1", "note": "Tolerated well", **SESSION_SETTINGS}
     path = f"/practitioner/screening/{reference}/session"
     response = doctor.post(path, data={**session, field: text})
     assert response.status_code == 400

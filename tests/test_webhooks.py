@@ -52,7 +52,7 @@ def test_created_and_reviewed_arrive_signed(hook_app: Flask, webhooks: WebhookRe
     assert body["event"] == "screening.created" and body["status"] == "review" and body["decided_status"] is None
     reference = body["reference"]
     assert body["api_url"] == f"http://clinic.example.com/api/v1/screenings/{reference}"
-    assert body["rules_version"].startswith("2026.12.1+") and body["created_at"]
+    assert body["rules_version"].startswith("2027.1.1+") and body["created_at"]
     assert "answers" not in body and "Anna" not in created["body"].decode()
 
     doctor = signed_in(hook_app)

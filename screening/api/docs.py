@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from ..web.ruleset import get_ruleset
+from ..web.ruleset import get_rulebook
 from .blueprint import bp
 from .openapi import openapi_document
 
@@ -108,7 +108,7 @@ def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
 @bp.get("/docs")
 def docs() -> ResponseReturnValue:
     """The API's documentation, rendered from its OpenAPI document."""
-    document = openapi_document(get_ruleset(current_app))
+    document = openapi_document(get_rulebook(current_app))
     schemas = document["components"]["schemas"]
     return render_template(
         "api/docs.html",

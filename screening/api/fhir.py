@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app
 
+from ..core.model import RuleSet
 from ..web.i18n import current_language
-from ..web.ruleset import get_ruleset
+from ..web.ruleset import get_rulebook, get_ruleset
 from .fhir_bundle import SEVERITY, screening_bundle, verdict_observation
 from .fhir_common import (
     FHIR_JSON,
@@ -25,13 +26,21 @@ from .fhir_common import (
     is_boolean,
     item_type,
     now_instant,
+    questionnaire_id,
     section_link_id,
 )
-from .fhir_questionnaire import ENABLE_WHEN_EXPRESSION, condition_fhirpath, enable_when, questionnaire_resource
+from .fhir_questionnaire import (
+    ENABLE_WHEN_EXPRESSION,
+    OPTION_EXCLUSIVE,
+    condition_fhirpath,
+    enable_when,
+    questionnaire_resource,
+)
 
 __all__ = [
     "ENABLE_WHEN_EXPRESSION",
     "FHIR_JSON",
+    "OPTION_EXCLUSIVE",
     "QUESTIONNAIRE_ID",
     "SEVERITY",
     "FhirUrls",
@@ -54,16 +63,22 @@ bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 @bp.get("/Questionnaire")
 def questionnaire() -> Response:
-    """The questionnaire as a FHIR R4 Questionnaire, in the Accept-Language language."""
-    resource = questionnaire_resource(get_ruleset(current_app), current_language(), fhir_urls())
-    response = fhir_json_response(resource)
-    response.vary.add("Accept-Language")
-    return response
+    """The default procedure's questionnaire as a FHIR R4 Questionnaire, in the Accept-Language language."""
+    return _questionnaire_response(get_ruleset(current_app))
 
 
 @bp.get("/Questionnaire/<resource_id>")
 def questionnaire_by_id(resource_id: str) -> Response:
-    """The same Questionnaire at its canonical URL."""
-    if resource_id != QUESTIONNAIRE_ID:
-        abort(404)
-    return questionnaire()
+    """A procedure's Questionnaire at its canonical URL (its FHIR id), or named by the procedure's id."""
+    book = get_rulebook()
+    for procedure, ruleset in book.procedures.items():
+        if resource_id in (procedure, questionnaire_id(procedure, book.default)):
+            return _questionnaire_response(ruleset)
+    abort(404)
+
+
+def _questionnaire_response(ruleset: RuleSet) -> Response:
+    resource = questionnaire_resource(ruleset, current_language(), fhir_urls())
+    response = fhir_json_response(resource)
+    response.vary.add("Accept-Language")
+    return response

@@ -229,7 +229,7 @@ def screening_bundle(
         "resourceType": "QuestionnaireResponse",
         "language": language,
         "identifier": identifier,
-        "questionnaire": f"{urls.questionnaire}|{screening['rules_version']}",
+        "questionnaire": f"{urls.questionnaire_of(screening.get('procedure') or '')}|{screening['rules_version']}",
         "status": "completed",
         "subject": {"reference": patient_url},
         "authored": screening["created_at"],
@@ -299,6 +299,35 @@ def verdict_observation(screening: Mapping[str, Any], urls: FhirUrls) -> dict[st
     return observation
 
 
+# A session's typed settings (m044): (extension name, column, UCUM unit or None for a count or a text).
+_SETTING_EXTENSIONS = (
+    ("session-wavelength", "wavelength_nm", "nm"),
+    ("session-fluence", "fluence_j_cm2", "J/cm2"),
+    ("session-pulse-duration", "pulse_ms", "ms"),
+    ("session-spot-size", "spot_mm", "mm"),
+    ("session-passes", "passes", None),
+    ("session-cooling", "cooling", None),
+)
+
+
+def _setting_extensions(session: Mapping[str, Any], urls: FhirUrls) -> list[dict[str, Any]]:
+    """The session's settings as extensions: quantities with UCUM units, the passes, the cooling."""
+    extensions: list[dict[str, Any]] = []
+    for name, key, unit in _SETTING_EXTENSIONS:
+        value = session.get(key)
+        if value is None:
+            continue
+        url = f"{urls.extension_base}{name}"
+        if unit is not None:
+            quantity = {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+            extensions.append({"url": url, "valueQuantity": quantity})
+        elif isinstance(value, int):
+            extensions.append({"url": url, "valueInteger": value})
+        else:
+            extensions.append({"url": url, "valueString": str(value)})
+    return extensions
+
+
 def session_procedure(screening: Mapping[str, Any], session: Mapping[str, Any], urls: FhirUrls) -> dict[str, Any]:
     """A course session given on this screening as a completed Procedure, referencing
     the QuestionnaireResponse that cleared it (an extension: Procedure has no element for it)
@@ -324,6 +353,21 @@ def session_procedure(screening: Mapping[str, Any], session: Mapping[str, Any], 
     notes = [
         text for text in (session.get("note"), session.get("settings") and f"Settings: {session['settings']}") if text
     ]
+    if session.get("device"):
+        procedure["extension"].extend(_setting_extensions(session, urls))
+        procedure["focalDevice"] = [
+            {"action": {"text": "used"}, "manipulated": {"display": f"{session['device']}/{session['handpiece']}"}}
+        ]
+        notes += [
+            f"{label}: {session[key]}"
+            for label, key in (
+                ("Endpoint", "endpoint"),
+                ("Immediate reaction", "immediate_reaction"),
+                ("Outside the clinic's protocol", "outside_protocol"),
+                ("Override reason", "override_reason"),
+            )
+            if session.get(key)
+        ]
     if notes:
         procedure["note"] = [{"text": text} for text in notes]
     return procedure

@@ -23,9 +23,20 @@ from flask import Response, current_app
 
 from ..core.model import Question, pick_text
 from ..web.links import public_root
+from ..web.ruleset import get_rulebook
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 QUESTIONNAIRE_ID = "screening"
+
+
+def questionnaire_id(procedure: str, default: str | None) -> str:
+    """The FHIR id of a procedure's Questionnaire: the default procedure's keeps ``screening``
+    (its canonical URL before there were several procedures, named in stored Bundles); another
+    procedure's is its id with "-" for "_" (a FHIR id has no "_"). ``default`` None: URLs made
+    without the rule file in force (a builder called alone), where every Questionnaire is the default's."""
+    if default is None or procedure in ("", default):
+        return QUESTIONNAIRE_ID
+    return procedure.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -33,11 +44,18 @@ class FhirUrls:
     """Canonical URLs and systems, all under one base ending in "/"."""
 
     base: str
+    # The rule file's default procedure, whose Questionnaire is ``Questionnaire/screening``
+    # (None: not known, see ``questionnaire_id``).
+    default_procedure: str | None = None
 
     @property
     def questionnaire(self) -> str:
-        """The Questionnaire's canonical URL."""
+        """The default procedure's Questionnaire's canonical URL (also the system of question codes)."""
         return f"{self.base}Questionnaire/{QUESTIONNAIRE_ID}"
+
+    def questionnaire_of(self, procedure: str) -> str:
+        """The canonical URL of ``procedure``'s Questionnaire."""
+        return f"{self.base}Questionnaire/{questionnaire_id(procedure, self.default_procedure)}"
 
     @property
     def rule_system(self) -> str:
@@ -72,7 +90,7 @@ class FhirUrls:
 def fhir_urls() -> FhirUrls:
     """The URLs for this request: ``FHIR_BASE_URL`` if set, else this server's /fhir/."""
     base = current_app.config.get("FHIR_BASE_URL") or f"{public_root()}fhir/"
-    return FhirUrls(base if base.endswith("/") else f"{base}/")
+    return FhirUrls(base if base.endswith("/") else f"{base}/", get_rulebook().default)
 
 
 def now_instant() -> str:

@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.conditions import ConditionVisitor, fold_condition
-from ..core.model import Condition, Question, RuleSet, Test, pick_text
-from .fhir_common import QUESTIONNAIRE_ID, FhirUrls, answer_coding, is_boolean, item_type, section_link_id
+from ..core.model import NONE_OPTION, UNSURE, Condition, Question, RuleSet, Test, pick_text
+from .fhir_common import FhirUrls, answer_coding, is_boolean, item_type, questionnaire_id, section_link_id
 
 ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 ENABLE_WHEN_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
+# In a multi question, "none of these" and "I'm not sure" cannot be ticked with
+# another option; a generic client learns that only from optionExclusive.
+EXCLUSIVE_OPTIONS = frozenset({NONE_OPTION, UNSURE})
 
 
 # --- enableWhen ------------------------------------------------------------------
@@ -112,6 +116,13 @@ def _help_item(question: Question, language: str) -> dict[str, Any]:
     }
 
 
+def _answer_option(question: Question, value: str, language: str, urls: FhirUrls) -> dict[str, Any]:
+    option: dict[str, Any] = {"valueCoding": answer_coding(question, value, language, urls)}
+    if question.type == "multi" and value in EXCLUSIVE_OPTIONS:
+        option["extension"] = [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}]
+    return option
+
+
 def _question_item(question: Question, ruleset: RuleSet, language: str, urls: FhirUrls) -> dict[str, Any]:
     item: dict[str, Any] = {
         "linkId": question.id,
@@ -124,9 +135,7 @@ def _question_item(question: Question, ruleset: RuleSet, language: str, urls: Fh
     if question.type == "multi":
         item["repeats"] = True
     if item["type"] == "choice":
-        item["answerOption"] = [
-            {"valueCoding": answer_coding(question, option.value, language, urls)} for option in question.options
-        ]
+        item["answerOption"] = [_answer_option(question, option.value, language, urls) for option in question.options]
     if question.help:
         item["item"] = [_help_item(question, language)]
     return item
@@ -148,9 +157,9 @@ def questionnaire_resource(ruleset: RuleSet, language: str, urls: FhirUrls) -> d
             )
     return {
         "resourceType": "Questionnaire",
-        "id": QUESTIONNAIRE_ID,
+        "id": questionnaire_id(ruleset.procedure.id, urls.default_procedure),
         "language": language,
-        "url": urls.questionnaire,
+        "url": urls.questionnaire_of(ruleset.procedure.id),
         "version": ruleset.full_version,
         "name": "ContraindicationScreening",
         "title": pick_text(ruleset.procedure.name, language),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..core.model import Question, RuleSet, pick_text
+from ..core.model import Question, RuleBook, RuleSet, pick_text
 from .openapi_paths import paths
 from .openapi_schemas import SCHEMAS, ref
 
@@ -54,8 +54,9 @@ def _answer_schema(question: Question, language: str) -> dict[str, Any]:
     return schema
 
 
-def answers_schema(ruleset: RuleSet, language: str = "en") -> dict[str, Any]:
-    """The ``answers`` object: one property per question, unknown ones refused."""
+def answers_schema(ruleset: RuleSet, language: str = "en", required: set[str] | None = None) -> dict[str, Any]:
+    """The ``answers`` object: one property per question, unknown ones refused; ``required``: the
+    questions every procedure requires (of several), else every required one that is always shown."""
     return {
         "type": "object",
         "description": (
@@ -65,7 +66,11 @@ def answers_schema(ruleset: RuleSet, language: str = "en") -> dict[str, Any]:
             "condition holds; answers to follow-ups that are not shown are dropped unread."
         ),
         "properties": {q.id: _answer_schema(q, language) for q in ruleset.questions},
-        "required": [q.id for q in ruleset.questions if q.required and q.show_if is None],
+        "required": [
+            q.id
+            for q in ruleset.questions
+            if q.required and q.show_if is None and (required is None or q.id in required)
+        ],
         "additionalProperties": False,
     }
 
@@ -107,13 +112,26 @@ def _name_birth_date(schemas: dict[str, Any], ruleset: RuleSet) -> None:
     patient["required"] = [key if name == "birth_date" else name for name in patient["required"]]
 
 
-def _build(ruleset: RuleSet) -> dict[str, Any]:
+def _build(book: RuleBook) -> dict[str, Any]:
+    # The answers of every procedure: a question asked by one procedure alone is an answer of its
+    # requests, required only where every procedure requires it.
+    ruleset = book.combined(tuple(book.procedures))
+    everywhere = set.intersection(*({q.id for q in part.questions} for part in book.procedures.values()))
     schemas = copy.deepcopy(SCHEMAS)
     _name_birth_date(schemas, ruleset)
-    schemas["Answers"] = answers_schema(ruleset)
+    schemas["Answers"] = answers_schema(ruleset, required=everywhere)
     schemas["ScreeningRequest"] = {
         "type": "object",
         "properties": {
+            "procedure": {
+                "enum": [*book.procedures, None],
+                "description": (
+                    "The procedure to screen for, one id of GET /api/v1/questionnaire's procedure.id "
+                    f"({', '.join(book.procedures)}); absent or null: the default, {book.default}. "
+                    "The answers are those of that procedure's questionnaire (GET /api/v1/questionnaire?procedure=ID). "
+                    "One procedure per request: to screen several from one set of answers, send one request each."
+                ),
+            },
             "answers": ref("Answers"),
             "patient": ref("Patient"),
             "consent": {
@@ -134,13 +152,15 @@ def _build(ruleset: RuleSet) -> dict[str, Any]:
             "title": "Screening API",
             "version": "1.0.0",
             "description": (
-                f"Pre-screening for {pick_text(ruleset.procedure.name, 'en').lower()}: the questionnaire, "
+                "Pre-screening for "
+                + " and ".join(pick_text(part.procedure.name, "en").lower() for part in book.procedures.values())
+                + ": the questionnaire, "
                 "submitting a screening, and reading screenings with an API token "
                 "(flask create-api-token EMAIL --name NAME). A pre-screening aid only: the practitioner decides. "
                 f"Rules version {ruleset.full_version}."
             ),
         },
-        "paths": paths(ruleset),
+        "paths": paths(book.get(), tuple(book.procedures)),
         "components": {
             "schemas": schemas,
             "responses": RESPONSES,
@@ -155,9 +175,9 @@ def _build(ruleset: RuleSet) -> dict[str, Any]:
     }
 
 
-def openapi_document(ruleset: RuleSet) -> dict[str, Any]:
-    """The OpenAPI document for ``ruleset`` (built once per rule set)."""
-    key = (id(ruleset), ruleset.digest)
+def openapi_document(book: RuleBook) -> dict[str, Any]:
+    """The OpenAPI document for the rule file ``book`` (built once per rule file)."""
+    key = (id(book), book.digest)
     if key not in _cache:
-        _cache[key] = _build(ruleset)
+        _cache[key] = _build(book)
     return _cache[key]

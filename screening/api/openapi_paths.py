@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.model import OUTCOMES, RuleSet
+from .fhir_common import questionnaire_id
 from .openapi_schemas import ref, response_ref
 from .screenings import PAGE_DEFAULT, PAGE_MAX
 
@@ -41,8 +42,20 @@ def _example_answers(ruleset: RuleSet) -> dict[str, Any]:
     return answers
 
 
-def paths(ruleset: RuleSet) -> dict[str, Any]:
-    """Every path of the API, keyed as OpenAPI wants them."""
+def paths(ruleset: RuleSet, procedures: tuple[str, ...]) -> dict[str, Any]:
+    """Every path of the API, keyed as OpenAPI wants them; the request example is the default
+    procedure's (``ruleset``), ``procedures`` every procedure id."""
+    procedure = {
+        "name": "procedure",
+        "in": "query",
+        "required": False,
+        "description": f"The procedure's id ({', '.join(procedures)}); absent: the default, {ruleset.procedure.id}.",
+        "schema": {"type": "string", "enum": list(procedures)},
+    }
+    # Each procedure's Questionnaire answers to its FHIR id and to the procedure's id.
+    questionnaire_ids = list(
+        dict.fromkeys(name for pid in procedures for name in (questionnaire_id(pid, ruleset.procedure.id), pid))
+    )
     fhir_response = {
         "description": "A FHIR R4 resource.",
         "content": {"application/fhir+json": {"schema": ref("FhirResource")}},
@@ -51,13 +64,14 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
         "/api/v1/questionnaire": {
             "get": {
                 "operationId": "getQuestionnaire",
-                "summary": "The questionnaire, to render the same form elsewhere",
-                "parameters": [ACCEPT_LANGUAGE],
+                "summary": "The questionnaire of a procedure, to render the same form elsewhere",
+                "parameters": [ACCEPT_LANGUAGE, procedure],
                 "responses": {
                     "200": {
                         "description": "The questions, sections, procedure and rules version.",
                         "content": {"application/json": {"schema": ref("Questionnaire")}},
-                    }
+                    },
+                    "400": response_ref("BadRequest"),
                 },
             }
         },
@@ -215,6 +229,23 @@ def paths(ruleset: RuleSet) -> dict[str, Any]:
                 "summary": "The questionnaire as a FHIR R4 Questionnaire",
                 "parameters": [ACCEPT_LANGUAGE],
                 "responses": {"200": fhir_response},
+            }
+        },
+        "/fhir/Questionnaire/{id}": {
+            "get": {
+                "operationId": "getFhirQuestionnaireById",
+                "summary": "A procedure's questionnaire as a FHIR R4 Questionnaire, at its canonical URL",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The Questionnaire's FHIR id, or the procedure's id in the rule file.",
+                        "schema": {"type": "string", "enum": questionnaire_ids},
+                    },
+                    ACCEPT_LANGUAGE,
+                ],
+                "responses": {"200": fhir_response, "404": response_ref("NotFound")},
             }
         },
     }

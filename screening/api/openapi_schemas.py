@@ -77,6 +77,7 @@ def _verdict_properties(reason: str) -> dict[str, Any]:
 # Every field of a stored screening, all required.
 _SCREENING_PROPERTIES: dict[str, Any] = {
     "reference": {"type": "string"},
+    "procedure": {"type": "string", "description": "The id of the procedure the screening is for."},
     "created_at": {"type": "string", "format": "date-time"},
     "source": {"type": ["string", "null"], "description": "web, api, ..."},
     "language": {"type": ["string", "null"]},
@@ -255,13 +256,14 @@ SCHEMAS: dict[str, Any] = {
             "procedure": {
                 "type": "object",
                 "properties": {
+                    "id": {"type": "string", "description": "The procedure's id (``procedure`` of a screening)."},
                     "name": {"type": "string"},
                     "description": {"type": "string"},
                     "course": {"type": "string"},
                     "preparation": {"type": "array", "items": {"type": "string"}},
                     "aftercare": {"type": "array", "items": {"type": "string"}},
                 },
-                "required": ["name", "description", "course", "preparation", "aftercare"],
+                "required": ["id", "name", "description", "course", "preparation", "aftercare"],
             },
             "sections": {
                 "type": "array",
@@ -308,6 +310,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "reference": {"type": "string", "description": "The code the patient quotes at the clinic."},
+            "procedure": {"type": "string", "description": "The id of the procedure the verdict is for."},
             **_verdict_properties("PatientReason"),
             "result_url": {
                 "type": "string",
@@ -315,7 +318,16 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The patient's own result page (a secret link: give it only to the patient).",
             },
         },
-        "required": ["reference", "status", "reasons", "notes", "rescreen_after", "rules_version", "result_url"],
+        "required": [
+            "reference",
+            "procedure",
+            "status",
+            "reasons",
+            "notes",
+            "rescreen_after",
+            "rules_version",
+            "result_url",
+        ],
     },
     "Finding": object_schema(
         {
@@ -402,7 +414,40 @@ SCHEMAS: dict[str, Any] = {
                             "description": "The reference of the screening it was given on.",
                         },
                         "note": {"type": ["string", "null"]},
-                        "settings": {"type": ["string", "null"]},
+                        "settings": {
+                            "type": ["string", "null"],
+                            "description": "Free text, on sessions recorded before the typed settings below.",
+                        },
+                        "device": {"type": ["string", "null"], "description": "Its id in devices.yaml."},
+                        "handpiece": {"type": ["string", "null"], "description": "Handpiece or filter id."},
+                        "wavelength_nm": {"type": ["integer", "null"]},
+                        "fluence_j_cm2": {"type": ["number", "null"]},
+                        "pulse_ms": {"type": ["number", "null"]},
+                        "spot_mm": {"type": ["number", "null"]},
+                        "passes": {"type": ["integer", "null"]},
+                        "cooling": {"type": ["string", "null"]},
+                        "endpoint": {"type": ["string", "null"]},
+                        "immediate_reaction": {"type": ["string", "null"]},
+                        "outside_protocol": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": [
+                                    "no_range",
+                                    "device",
+                                    "handpiece",
+                                    "wavelength",
+                                    "fluence",
+                                    "pulse",
+                                    "patch_fluence",
+                                ],
+                            },
+                            "description": "The settings outside the clinic's protocol for the patient's skin type.",
+                        },
+                        "override_reason": {
+                            "type": ["string", "null"],
+                            "description": "The practitioner's reason for the settings outside the protocol.",
+                        },
                     }
                 ),
             },

@@ -17,6 +17,20 @@ from ..web.db import get_db
 from .bearer import api_token, bearer_required
 from .blueprint import bp
 
+# A session's typed settings (m044) as the API gives them, None on sessions recorded before them.
+SESSION_SETTING_KEYS = (
+    "device",
+    "handpiece",
+    "wavelength_nm",
+    "fluence_j_cm2",
+    "pulse_ms",
+    "spot_mm",
+    "passes",
+    "cooling",
+    "endpoint",
+    "immediate_reaction",
+)
+
 
 def course_json(progress: dict[str, Any]) -> dict[str, Any] | None:
     """A course with its sessions, as the ``Course`` schema says; None without a course."""
@@ -36,6 +50,9 @@ def course_json(progress: dict[str, Any]) -> dict[str, Any] | None:
                 "screening": s["reference"],
                 "note": s["note"],
                 "settings": s["settings"],
+                **{key: s[key] for key in SESSION_SETTING_KEYS},
+                "outside_protocol": [c for c in (s["outside_protocol"] or "").split(",") if c],
+                "override_reason": s["override_reason"],
             }
             for s in progress["sessions"]
         ],
@@ -74,6 +91,6 @@ def get_patient_record(reference: str) -> ResponseReturnValue:
                 }
                 for s in screenings
             ],
-            "course": course_json(course_progress(db, patient_id)),
+            "course": course_json(course_progress(db, patient_id, screening["procedure"])),
         }
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..core.conditions import ConditionVisitor, fold_condition
 from ..core.model import Condition, RuleSet, Test, pick_text
+from ..web.errors import json_error
 from ..web.i18n import current_language
-from ..web.ruleset import get_ruleset
+from ..web.ruleset import get_rulebook, get_ruleset
 from .blueprint import bp
 from .openapi import openapi_document
 
@@ -56,6 +57,7 @@ def questionnaire_json(ruleset: RuleSet, language: str) -> dict[str, Any]:
         "languages": list(ruleset.languages),
         "rules_version": ruleset.full_version,
         "procedure": {
+            "id": procedure.id,
             "name": pick_text(procedure.name, language),
             "description": pick_text(procedure.description, language),
             "course": pick_text(procedure.course, language),
@@ -81,8 +83,17 @@ def questionnaire_json(ruleset: RuleSet, language: str) -> dict[str, Any]:
 
 @bp.get("/questionnaire")
 def questionnaire() -> ResponseReturnValue:
-    """The questions, the procedure and the rules version, in the Accept-Language language."""
-    response = jsonify(questionnaire_json(get_ruleset(current_app), current_language()))
+    """The questions, the procedure and the rules version, in the Accept-Language language:
+    of ``?procedure=<id>``, else the default procedure."""
+    procedure = request.args.get("procedure")
+    book = get_rulebook()
+    if procedure is not None and procedure not in book.procedures:
+        return json_error(
+            400,
+            "There is no procedure with this id.",
+            {"procedure": [f"must be one of the procedure ids: {', '.join(book.procedures)}"]},
+        )
+    response = jsonify(questionnaire_json(get_ruleset(current_app, procedure), current_language()))
     response.vary.add("Accept-Language")
     return response
 
@@ -90,4 +101,4 @@ def questionnaire() -> ResponseReturnValue:
 @bp.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(get_ruleset(current_app)))
+    return jsonify(openapi_document(get_rulebook()))

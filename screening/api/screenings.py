@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from .. import storage
 from ..core.engine import InvalidAnswers, screen
-from ..core.model import OUTCOMES, pick_text
+from ..core.model import OUTCOMES, RuleSet, pick_text
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import (
     ScreeningFilter,
@@ -39,7 +39,8 @@ from ..web.history import flag_stored_screening
 from ..web.i18n import current_language
 from ..web.limits import api_rate_limit, limiter
 from ..web.links import external_url
-from ..web.ruleset import get_ruleset
+from ..web.procedures import ruleset_of
+from ..web.ruleset import get_rulebook, get_ruleset
 from .bearer import api_token, bearer_required
 from .blueprint import bp
 from .body import parse_patient, read_json_object
@@ -56,7 +57,7 @@ from .idempotency import (
 )
 from .serialize import screening_json
 
-BODY_KEYS = ("answers", "patient", "consent")
+BODY_KEYS = ("answers", "patient", "consent", "procedure")
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
 
@@ -90,15 +91,17 @@ def create_screening() -> ResponseReturnValue:
     body = read_json_object()
     if isinstance(body, Response):
         return body
-    ruleset = get_ruleset(current_app)
     errors: dict[str, list[str]] = {}
     for key in body:
         if key not in BODY_KEYS:
-            errors[key] = ["is not a field of this request (answers, patient, consent)"]
+            errors[key] = ["is not a field of this request (answers, patient, consent, procedure)"]
+    ruleset = body_ruleset(body.get("procedure"), errors)
 
     verdict = None
     answers = body.get("answers")
-    if answers is None:
+    if ruleset is None:
+        pass  # the procedure is named wrongly: its answers cannot be checked
+    elif answers is None:
         errors["answers"] = ["is required: an object of answers keyed by question id"]
     elif not isinstance(answers, dict):
         errors["answers"] = ["must be an object of answers keyed by question id"]
@@ -116,7 +119,7 @@ def create_screening() -> ResponseReturnValue:
     if body.get("consent") is not True:
         errors["consent"] = ["must be true: the patient agrees that the clinic stores their answers"]
 
-    if errors or verdict is None or patient is None:
+    if errors or verdict is None or patient is None or ruleset is None:
         return json_error(400, "The screening has invalid fields; see errors.", errors)
 
     try:
@@ -153,6 +156,7 @@ def create_screening() -> ResponseReturnValue:
             consent_version=consent.consent.version,
             consent=consent,
             token=result_token(retry_key, scope) if retry_key is not None else None,
+            procedure=ruleset.procedure.id,
         )
         # The caller typed the patient's details: a match on them proves nothing, so what the
         # answers contradict in that patient's screenings is for staff alone (the reply is a stranger's).
@@ -166,12 +170,25 @@ def create_screening() -> ResponseReturnValue:
     return _created(saved.columns, saved.token)
 
 
+def body_ruleset(procedure: Any, errors: dict[str, list[str]]) -> RuleSet | None:
+    """The rule set of the body's ``procedure`` (absent or null: the default); None, and the
+    field's error in ``errors``, when it is not one of the rule file's procedure ids."""
+    book = get_rulebook()
+    if procedure is None:
+        return get_ruleset(current_app)
+    if not isinstance(procedure, str) or procedure not in book.procedures:
+        errors["procedure"] = [f"must be one of the procedure ids: {', '.join(book.procedures)}"]
+        return None
+    return book.get(procedure)
+
+
 def _created(screening: Mapping[str, Any], token: str) -> Response:
     """The 201 for a stored screening, built from its stored columns (so a retry gets the same)."""
     language = screening["language"] or current_language()
     response = jsonify(
         {
             "reference": screening["reference"],
+            "procedure": screening["procedure"],
             "status": screening["status"],
             # The caller is anonymous: the patient's texts only, never the clinical notes.
             "reasons": [patient_reason(reason, language) for reason in screening["reasons"]],
@@ -278,6 +295,6 @@ def get_screening_fhir(reference: str) -> ResponseReturnValue:
     audit("screening.view", screening_target(screening["reference"]), {"format": "fhir"}, token=api_token())
     sessions = list_screening_sessions(get_db(), screening["id"])
     bundle = screening_bundle(
-        screening, get_ruleset(current_app), current_language(), fhir_urls(), now_instant(), sessions
+        screening, ruleset_of(screening), current_language(), fhir_urls(), now_instant(), sessions
     )
     return fhir_json_response(bundle)

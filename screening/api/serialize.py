@@ -45,6 +45,7 @@ def screening_json(row: Mapping[str, Any], language: str) -> dict[str, Any]:
     birth_key = get_ruleset().role_question("birth_date") or "birth_date"
     return {
         "reference": row["reference"],
+        "procedure": row["procedure"],
         "created_at": row["created_at"],
         "source": row.get("source"),
         "language": row.get("language"),

@@ -11,7 +11,8 @@ from typing import Any
 
 from .dates import years_before
 from .matchers import compiled_rules
-from .model import NONE_OPTION, Answers, Question, RuleSet
+from .model import NONE_OPTION, UNSURE, Answers, Question, RuleSet
+from .scores import apply_scores
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Every date answer must be after this day.
@@ -29,6 +30,7 @@ MESSAGES = {
     "too_old": "is more than {years} years ago: please check the year",
     "before_birth": "cannot be before {birth}, the date of birth",
     "none_and_others": '"{none}" cannot be ticked together with other options',
+    "unsure_and_others": '"{unsure}" cannot be ticked together with other options',
     "not_a_list": "must be a list of options",
 }
 
@@ -78,6 +80,10 @@ def _parse_answer(question: Question, value: Any, today: dt.date, problems: list
             return None
         if NONE_OPTION in allowed and NONE_OPTION in values and len(set(values)) > 1:
             problems.append(AnswerError(question.id, "none_and_others", {"none": NONE_OPTION}))
+            return None
+        # "Not sure" of one option is not sure of the list: ticked with another, the answer says two things.
+        if UNSURE in allowed and UNSURE in values and len(set(values)) > 1:
+            problems.append(AnswerError(question.id, "unsure_and_others", {"unsure": UNSURE}))
             return None
         # Keep the questionnaire's order and drop repeats.
         return [o.value for o in question.options if o.value in values]
@@ -170,6 +176,9 @@ def clean_answers(ruleset: RuleSet, raw: Mapping[str, Any], today: dt.date, *, p
     _check_dates_are_plausible(ruleset, answers, today, problems)
     if problems:
         raise InvalidAnswers(problems)
+    # A computed question's "not sure" becomes the band its complete score gives: rules read
+    # it like an answered one (an item missing or "not sure" leaves it, for review).
+    apply_scores(ruleset.scores, ruleset.question_by_id, answers)
     return answers
 
 

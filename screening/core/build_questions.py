@@ -20,20 +20,33 @@ def _build_options(value: Any, line: int, check: Checker, what: str) -> tuple[Op
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         entry_line = check.line_of(entries, index)
+        score: int | None = None
         if isinstance(entry, (str, int)):
             entry_value, label = str(entry), {lang: str(entry) for lang in check.languages}
         elif isinstance(entry, LineDict) and "value" in entry:
-            check.unknown_keys(entry, ("value", "label"), f"{what} option")
+            check.unknown_keys(entry, ("value", "label", "score"), f"{what} option")
             entry_value = str(entry["value"])
             label = check.text(entry, "label", f"{what} option '{entry_value}'") or {}
+            score = _build_score(entry, check, f"{what} option '{entry_value}'")
         else:
             check.problem(entry_line, f"{what} option must be a value or {{value: ..., label: ...}}")
             continue
         if entry_value in seen:
             check.problem(entry_line, f"{what} has the option '{entry_value}' twice")
         seen.add(entry_value)
-        options.append(Option(value=entry_value, label=label))
+        options.append(Option(value=entry_value, label=label, score=score))
     return tuple(options)
+
+
+def _build_score(entry: LineDict, check: Checker, what: str) -> int | None:
+    """An option's ``score:`` (its points in a scored self-assessment), a whole number from 0."""
+    score = entry.get("score")
+    if score is None:
+        return None
+    if isinstance(score, bool) or not isinstance(score, int) or score < 0:
+        check.problem(check.line_of(entry, "score"), f"{what}: score must be a whole number from 0")
+        return None
+    return score
 
 
 def build_option_sets(data: LineDict, check: Checker) -> dict[str, tuple[Option, ...]]:

@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 from .answers import EARLIEST_DATE, MAX_AGE_YEARS, AnswerError, InvalidAnswers, clean_answers, visible_questions
 from .dates import add_months, age_on, shift_date, years_before
 from .matchers import Matcher, compile_condition, compiled_rules
-from .model import Answers, Rescreen, RuleSet, pick_text
+from .model import Answers, Rescreen, RuleBook, RuleSet, pick_text
+from .scores import ScoreItem, ScoreResult
+from .scores import compute_scores as _compute_scores
 
 __all__ = [
     "EARLIEST_DATE",
@@ -26,14 +28,18 @@ __all__ = [
     "InvalidAnswers",
     "Matcher",
     "Reason",
+    "ScoreItem",
+    "ScoreResult",
     "Verdict",
     "add_months",
     "age_on",
     "answers_to_json",
     "clean_answers",
     "compile_condition",
+    "compute_scores",
     "evaluate",
     "screen",
+    "screen_each",
     "shift_date",
     "visible_questions",
     "years_before",
@@ -159,6 +165,27 @@ def evaluate(ruleset: RuleSet, answers: Answers, today: dt.date) -> Verdict:
 def screen(ruleset: RuleSet, raw_answers: Mapping[str, Any], today: dt.date) -> Verdict:
     """Validate ``raw_answers`` and evaluate them; raise ``InvalidAnswers``."""
     return evaluate(ruleset, clean_answers(ruleset, raw_answers, today), today)
+
+
+def screen_each(
+    book: RuleBook, procedures: list[str], raw_answers: Mapping[str, Any], today: dt.date
+) -> dict[str, Verdict]:
+    """One questionnaire answered for several procedures: the answers are checked against
+    their combined questionnaire (``InvalidAnswers`` names every bad field), then each
+    procedure is screened on the answers to the questions it asks; raise ``UnknownProcedure``."""
+    clean_answers(book.combined(procedures), raw_answers, today)
+    verdicts = {}
+    for procedure in dict.fromkeys(procedures):
+        ruleset = book.get(procedure)
+        own = {key: value for key, value in raw_answers.items() if key in ruleset.question_by_id}
+        verdicts[procedure] = screen(ruleset, own, today)
+    return verdicts
+
+
+def compute_scores(ruleset: RuleSet, answers: Mapping[str, Any]) -> list[ScoreResult]:
+    """How each computed question of ``ruleset`` came about from these answers (raw or cleaned):
+    the total, the value it gives and each item's answer and points, for staff."""
+    return _compute_scores(ruleset.scores, ruleset.question_by_id, answers)
 
 
 def answers_to_json(answers: Answers) -> dict[str, Any]:

@@ -186,8 +186,8 @@ def _digest(lines: list[str]) -> str:
 
 def rules_fingerprint(ruleset: RuleSet) -> str:
     """A digest of what the rules decide: questions, options, follow-ups, what a returning
-    patient is offered again (carry_over, time_sensitive, lifelong), conditions, outcomes
-    and waiting periods (not texts, comments or layout)."""
+    patient is offered again (carry_over, time_sensitive, lifelong), conditions, outcomes,
+    waiting periods and computed answers (not texts, comments or layout)."""
     lines = [
         f"q {q.id} {q.type} {q.required} {sorted(q.option_values)} {describe_condition(q.show_if) if q.show_if else ''}"
         # A carried answer is an answer the patient is not asked afresh: a change of these
@@ -200,6 +200,12 @@ def rules_fingerprint(ruleset: RuleSet) -> str:
     lines += [
         f"r {r.id} {r.outcome} {describe_condition(r.condition)} {r.rescreen.describe() if r.rescreen else ''}"
         for r in ruleset.rules
+    ]
+    # A computed answer is decided by its items' points and the bands.
+    lines += [
+        f"s {s.id} {s.computes} {s.when} {[(b.max, b.value) for b in s.bands]} "
+        f"{[(q, [(o.value, o.score) for o in ruleset.question_by_id[q].options]) for q in s.items]}"
+        for s in ruleset.scores
     ]
     return _digest(lines)
 

@@ -17,7 +17,7 @@ from .answers import clean_answers
 from .conditions import describe_condition
 from .dates import shift_date, years_before
 from .examples import review_warnings
-from .model import NONE_OPTION, Answers, Condition, Question, RuleSet, Test, TextSource
+from .model import NONE_OPTION, UNSURE, Answers, Condition, Question, RuleSet, Test, TextSource
 
 DAY = dt.timedelta(days=1)
 
@@ -65,8 +65,10 @@ def _contradiction(condition: Condition, ruleset: RuleSet, allowed: dict[str, se
         if not allowed[question.id]:
             return f"it needs {question.id} to be {_quoted(before)} and also {_quoted(test.values)}"
     for question_id, groups in ticked.items():
-        if frozenset({NONE_OPTION}) in groups and any(NONE_OPTION not in g for g in groups):
-            return f'it needs "{NONE_OPTION}" ticked on {question_id} together with another option'
+        # Each is ticked alone (core.answers): a condition needing it and another option never holds.
+        for alone in (NONE_OPTION, UNSURE):
+            if frozenset({alone}) in groups and any(alone not in g for g in groups):
+                return f'it needs "{alone}" ticked on {question_id} together with another option'
     for test in condition.tests:
         reason = _hidden(by_id[test.question], ruleset, allowed)
         if reason:
@@ -133,9 +135,11 @@ def _read_values(ruleset: RuleSet) -> dict[str, set[str]]:
 
 def _unread_questions(ruleset: RuleSet) -> Iterator[RuleWarning]:
     read = _read_values(ruleset)
+    # A score's items are read by the score: their total gives the computed answer.
+    scored = {question_id for score in ruleset.scores for question_id in score.items}
     for question in ruleset.questions:
         # A question with a role is read by code (ages, the treatment goals).
-        if question.id not in read and question.role is None:
+        if question.id not in read and question.role is None and question.id not in scored:
             yield RuleWarning(question.line, f"question '{question.id}' is read by no rule and no show_if")
 
 

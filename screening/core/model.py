@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -42,11 +42,21 @@ NONE_OPTION = "none"
 ROLES = {
     "birth_date": "date",  # ages, the patient's date of birth in exports and FHIR
     "treatment_goals": "multi",  # what the patient hopes to improve, shown to staff
+    "skin_type": "choice",  # the Fitzpatrick skin type: protocol ranges, test patches
 }
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Answers by question id, in canonical form (dates as ``datetime.date``).
 Answers = dict[str, Any]
+
+
+class UnknownProcedure(LookupError):
+    """A procedure id that the rule file does not declare."""
+
+    def __init__(self, procedure: str, known: tuple[str, ...]):
+        self.procedure = procedure
+        self.known = known
+        super().__init__(f"unknown procedure {procedure!r}; the rule file declares: {', '.join(known)}")
 
 
 class RuleFileError(Exception):
@@ -104,6 +114,8 @@ class Option:
 
     value: str
     label: Mapping[str, str]
+    # The points of this answer in a scored self-assessment (``score:``), None elsewhere.
+    score: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +244,63 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Band:
+    """One band of a score: a total up to ``max`` (None: any higher total) gives ``value``."""
+
+    max: int | None
+    value: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """``scores:`` of the rule file: a question whose "unsure" answer (``when``) is computed
+    from a scored set of follow-up questions, their total giving ``value`` by ``bands``."""
+
+    id: str
+    computes: str
+    when: str
+    items: tuple[str, ...]
+    bands: tuple[Band, ...]
+    source: str
+    line: int
+
+    def band_value(self, total: int) -> str:
+        """The value the ``total`` gives (the bands run upwards; the last one takes the rest)."""
+        for band in self.bands:
+            if band.max is None or total <= band.max:
+                return band.value
+        return self.bands[-1].value
+
+
+@dataclass(frozen=True)
+class PatchRule:
+    """One entry of a procedure's ``patch_test:``: when ``condition`` holds (None: always), a test
+    patch must be read ``readout_hours`` after it is fired and a clear read-out stays valid
+    for ``valid_days``."""
+
+    condition: Condition | None
+    readout_hours: int
+    valid_days: int
+    source: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PatchRequirement:
+    """The test patch a patient needs before a course's first session (``core.patch``)."""
+
+    readout_hours: int  # the earliest read-out after the patch is fired
+    valid_days: int  # how long a clear read-out counts, from the day it was read
+    source: str
+    line: int  # the ``patch_test`` entry's line in the rule file
+
+    @property
+    def readout(self) -> dt.timedelta:
+        """The read-out delay as a time span."""
+        return dt.timedelta(hours=self.readout_hours)
+
+
+@dataclass(frozen=True)
 class Procedure:
     """What the patient is being screened for."""
 
@@ -243,6 +312,10 @@ class Procedure:
     # A course's default plan (``planned_sessions:``, ``interval_weeks:``).
     planned_sessions: int = 6
     interval_weeks: int = 4
+    # The procedure's id in the rule file (``procedures: - id:``).
+    id: str = ""
+    # Test patches the procedure requires, first match wins (``patch_test:``).
+    patch_test: tuple[PatchRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,7 +360,7 @@ class ExamplesReview:
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A validated rule file."""
+    """One procedure of a validated rule file: its questions (those it asks), rules and examples."""
 
     path: str
     version: str
@@ -307,6 +380,8 @@ class RuleSet:
     recheck_review: RecheckReview | None = None
     # Every text as written, for ``lint``'s check of numbers that differ from the periods.
     texts: tuple[TextSource, ...] = field(default=(), repr=False, compare=False)
+    # The computed questions of the questionnaire (``scores:``) whose question this procedure asks.
+    scores: tuple[Score, ...] = ()
 
     def role_question(self, role: str) -> str | None:
         """The id of the question that plays ``role`` (see ``ROLES``), if any."""
@@ -321,6 +396,70 @@ class RuleSet:
     def full_version(self) -> str:
         """The version plus the first 12 hex digits of the file's SHA-256."""
         return f"{self.version}+{self.digest[:12]}"
+
+
+@dataclass(frozen=True, eq=False)
+class RuleBook:
+    """The whole rule file: every procedure's ``RuleSet``, in file order, and the default one."""
+
+    path: str
+    version: str
+    digest: str
+    languages: tuple[str, ...]
+    procedures: Mapping[str, RuleSet]
+    default: str
+    # Every question and section of the file, in file order (each procedure asks some of them).
+    questions: tuple[Question, ...] = ()
+    sections: tuple[Section, ...] = ()
+    # The questionnaires of several procedures answered at once, built once per choice.
+    _combined: dict[tuple[str, ...], RuleSet] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def full_version(self) -> str:
+        """The version plus the first 12 hex digits of the file's SHA-256."""
+        return f"{self.version}+{self.digest[:12]}"
+
+    def get(self, procedure: str | None = None) -> RuleSet:
+        """The procedure's rule set (the default's for None); raise ``UnknownProcedure``."""
+        key = self.default if procedure is None else procedure
+        if key not in self.procedures:
+            raise UnknownProcedure(key, tuple(self.procedures))
+        return self.procedures[key]
+
+    def combined(self, ids: tuple[str, ...] | list[str]) -> RuleSet:
+        """One questionnaire for a patient who chooses the procedures ``ids``: the union of their
+        questions and scores, in file order, with no rules (each procedure is evaluated on the
+        answers cleaned for it: ``engine.screen_each``); raise ``UnknownProcedure``."""
+        chosen = tuple(dict.fromkeys(ids))
+        parts = [self.get(procedure) for procedure in chosen]
+        if not parts:
+            raise UnknownProcedure("", tuple(self.procedures))
+        if len(parts) == 1:
+            return parts[0]
+        cached = self._combined.get(chosen)
+        if cached is not None:
+            return cached
+        wanted = {q.id for part in parts for q in part.questions}
+        questions = tuple(q for q in self.questions if q.id in wanted)
+        section_ids = {q.section for q in questions}
+        scores = tuple({s.id: s for part in parts for s in part.scores}.values())
+        roles: dict[str, str] = {}
+        for part in parts:
+            roles.update(part.roles)
+        combined = replace(
+            parts[0],
+            sections=tuple(section for section in self.sections if section.id in section_ids),
+            questions=questions,
+            rules=(),
+            question_by_id={q.id: q for q in questions},
+            roles=roles,
+            examples=(),
+            examples_review=None,
+            examples_line=0,
+            scores=scores,
+        )
+        self._combined[chosen] = combined
+        return combined
 
 
 def pick_text(text: Mapping[str, str] | None, language: str) -> str:

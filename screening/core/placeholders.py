@@ -195,10 +195,12 @@ def _owned(data: LineDict) -> Iterator[tuple[Any, int, tuple[str, str]]]:
             yield data[key], data.key_lines.get(key, data.line), ("", "")
 
 
-def render_placeholders(data: LineDict, check: Checker) -> tuple[TextSource, ...]:
+def render_placeholders(data: LineDict, check: Checker, periods_from: LineDict | None = None) -> tuple[TextSource, ...]:
     """Render every text's placeholders in place in ``data`` (problems with the text's line);
-    return each text as written, with its owner, for ``lint``."""
-    periods = _raw_periods(data)
+    return each text as written, with its owner, for ``lint``. ``{period:rule_id}`` names a
+    rule listed under ``periods_from["rules"]`` (``data``'s own rules when None): the shared
+    questionnaire names the default procedure's rules, a procedure its own."""
+    periods = _raw_periods(data if periods_from is None else periods_from)
     sources = []
     for part, part_line, (kind, owner_id) in _owned(data):
         for parent, key, line, language in _texts(part, part_line, check.languages):

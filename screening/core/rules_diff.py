@@ -15,7 +15,8 @@ from typing import Any
 from .answers import InvalidAnswers
 from .conditions import describe_condition
 from .engine import Verdict, screen
-from .model import Question, Rescreen, Rule, RuleSet
+from .examples import run_examples
+from .model import Question, Rescreen, Rule, RuleBook, RuleSet, UnknownProcedure, pick_text
 
 # Changes whose line is in the old file.
 _REMOVED = ("rule_removed", "question_removed")
@@ -232,3 +233,137 @@ def report_json(
             ],
         }
     return data
+
+
+@dataclass(frozen=True)
+class AdverseSession:
+    """A past session with an adverse event, and the screening it was given on."""
+
+    session_id: int
+    screening: StoredScreening
+
+
+# The verdicts that would have kept a patient from the session.
+_STOPPING = frozenset({"deferred", "review", "ineligible"})
+
+
+def stopped_adverse_sessions(ruleset: RuleSet, sessions: Iterable[AdverseSession]) -> tuple[int, list[str]]:
+    """How many past sessions with an adverse event there are, and the references of the screenings
+    behind those whose patient ``ruleset`` would have deferred, sent to review or found ineligible
+    (each screening re-evaluated on its own day; nothing is stored)."""
+    count, stopped = 0, []
+    for session in sorted(sessions, key=lambda s: (s.screening.day, s.session_id)):
+        count += 1
+        verdict = _verdict(ruleset, session.screening)
+        if verdict is not None and verdict.status in _STOPPING:
+            stopped.append(session.screening.reference)
+    return count, stopped
+
+
+# --- Per procedure ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProcedureDiff:
+    """One procedure of two rule files compared: in both, or only in one (added or removed);
+    the replay and the adverse-event count are filled in by the caller that has the database."""
+
+    id: str
+    name: str  # in the file's first language
+    old: RuleSet | None
+    new: RuleSet | None
+    changes: list[Change] = field(default_factory=list)
+    old_failing: list[str] = field(default_factory=list)  # the old file's failing examples of it
+    new_failing: list[str] = field(default_factory=list)
+    replay: Replay | None = None
+    # How many past sessions of it had an adverse event, and the references the new rules would stop.
+    adverse: tuple[int, list[str]] | None = None
+
+    @property
+    def state(self) -> str:
+        """ "added", "removed" or "compared"."""
+        if self.old is None:
+            return "added"
+        return "removed" if self.new is None else "compared"
+
+
+def diff_rulebooks(old: RuleBook, new: RuleBook, procedure: str | None = None) -> list[ProcedureDiff]:
+    """Each procedure of the two files compared, in the new file's order, then those removed
+    (only ``procedure`` when given; raise ``UnknownProcedure`` when neither file declares it)."""
+    ids = list(dict.fromkeys([*new.procedures, *old.procedures]))
+    if procedure is not None:
+        if procedure not in ids:
+            raise UnknownProcedure(procedure, tuple(ids))
+        ids = [procedure]
+    diffs = []
+    for pid in ids:
+        before, after = old.procedures.get(pid), new.procedures.get(pid)
+        shown = after or before
+        assert shown is not None  # every id comes from one of the two files
+        diffs.append(
+            ProcedureDiff(
+                pid,
+                pick_text(shown.procedure.name, shown.languages[0]),
+                before,
+                after,
+                diff_rulesets(before, after) if before and after else [],
+                run_examples(before) if before else [],
+                run_examples(after) if after else [],
+            )
+        )
+    return diffs
+
+
+def _adverse_line(adverse: tuple[int, list[str]]) -> str:
+    count, stopped = adverse
+    return (
+        f"Sessions with an adverse event (all recorded): {count}; the new rules would have deferred,"
+        f" sent to review or refused the patient of {len(stopped)}{': ' if stopped else '.'}{', '.join(stopped)}"
+    )
+
+
+def book_report_lines(old: RuleBook, new: RuleBook, diffs: Sequence[ProcedureDiff], days: int | None) -> list[str]:
+    """The report of ``diff_rulebooks`` in words, a block per procedure under its id and name."""
+    lines = [f"Rules: {old.path} ({old.full_version}) → {new.path} ({new.full_version})"]
+    for diff in diffs:
+        heading = f"Procedure {diff.id} ({diff.name})"
+        if diff.new is None:
+            lines.append(f"{heading}: removed (only in {old.path}).")
+        elif diff.old is None:
+            lines.append(f"{heading}: added in {new.path}, {len(diff.new.rules)} rule(s).")
+            # Its failing examples, as a compared procedure lists them (after the header and count).
+            lines += report_lines(diff.new, diff.new, [], None, None, failing=diff.new_failing)[2:]
+        else:
+            lines.append(f"{heading}:")
+            failing = [*diff.old_failing, *diff.new_failing]
+            lines += report_lines(diff.old, diff.new, diff.changes, diff.replay, days, failing=failing)[1:]
+            if diff.adverse is not None:
+                lines.append(_adverse_line(diff.adverse))
+    return lines
+
+
+def book_report_json(old: RuleBook, new: RuleBook, diffs: Sequence[ProcedureDiff], days: int | None) -> dict[str, Any]:
+    """The report of ``diff_rulebooks`` for tools (``diff-rules --format json``): a part per procedure."""
+    parts = []
+    for diff in diffs:
+        part: dict[str, Any] = {"id": diff.id, "name": diff.name, "state": diff.state}
+        failing = [*diff.old_failing, *diff.new_failing]
+        if diff.old is not None and diff.new is not None:
+            report = report_json(diff.old, diff.new, diff.changes, diff.replay, days, failing=failing)
+            part.update({key: value for key, value in report.items() if key not in ("old", "new")})
+            if diff.adverse is not None:
+                part["replay"]["adverse_events"] = {
+                    "sessions": diff.adverse[0],
+                    "stopped": len(diff.adverse[1]),
+                    "references": diff.adverse[1],
+                }
+        else:
+            part["changes"] = []
+            if failing:
+                part["failing_examples"] = failing
+        parts.append(part)
+    return {
+        "old": {"path": old.path, "version": old.full_version},
+        "new": {"path": new.path, "version": new.full_version},
+        "procedures": parts,
+    }

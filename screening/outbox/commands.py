@@ -12,6 +12,7 @@ from .. import storage
 from ..web.db import get_db, screening_day
 from .compose import mail_enabled, queue_reminder
 from .sender import deliver_due
+from .session_mail import queue_check_ins, queue_pre_session_checks
 
 
 @click.command("send-mail")
@@ -41,7 +42,9 @@ def send_mail_command() -> None:
 @click.option("--dry-run", is_flag=True, help="List the reminders that are due without queueing them.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="The day to count from (default: the clinic's today).")
 def send_reminders_command(dry_run: bool, today: dt.datetime | None) -> None:
-    """Queue a reminder to each deferred patient who asked for one and whose re-screen date has come.
+    """Queue a reminder to each deferred patient who asked for one and whose re-screen date has come,
+    the pre-session check of each planned session ``PRE_SESSION_CHECK_DAYS`` ahead and the
+    check-in of each session given ``CHECK_IN_HOURS`` ago.
 
     Each patient is reminded once: a second run the same day queues nothing.
     """
@@ -65,5 +68,12 @@ def send_reminders_command(dry_run: bool, today: dt.datetime | None) -> None:
             if storage.mark_reminded(db, [screening_id]) and queue_reminder(db, screening, notice["base_url"]):
                 queued += 1
         click.echo(f"{screening['reference']}: reminder queued")
+    # Around each course session: the check before a planned one, the check-in after one given.
+    session_lines = [
+        *queue_pre_session_checks(db, dt.date.fromisoformat(day), dry_run=dry_run),
+        *queue_check_ins(db, dt.date.fromisoformat(day), dry_run=dry_run),
+    ]
+    for line in session_lines:
+        click.echo(line)
     if not dry_run:
         click.echo(f"{queued} reminder(s) queued; `send-mail` (or the background sender) delivers them.")

@@ -40,6 +40,7 @@ ANSWER_MESSAGES = {
     "too_old": _l("Please check the year: this date is more than 110 years ago."),
     "before_birth": _l("This date is before your date of birth: please check both dates."),
     "none_and_others": _l("You ticked “None of these” and another answer: please check your answers."),
+    "unsure_and_others": _l("You ticked “I'm not sure” and another answer: please check your answers."),
     "not_a_list": _l("Please tick the answers offered."),
     "unknown_question": _l("This is not a question of the questionnaire."),
 }
@@ -174,14 +175,29 @@ def _question_field(question: Question, language: str) -> Field:
     return RadioField(label, description=description, choices=choices, validate_choice=False, validators=[Optional()])
 
 
-# Keyed by the rule file's digest: a changed file gets its own class.
-_form_classes: dict[tuple[str, str], type[ScreeningFormBase]] = {}
+# Keyed by the rule file's digest (a changed file gets its own class) and the questions asked:
+# each procedure, and several chosen together, ask their own (``RuleBook.combined``).
+_form_classes: dict[tuple[str, str, tuple[str, ...]], type[ScreeningFormBase]] = {}
 
 
 def screening_form_class(ruleset: RuleSet, language: str) -> type[ScreeningFormBase]:
     """The form class for this rule set and language, built once."""
-    key = (ruleset.digest, language)
+    key = (ruleset.digest, language, tuple(ruleset.question_by_id))
     if key not in _form_classes:
         fields = {q.id: _question_field(q, language) for q in ruleset.questions}
         _form_classes[key] = type("ScreeningForm", (ScreeningFormBase,), fields)
     return _form_classes[key]
+
+
+# Keyed like ``_form_classes``, with the questions asked.
+_part_classes: dict[tuple[str, str, tuple[str, ...]], type[FlaskForm]] = {}
+
+
+def questions_form_class(ruleset: RuleSet, language: str, question_ids: tuple[str, ...]) -> type[FlaskForm]:
+    """A form of only these questions (and its CSRF token), as the questionnaire asks them: the
+    pre-session check's part of the questionnaire."""
+    key = (ruleset.digest, language, question_ids)
+    if key not in _part_classes:
+        fields = {q.id: _question_field(q, language) for q in ruleset.questions if q.id in question_ids}
+        _part_classes[key] = type("QuestionsForm", (FlaskForm,), fields)
+    return _part_classes[key]

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -30,7 +30,7 @@ from ..web.course import course_progress
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
-from ..web.ruleset import get_ruleset
+from ..web.procedures import ruleset_of
 from .forms import ScreeningFormBase, screening_form_class
 from .notices import effective_status
 from .views import CONFIRM_PREFIX, bp, questionnaire_html, store_submission
@@ -176,9 +176,10 @@ class _Carried:
                 field.description = f"{field.description} {hint}" if field.description else hint
 
 
-def _page(form: ScreeningFormBase, token: str, carried: _Carried) -> str:
+def _page(form: ScreeningFormBase, token: str, carried: _Carried, ruleset: RuleSet) -> str:
     return questionnaire_html(
         form,
+        ruleset=ruleset,
         notice=_(
             "Welcome back. Answers that usually stay the same are filled in from your last screening: "
             "check them, change any that are no longer right, and tick “Still true” under each section. "
@@ -225,7 +226,7 @@ def again(token: str) -> ResponseReturnValue:
     if not offer["open"]:
         # Before the deferral's date, or after an "ineligible": why, and the clinic; never the form.
         return render_template("patient/again_closed.html", screening=source, token=token, **offer), 403
-    ruleset = get_ruleset(current_app)
+    ruleset = ruleset_of(source)  # the next screening is for the same procedure
     carried = carried_answers(ruleset.questions, source["answers"])
     sections = carried_sections(ruleset, carried)
     form_class = screening_form_class(ruleset, current_language())
@@ -236,7 +237,7 @@ def again(token: str) -> ResponseReturnValue:
             "phone": source["contact_phone"] or "",
         }
         form = form_class(formdata=None, data={**carried, **details})
-        return _page(form, token, _Carried(carried, sections, set()))
+        return _page(form, token, _Carried(carried, sections, set()), ruleset)
     form = form_class()
     page = _Carried(carried, sections, {s for s in sections if request.form.get(CONFIRM_PREFIX + s)})
     prefilled = prefilled_answers(request.form, sections)
@@ -248,10 +249,10 @@ def again(token: str) -> ResponseReturnValue:
         verdict = screen(ruleset, raw, screening_day())
     except InvalidAnswers as error:
         page.reshow(form, ruleset, prefilled, dropped, taken, error)
-        return _page(form, token, page), 400
+        return _page(form, token, page, ruleset), 400
     if not details_ok:
         page.reshow(form, ruleset, prefilled, dropped, taken, None)
-        return _page(form, token, page), 400
+        return _page(form, token, page, ruleset), 400
     return store_submission(form, verdict, source=source)  # came through their own link: proves the record
 
 
@@ -264,7 +265,7 @@ def course_for_patient(screening: ScreeningRecord) -> dict[str, Any] | None:
     """
     if not link_is_proven(screening):
         return None
-    progress = course_progress(get_db(), screening.get("patient_id"))
+    progress = course_progress(get_db(), screening.get("patient_id"), screening["procedure"])
     if progress["course"] is None:
         return None
     return {"given": len(progress["sessions"]), "planned": progress["course"]["planned_sessions"], **progress}

@@ -13,12 +13,21 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from ..core.conditions import simple_trigger
-from ..core.engine import InvalidAnswers, Verdict, screen
+from ..core.engine import InvalidAnswers, Verdict, screen, screen_each
 from ..core.facts import current_rescreen_after
 from ..core.history import review_verdict
-from ..core.model import UNSURE, RuleSet, Section, pick_text
+from ..core.model import UNSURE, RuleSet, Section, UnknownProcedure, pick_text
 from ..outbox import queue_screening_created, wake_sender
-from ..storage import ScreeningRecord, get_screening_by_token, is_storage_fault, save_screening, write_transaction
+from ..storage import (
+    SavedScreening,
+    ScreeningRecord,
+    get_screening_by_token,
+    is_storage_fault,
+    list_submission_screenings,
+    new_submission,
+    save_screening,
+    write_transaction,
+)
 from ..web.clinic import get_clinic
 from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
@@ -26,10 +35,12 @@ from ..web.history import flag_stored_screening, proven_findings, record_finding
 from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
 from ..web.kiosk import current_device, is_kiosk, remember_result, start_fresh
 from ..web.limits import form_rate_limit, limiter
+from ..web.patch_test import patient_patch
+from ..web.procedures import PROCEDURE_FIELD, chosen_procedures, ruleset_of
 from ..web.redirects import has_control_characters, local_path
-from ..web.ruleset import get_ruleset
+from ..web.ruleset import get_rulebook, get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
-from .notices import notice_context
+from .notices import effective_status, notice_context
 
 bp = Blueprint("patient", __name__)
 
@@ -39,29 +50,76 @@ CONFIRM_PREFIX = "confirm_"
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """The procedure in a few lines and the way in."""
+    """The procedure (or the procedures to choose from) in a few lines and the way in; a booking
+    link's ``?procedure=<id>`` ticks its treatment."""
     if is_kiosk():
         start_fresh()  # the next patient at the reception tablet
-    return render_template("patient/index.html", ruleset=get_ruleset(current_app))
+    named = request.args.getlist(PROCEDURE_FIELD)
+    try:
+        chosen = chosen_procedures(named) if named else ()
+    except UnknownProcedure as error:
+        return start_page(unknown=error.procedure), 404
+    return start_page(chosen)
+
+
+def start_page(chosen: tuple[str, ...] = (), unknown: str | None = None) -> str:
+    """The start page with ``chosen`` ticked (the default alone when none is), and why a named
+    treatment was not found (``unknown``)."""
+    book = get_rulebook()
+    return render_template(
+        "patient/index.html",
+        ruleset=get_ruleset(current_app),
+        procedures=list(book.procedures.values()),
+        chosen=chosen or (book.default,),
+        unknown=unknown,
+    )
+
+
+def request_procedures() -> tuple[str, ...]:
+    """The procedures this request's questionnaire is for (form fields on a POST, else the query);
+    the default alone when none is named. Raise ``UnknownProcedure``."""
+    source = request.form if request.method == "POST" else request.args
+    return chosen_procedures(source.getlist(PROCEDURE_FIELD))
+
+
+def questionnaire_ruleset(procedures: tuple[str, ...] | None = None) -> RuleSet:
+    """The questionnaire of the chosen procedures: one procedure's questions, or the union of several."""
+    if procedures is None:
+        try:
+            procedures = request_procedures()
+        except UnknownProcedure:
+            procedures = ()  # the view refused it already; a language switch falls back to the default
+    if not procedures:
+        return get_ruleset(current_app)
+    return get_rulebook().combined(procedures)
 
 
 def _new_form() -> ScreeningFormBase:
-    return screening_form_class(get_ruleset(current_app), current_language())()
+    return screening_form_class(questionnaire_ruleset(), current_language())()
 
 
 def questionnaire_html(
     form: ScreeningFormBase,
     notice: str | None = None,
     section_errors: Mapping[str, str] | None = None,
+    ruleset: RuleSet | None = None,
     **context: Any,
 ) -> str:
     """The questionnaire page, with any errors listed at the top (``section_errors``: one per section id,
     listed after its questions; ``context``: more for the template)."""
-    ruleset = get_ruleset(current_app)
+    book = get_rulebook()
+    if ruleset is None:
+        ruleset = questionnaire_ruleset()
+        procedures = _procedures_or_default()
+    else:
+        procedures = (ruleset.procedure.id,)  # a returning patient's: the procedure of their last screening
     return render_template(
         "patient/questionnaire.html",
         form=form,
         ruleset=ruleset,
+        # Carried in the form: only when not the default alone, so that page stays as it was.
+        procedure_ids=() if procedures == (book.default,) else procedures,
+        procedure_titles=[book.get(p).procedure.name for p in procedures],
         error_list=_error_list(form, ruleset, section_errors or {}),
         section_errors=section_errors or {},
         notice=notice,
@@ -69,6 +127,13 @@ def questionnaire_html(
         today_iso=screening_day().isoformat(),
         **context,
     )
+
+
+def _procedures_or_default() -> tuple[str, ...]:
+    try:
+        return request_procedures()
+    except UnknownProcedure:
+        return (get_rulebook().default,)
 
 
 def render_questionnaire(form: ScreeningFormBase, status: int = 200, notice: str | None = None) -> ResponseReturnValue:
@@ -107,7 +172,12 @@ def blank_questionnaire() -> str:
 @bp.route("/screening", methods=["GET", "POST"])
 @limiter.limit(form_rate_limit, methods=["POST"])
 def questionnaire() -> ResponseReturnValue:
-    """Show the questionnaire; on a valid answer set, store it and show the result."""
+    """Show the questionnaire of the chosen procedures; on a valid answer set, screen each
+    procedure on it, store one screening per procedure and show the result."""
+    try:
+        procedures = request_procedures()
+    except UnknownProcedure as error:
+        return start_page(unknown=error.procedure), 404
     if request.method == "GET":
         if is_kiosk():
             # A fresh form and session for each patient; the shared page has no data-kiosk.
@@ -121,24 +191,31 @@ def questionnaire() -> ResponseReturnValue:
     if switch is not None:
         return _switch_language(switch)
     form = _new_form()
-    ruleset = get_ruleset(current_app)
+    ruleset = questionnaire_ruleset(procedures)
     details_ok = form.validate()
     try:
-        verdict = screen(ruleset, form.raw_answers(ruleset), screening_day())
+        raw, today = form.raw_answers(ruleset), screening_day()
+        if len(procedures) == 1:  # one procedure: its questionnaire is its rule set
+            verdicts = {procedures[0]: screen(ruleset, raw, today)}
+        else:
+            verdicts = screen_each(get_rulebook(), list(procedures), raw, today)
     except InvalidAnswers as error:
         form.add_answer_errors(error)
         return render_questionnaire(form, 400)
     if not details_ok:
         return render_questionnaire(form, 400)
-    return store_submission(form, verdict)
+    return store_submission(form, verdicts)
 
 
 def store_submission(
-    form: ScreeningFormBase, verdict: Verdict, source: ScreeningRecord | None = None
+    form: ScreeningFormBase, verdicts: Mapping[str, Verdict] | Verdict, source: ScreeningRecord | None = None
 ) -> ResponseReturnValue:
     """Store a valid questionnaire (first or returning) with its signed consent and the
     messages it sets off, then send the patient to their result.
 
+    ``verdicts``: each chosen procedure's verdict on the answers (a lone verdict: the
+    procedure of ``source``, else the default's); several are stored as one screening per
+    procedure sharing one ``submission``, and the result page shows each.
     ``source``: the screening whose result link a returning patient came through, whose
     patient record the new screening joins (``storage.find_or_add_patient``).
 
@@ -147,42 +224,53 @@ def store_submission(
     a match on typed contact details and date of birth is shown to staff alone, so the page
     tells a stranger nothing of another person's screenings.
     """
+    if not isinstance(verdicts, Mapping):
+        lone = (ruleset_of(source) if source is not None else get_ruleset(current_app)).procedure.id
+        verdicts = {lone: verdicts}
     consent = signed_consent(current_language(), form.signature.data)
     db, patient = get_db(), form.patient()
     device = current_device()  # a reception tablet: staff see where it was taken
-    ruleset, today = get_ruleset(current_app), screening_day()
+    today = screening_day()
+    submission = new_submission() if len(verdicts) > 1 else None
+    stored: list[SavedScreening] = []
     try:
-        # The screening and the messages it sets off commit together: none is lost, none is sent for nothing.
+        # The screenings and the messages they set off commit together: none is lost, none is sent for nothing.
         with write_transaction(db):
-            proven = None
-            if source is not None:
-                proven = proven_findings(db, ruleset, verdict, source["patient_id"], today)
-                verdict = review_verdict(ruleset, verdict, proven)
-            saved = save_screening(
-                db,
-                verdict,
-                patient,
-                source="web" if device is None else "kiosk",
-                device_id=None if device is None else device["id"],
-                language=current_language(),
-                consent_version=consent.consent.version,
-                consent=consent,
-                returning_from=source,
-            )
-            if proven is not None:
-                record_findings(db, saved.id, proven)
-                findings = proven
-            else:
-                findings = flag_stored_screening(db, ruleset, verdict, saved.id, today)
-            queue_screening_created(
-                db,
-                saved,
-                verdict.status,
-                patient.email,
-                current_language(),
-                send_link=form.wants_link(),
-                flagged=bool(findings),
-            )
+            for procedure, verdict in verdicts.items():
+                ruleset = get_ruleset(procedure=procedure)
+                proven = None
+                if source is not None:
+                    proven = proven_findings(db, ruleset, verdict, source["patient_id"], today)
+                    verdict = review_verdict(ruleset, verdict, proven)
+                saved = save_screening(
+                    db,
+                    verdict,
+                    patient,
+                    source="web" if device is None else "kiosk",
+                    device_id=None if device is None else device["id"],
+                    language=current_language(),
+                    consent_version=consent.consent.version,
+                    consent=consent,
+                    returning_from=source,
+                    procedure=procedure,
+                    submission=submission,
+                )
+                if proven is not None:
+                    record_findings(db, saved.id, proven)
+                    findings = proven
+                else:
+                    findings = flag_stored_screening(db, ruleset, verdict, saved.id, today)
+                queue_screening_created(
+                    db,
+                    saved,
+                    verdict.status,
+                    patient.email,
+                    current_language(),
+                    # One e-mailed link: its result page shows every procedure of the submission.
+                    send_link=form.wants_link() and not stored,
+                    flagged=bool(findings),
+                )
+                stored.append(saved)
     except Exception as error:
         if not is_storage_fault(error):
             raise
@@ -195,12 +283,13 @@ def store_submission(
         response.headers["Retry-After"] = "60"
         return response
     wake_sender()
+    first = stored[0]
     if device is not None:
         # No result link on a shared tablet: a view of this result bound to the device's session.
-        remember_result(saved.id)
+        remember_result(first.id)
         return redirect(url_for("patient.kiosk_result"), 303)
     # Post/Redirect/Get: reloading the result page never submits twice.
-    return redirect(url_for("patient.result", token=saved.token), 303)
+    return redirect(url_for("patient.result", token=first.token), 303)
 
 
 @bp.get("/result/<token>")
@@ -209,16 +298,37 @@ def result(token: str) -> ResponseReturnValue:
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
-    ruleset = get_ruleset(current_app)
+    ruleset = ruleset_of(screening)
     return render_template(
         "patient/result.html",
         screening=screening,
         ruleset=ruleset,
         rescreen_after=format_iso_date(current_rescreen_after(screening)),
+        # The other procedures screened from the same answers: a verdict for each.
+        siblings=sibling_results(screening),
+        patch=patient_patch(get_db(), ruleset, screening),  # a test patch before the first session
         **notice_context(screening, token),  # the token too: the page links its PDF and notices
         # Rules that fire on "not sure" answers: their reason names the questions answered so.
         unsure_rules={rule.id for rule in ruleset.rules if rule.condition.any_answer == UNSURE},
     )
+
+
+def sibling_results(screening: ScreeningRecord) -> list[dict[str, Any]]:
+    """The other screenings made from the same answers for other procedures, each with its rule
+    set and the verdict that counts (a practitioner's decision once there is one)."""
+    submission = screening.get("submission")
+    if not submission:
+        return []
+    return [
+        {
+            "screening": other,
+            "ruleset": ruleset_of(other),
+            "status": effective_status(other),
+            "rescreen_after": format_iso_date(current_rescreen_after(other)),
+        }
+        for other in list_submission_screenings(get_db(), submission)
+        if other["id"] != screening["id"]
+    ]
 
 
 @bp.get("/clinic-logo")

@@ -9,6 +9,7 @@ from flask import Flask
 # must be imported here, before the blueprint is first registered.
 from . import (  # noqa: F401
     accounts,
+    adverse_events,
     audit_log,
     auth,
     contact,
@@ -20,9 +21,13 @@ from . import (  # noqa: F401
     export,
     findings,
     password,
+    patch_test,
     patients,
     queue,
+    rule_changes,
     rules_page,
+    safety_report,
+    session_export,
     sessions_page,
     signin,
     two_factor,

@@ -22,11 +22,15 @@ from ..outbox.account_mail import queue_account_link
 from ..web.audit import audit, practitioner_target
 from ..web.db import get_db
 from ..web.links import external_url
-from ..web.roles import ROLE_LABELS
+from ..web.roles import ADMIN, PRACTITIONER, ROLE_LABELS
 from .account_forms import InviteForm, RoleForm
 from .auth import hash_password
 from .blueprint import bp
 from .forms import LogoutForm
+from .rule_change_forms import MedicalDirectorForm
+
+# The roles whose accounts may be medical directors: clinicians and administrators, not reception.
+DIRECTOR_ROLES = (PRACTITIONER, ADMIN)
 
 
 def _account_or_404(account_id: int) -> storage.PractitionerRecord:
@@ -88,6 +92,7 @@ def render_accounts(form: InviteForm | None = None, status: int = 200) -> Respon
             form=form or InviteForm(formdata=None),
             action_form=LogoutForm(),
             role_labels=ROLE_LABELS,
+            director_roles=DIRECTOR_ROLES,
         ),
         status,
     )
@@ -171,3 +176,24 @@ def reset_password(account_id: int) -> ResponseReturnValue:
     storage.end_sessions(get_db(), row["id"], "password_reset")
     audit("practitioner.reset", practitioner_target(row["email"]))
     return _link_page(row, "reset")
+
+
+@bp.post("/accounts/<int:account_id>/medical-director")
+def set_medical_director(account_id: int) -> ResponseReturnValue:
+    """Mark a practitioner's or administrator's account as a medical director (who may approve
+    a rule change someone else proposed), or no longer; from the account's next request on."""
+    form = MedicalDirectorForm()
+    if not form.validate():
+        abort(400)
+    row = _account_or_404(account_id)
+    director = form.medical_director.data == "1"
+    if director and row["role"] not in DIRECTOR_ROLES:
+        flash(_("Only a practitioner or an administrator can be a medical director."), "error")
+    elif _not_yourself(row) and director != bool(row["medical_director"]):
+        storage.set_medical_director(get_db(), row["id"], director)
+        audit("practitioner.medical_director", practitioner_target(row["email"]), {"medical_director": director})
+        if director:
+            flash(_("%(name)s is now a medical director: they may approve rule changes.", name=row["name"]))
+        else:
+            flash(_("%(name)s is no longer a medical director.", name=row["name"]))
+    return _back_to_accounts()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.engine import InvalidAnswers, clean_answers, visible_questions
+from ..core.engine import InvalidAnswers, clean_answers, compute_scores, visible_questions
 from ..core.model import Question, RuleSet, pick_text
 from ..web.i18n import format_iso_date
 from .clock import answered_on
@@ -52,6 +52,9 @@ def answer_rows(screening: Mapping[str, Any], ruleset: RuleSet, language: str) -
     except InvalidAnswers:  # stored under an older rule file
         parsed = {}
     shown = visible_questions(ruleset, parsed, day)
+    # A computed answer (``scores:``) is shown with the total it came from, so staff can
+    # weigh a self-assessment against what they see.
+    totals = {r.computes: r.total for r in compute_scores(ruleset, answers) if r.total is not None}
     rows = []
     for question in ruleset.questions:
         value = answers.get(question.id)
@@ -64,6 +67,7 @@ def answer_rows(screening: Mapping[str, Any], ruleset: RuleSet, language: str) -
                 "label": answer_label(question, value, language) if _given(value) else "",
                 "rules": fired.get(question.id, []),
                 "follow_up": question.show_if is not None,
+                "score_total": totals.get(question.id),
             }
         )
     for key, value in answers.items():

@@ -63,6 +63,8 @@ class Practitioner(UserMixin):
         self.email: str = row["email"]
         self.name: str = row["name"]
         self.role: str = row["role"]
+        # May approve a rule change another account proposed (m041).
+        self.medical_director = bool(row["medical_director"])
         self.has_totp = bool(row["totp_secret"])
         self.session_id = session_id
         self._session_secret = session_secret

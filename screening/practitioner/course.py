@@ -17,11 +17,14 @@ from ..core.course import SessionCheck, next_session_on, session_problems
 from ..web.audit import audit, screening_target
 from ..web.course import course_progress
 from ..web.db import get_db, screening_day
-from ..web.ruleset import get_ruleset
+from ..web.procedures import ruleset_of
+from .adverse_events import planned_mark
 from .blueprint import bp
 from .clock import valid_until, zone
 from .course_forms import CourseForm, SessionForm
 from .detail import render_detail, screening_or_404
+from .patch_test import first_session_patch_fluence, first_session_patch_message, patch_block, waiting_readouts
+from .session_record import check_settings, prefill, session_details
 
 # What the page says for each of ``core.course.SESSION_PROBLEMS``.
 SESSION_MESSAGES = {
@@ -44,8 +47,8 @@ def _day(value: str | None) -> dt.date | None:
 
 def course_block(screening: storage.ScreeningRecord, forms: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """What the detail page shows of the course, with its forms (as sent back, if they had errors)."""
-    progress = course_progress(get_db(), screening.get("patient_id"))
-    procedure = get_ruleset(current_app).procedure
+    progress = course_progress(get_db(), screening.get("patient_id"), screening["procedure"])
+    procedure = ruleset_of(screening).procedure  # the plan of the screening's own procedure
     course_form = forms.get("course") or CourseForm(
         formdata=None,
         today=today,
@@ -54,9 +57,14 @@ def course_block(screening: storage.ScreeningRecord, forms: dict[str, Any], toda
         interval_weeks=procedure.interval_weeks,
     )
     session_form = forms.get("session") or SessionForm(
-        formdata=None, given_on=today, number=len(progress["sessions"]) + 1
+        formdata=None, given_on=today, number=len(progress["sessions"]) + 1, **prefill(progress["sessions"])
     )
-    return {**progress, "course_form": course_form, "session_form": session_form}
+    return {
+        **progress,
+        "course_form": course_form,
+        "session_form": session_form,
+        "patch": patch_block(screening, forms, progress, today),
+    }
 
 
 @bp.post("/screening/<reference>/course")
@@ -74,12 +82,14 @@ def start_course(reference: str) -> ResponseReturnValue:
         form.started_on.data.isoformat(),
         int(form.planned_sessions.data),
         int(form.interval_weeks.data) * 7,
+        procedure=screening["procedure"],
     )
     audit(
         "course.start",
         screening_target(screening["reference"]),
         {
             "course": course_id,
+            "procedure": screening["procedure"],
             "planned_sessions": form.planned_sessions.data,
             "interval_weeks": form.interval_weeks.data,
         },
@@ -94,7 +104,7 @@ def record_session(reference: str) -> ResponseReturnValue:
     screening = screening_or_404(reference)
     db = get_db()
     form = SessionForm()
-    progress = course_progress(db, screening.get("patient_id"))
+    progress = course_progress(db, screening.get("patient_id"), screening["procedure"])
     course = progress["course"]
     g.setdefault("patient_forms", {})["session"] = form
     if course is None:
@@ -120,7 +130,14 @@ def record_session(reference: str) -> ResponseReturnValue:
         valid_days=int(current_app.config["VALID_DAYS"]),
         zone=zone(),
     )
-    if not problems:
+    # A course's first session waits for the test patch its screening requires (web.patch_test).
+    patch_missing = first_session_patch_message(db, screening, progress, form.given_on.data)
+    if patch_missing is not None:
+        form.given_on.errors = [*form.given_on.errors, patch_missing]
+    # Session 1 above the clear test patch's fluence is outside the protocol where it says the patch caps it.
+    patch_fluence = first_session_patch_fluence(db, screening, progress)
+    findings = check_settings(form, screening, course, int(form.number.data), patch_fluence=patch_fluence)
+    if not problems and findings is not None and patch_missing is None:
         try:
             storage.record_session(
                 db,
@@ -130,11 +147,12 @@ def record_session(reference: str) -> ResponseReturnValue:
                 given_on=form.given_on.data.isoformat(),
                 number=int(form.number.data),
                 note=(form.note.data or "").strip() or None,
-                settings=(form.settings.data or "").strip() or None,
+                settings=None,  # the free text of sessions before m044; now each setting is typed
+                details=session_details(form, findings),
             )
         except storage.DuplicateSession:
             problems = ["number"]
-    if problems:
+    if problems or findings is None or patch_missing is not None:
         for code in problems:
             field = getattr(form, _FIELD_OF.get(code, "given_on"))
             field.errors = [*field.errors, str(SESSION_MESSAGES[code])]
@@ -144,6 +162,13 @@ def record_session(reference: str) -> ResponseReturnValue:
         screening_target(screening["reference"]),
         {"course": course["id"], "number": form.number.data},
     )
+    if findings:
+        # The reason itself stays on the session (it may name the patient); the audit says what was overridden.
+        audit(
+            "course.session_override",
+            screening_target(screening["reference"]),
+            {"course": course["id"], "number": form.number.data, "outside_protocol": [f.code for f in findings]},
+        )
     flash(_("Session %(number)s recorded.", number=form.number.data))
     return redirect(url_for("practitioner.detail", reference=screening["reference"], _anchor="course"), 303)
 
@@ -161,10 +186,19 @@ def due() -> ResponseReturnValue:
         last = _day(course["last_given_on"])
         next_on = next_session_on(dt.date.fromisoformat(course["started_on"]), last, course["interval_days"])
         expires = valid_until(course)
-        if next_on <= today + dt.timedelta(days=days) and expires < next_on:
+        # A planned session the pre-session check deferred or sent to review is listed too, marked.
+        mark = planned_mark(course["id"], course["sessions_given"] + 1)
+        if next_on <= today + dt.timedelta(days=days) and (expires < next_on or mark is not None):
             rows.append(
-                {**course, "next_on": next_on, "valid_until": expires, "next_number": course["sessions_given"] + 1}
+                {
+                    **course,
+                    "next_on": next_on,
+                    "valid_until": expires,
+                    "next_number": course["sessions_given"] + 1,
+                    "mark": mark,
+                }
             )
     rows.sort(key=lambda r: (r["next_on"], r["id"]))
-    audit("course.due", None, {"count": len(rows), "days": days})
-    return render_template("practitioner/due.html", rows=rows, days=days, today=today)
+    readouts = waiting_readouts(get_db(), today)  # every test patch waiting, whatever the window
+    audit("course.due", None, {"count": len(rows), "days": days, "readouts": len(readouts)})
+    return render_template("practitioner/due.html", rows=rows, days=days, today=today, readouts=readouts)

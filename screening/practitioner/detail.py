@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,7 +21,7 @@ from ..web.audit import audit, screening_target
 from ..web.consent import request_signature
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language
-from ..web.ruleset import get_ruleset
+from ..web.procedures import ruleset_of
 from .answer_rows import answer_label, answer_rows, history
 from .blueprint import bp
 from .clock import age, is_expired, to_local, valid_until
@@ -51,7 +51,7 @@ def _to_detail(screening: Mapping[str, Any]) -> ResponseReturnValue:
 
 def answer_context(screening: storage.ScreeningRecord, language: str) -> dict[str, Any]:
     """The answers as the detail page and the chart PDF show them."""
-    ruleset = get_ruleset(current_app)
+    ruleset = ruleset_of(screening)
     return {
         "answers": answer_rows(screening, ruleset, language),
         "question_text": {q.id: pick_text(q.text, language) for q in ruleset.questions},
@@ -72,7 +72,7 @@ def render_detail(
     """The screening page with its decision and re-confirmation forms; every
     rendering shows the answers, so every one is audited (a 400 too)."""
     audit("screening.view", screening_target(screening["reference"]), {"status": status} if status != 200 else None)
-    ruleset = get_ruleset(current_app)
+    ruleset = ruleset_of(screening)
     db = get_db()
     language = current_language()
     today = screening_day()
@@ -289,7 +289,7 @@ def reconfirm(reference: str) -> ResponseReturnValue:
     if not check_patient_signature(form.patient_signature, screening["patient_name"] or "") or not valid:
         return render_detail(screening, reconfirm_form=form, status=400)
     try:
-        verdict = screen(get_ruleset(current_app), screening["answers"], screening_day())
+        verdict = screen(ruleset_of(screening), screening["answers"], screening_day())
     except InvalidAnswers:
         flash(
             _(
@@ -306,7 +306,7 @@ def reconfirm(reference: str) -> ResponseReturnValue:
 def answers(reference: str) -> ResponseReturnValue:
     """Day-of-session check with changed answers: re-enter them and re-run the engine."""
     screening = screening_or_404(reference)
-    ruleset = get_ruleset(current_app)
+    ruleset = ruleset_of(screening)
     form_class = changed_answers_form_class(ruleset, current_language())
     status = 200
     if request.method == "GET":

@@ -35,7 +35,7 @@ def chart_pdf(reference: str) -> ResponseReturnValue:
         **answer_context(screening, language),
         history=history(screening, reviews, reconfirmations, ruleset, language),
         integrity=storage.integrity_matches(db, screening),
-        course=course_progress(db, screening.get("patient_id")),
+        course=course_progress(db, screening.get("patient_id"), screening["procedure"]),
         footer_text=f"{translate_text(get_clinic().name)} · {screening['reference']} · {screening['patient_name']}",
         **consent_context(screening),
     )

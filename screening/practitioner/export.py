@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, TypeVar
 
-from flask import Response, abort, current_app, request, stream_with_context
+from flask import Response, abort, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_login import current_user
@@ -29,7 +29,7 @@ from ..web.audit import audit
 from ..web.clinic import get_clinic
 from ..web.db import get_db, screening_day
 from ..web.roles import may_open
-from ..web.ruleset import get_ruleset
+from ..web.ruleset import get_rulebook
 from .blueprint import bp
 from .clock import is_expired, local_time
 from .forms import OVERRIDE_REASONS, QueueFilterForm
@@ -81,6 +81,7 @@ Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
 EXPORT_COLUMNS: tuple[Column, ...] = (
     ("Reference", lambda r: r["reference"]),
     ("Screened at ({tz})", lambda r: r["local_created_at"]),
+    ("Procedure", lambda r: r["procedure"]),
     ("Source", lambda r: r["source"]),
     ("Language", lambda r: r["language"]),
     ("Patient name", lambda r: r["patient_name"]),
@@ -167,8 +168,9 @@ def export_csv() -> ResponseReturnValue:
     audit("export.csv", None, listing_details(args))
     today = screening_day()
 
-    # The export is in English, like its header.
-    titles = rule_titles(get_ruleset(current_app), "en")
+    # The export is in English, like its header; each procedure titles its own rules.
+    book = get_rulebook()
+    titles = {procedure: rule_titles(ruleset, "en") for procedure, ruleset in book.procedures.items()}
     with force_locale("en"):
         reasons = {code: str(label) for code, label in OVERRIDE_REASONS.items()}
 
@@ -178,7 +180,8 @@ def export_csv() -> ResponseReturnValue:
             # The current decision's maker, reason and comment: one query per batch.
             reviews = storage.latest_reviews(db, [row["id"] for row in batch if row["reviewed"]])
             for row in batch:
-                yield {**export_row(row, reviews.get(row["id"]), titles, today), "reason_words": reasons}
+                own = titles.get(row["procedure"]) or titles[book.default]
+                yield {**export_row(row, reviews.get(row["id"]), own, today), "reason_words": reasons}
 
     filename = f"screenings-{today.isoformat()}.csv"
     return Response(

@@ -28,6 +28,8 @@ from ..core.decisions import DECIDED_STATUSES, REASON_CODES, decision_problems
 from ..core.model import RuleSet
 from ..core.people import COMMENT_MAX, EMAIL_MAX, NAME_MAX, PASSWORD_MAX
 from ..patient.forms import ScreeningFormBase, screening_form_class
+from ..web.i18n import current_language
+from ..web.procedures import procedure_names
 from ..web.validators import PlainText
 
 # --- Practitioner workspace ----------------------------------------------------
@@ -134,6 +136,14 @@ class QueueFilterForm(FlaskForm):
     since = DateField(_l("From"), validators=[Optional(), _plausible_date])
     until = DateField(_l("To"), validators=[Optional(), _plausible_date])
     q = StringField(_l("Reference, name, e-mail or phone"), validators=[Optional(), Length(max=100)])
+    # The rule file's procedures, filled in per form (``procedure_names``); an unknown id is refused.
+    procedure = SelectField(_l("Treatment"), default="")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.procedure.choices = select_choices(
+            ("", _l("Every treatment")), *procedure_names(current_language()).items()
+        )
 
     def validate_until(self, field: Field) -> None:
         """A range must not end before it starts."""
@@ -254,11 +264,12 @@ class AnswersOnlyForm(ScreeningFormBase):
         return bool(FlaskForm.validate(self, extra_validators))
 
 
-_answers_form_classes: dict[tuple[str, str, str], tuple[RuleSet, type[AnswersOnlyForm]]] = {}
+_answers_form_classes: dict[tuple[str, str, str, str], tuple[RuleSet, type[AnswersOnlyForm]]] = {}
 
 
 def _answers_form_class(ruleset: RuleSet, language: str, kind: str, fields: dict[str, Any]) -> type[AnswersOnlyForm]:
-    key = (ruleset.digest, language, kind)
+    # Each procedure asks its own questions: one class per procedure.
+    key = (ruleset.digest, ruleset.procedure.id, language, kind)
     cached = _answers_form_classes.get(key)
     if cached is None or cached[0] is not ruleset:
         base = screening_form_class(ruleset, language)

@@ -14,6 +14,8 @@ from .. import storage
 from ..core.facts import needs_review
 from ..web.audit import audit
 from ..web.db import get_db, screening_day
+from ..web.i18n import current_language
+from ..web.procedures import has_several_procedures, procedure_names
 from .blueprint import bp
 from .chart import chart
 from .clock import age, day_bounds, is_expired
@@ -31,7 +33,7 @@ DECIDE_ARGS = {"reviewed": "decide"}
 ALL_ARGS = {"view": "all"}
 # Only what the queue's table shows: no answers, no contact details.
 QUEUE_COLUMNS = (
-    "id, reference, created_at, source, patient_name, birth_date, status, reviewed, decided_status,"
+    "id, reference, created_at, source, procedure, patient_name, birth_date, status, reviewed, decided_status,"
     " reviewed_at, confirmed_at, flagged, " + storage.DEVICE_NAME_COLUMN  # "taken at reception" on a kiosk's screenings
 )
 
@@ -49,6 +51,7 @@ def queue_filter(form: QueueFilterForm) -> storage.ScreeningFilter:
         until=until,
         search=(form.q.data or "").strip() or None,
         decide=decide,
+        procedure=form.procedure.data or None,
     )
 
 
@@ -60,6 +63,7 @@ def filter_args(form: QueueFilterForm) -> dict[str, Any]:
         "since": form.since.data.isoformat() if form.since.data else "",
         "until": form.until.data.isoformat() if form.until.data else "",
         "q": (form.q.data or "").strip(),
+        "procedure": form.procedure.data or "",
     }
     return {key: value for key, value in args.items() if value}
 
@@ -102,6 +106,12 @@ def queue_views(
         }
         for view_id, label, params, n in views
     ]
+
+
+@bp.app_template_filter("procedure_name")
+def procedure_name(procedure: str) -> str:
+    """A procedure's name in the page's language (its id when the rule file no longer declares it)."""
+    return procedure_names(current_language()).get(procedure, procedure)
 
 
 def listing_details(args: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +167,8 @@ def queue() -> ResponseReturnValue:
             next_url=url_for("practitioner.queue", **args, after=cursor) if cursor else None,
             export_url=url_for("practitioner.export_csv", **args),
             chart=chart(db, today),
+            # The treatment column and filter, only when the rule file offers more than one.
+            procedure_names=procedure_names(current_language()) if has_several_procedures() else {},
         ),
         200 if valid else 400,
     )

@@ -44,12 +44,13 @@ def rule_title(rule: Rule, language: str) -> str:
     return head
 
 
-_titles: dict[tuple[str, str], dict[str, str]] = {}
+_titles: dict[tuple[str, str, str], dict[str, str]] = {}
 
 
 def rule_titles(ruleset: RuleSet, language: str) -> dict[str, str]:
     """Every rule's title by its id (built once per rule file and language)."""
-    key = (ruleset.digest, language)
+    # The procedures of one file share its digest: each has its own rules.
+    key = (ruleset.digest, ruleset.procedure.id, language)
     if key not in _titles:
         _titles[key] = {rule.id: rule_title(rule, language) for rule in ruleset.rules}
     return _titles[key]

@@ -47,6 +47,11 @@ def set_practitioner_role(db: Database, practitioner_id: int, role: str) -> None
     db.execute("UPDATE practitioners SET role = ? WHERE id = ?", [role, practitioner_id])
 
 
+def set_medical_director(db: Database, practitioner_id: int, medical_director: bool) -> None:
+    """Mark an account as a medical director (who may approve a rule change) or not."""
+    db.execute("UPDATE practitioners SET medical_director = ? WHERE id = ?", [int(medical_director), practitioner_id])
+
+
 def set_practitioner_password(db: Database, practitioner_id: int, password_hash: str) -> None:
     """Replace an account's password hash (and forget earlier failed sign-ins)."""
     db.execute(
@@ -58,7 +63,8 @@ def set_practitioner_password(db: Database, practitioner_id: int, password_hash:
 def list_practitioners(db: Database) -> list[PractitionerSummary]:
     """Every account (without password hashes), by name."""
     rows = db.query(
-        "SELECT id, email, name, active, created_at, role, last_login_at FROM practitioners ORDER BY name, id"
+        "SELECT id, email, name, active, created_at, role, last_login_at, medical_director FROM practitioners"
+        " ORDER BY name, id"
     )
     return [cast(PractitionerSummary, row) for row in rows]
 

@@ -31,6 +31,11 @@ COPY_ORDER = (
     "courses",
     "course_sessions",
     "record_link_requests",
+    "rule_versions",
+    "patch_tests",
+    "pre_session_checks",
+    "check_ins",
+    "adverse_events",
 )
 # Kept by the target's own triggers as the screenings arrive: each with the screenings a row counts.
 DERIVED_TABLES = {"screening_status_counts": "n", "screening_time_buckets": BUCKET_TOTAL}

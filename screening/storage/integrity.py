@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .connection import Database
+from .schema_procedures import PROCEDURE_BEFORE_M042
 
 # What the digest covers, in the screenings row.
 SCREENING_FIELDS = (
@@ -47,8 +48,14 @@ RECONFIRMATION_FIELDS = (
 
 def integrity_digest(screening: Mapping[str, Any], reconfirmations: Sequence[Mapping[str, Any]]) -> str:
     """The SHA-256 (hex) of a decoded screening and its re-confirmations, oldest first."""
+    covered = {key: screening.get(key) for key in SCREENING_FIELDS}
+    # The procedure the verdict is for (m042), but for the one every screening before m042
+    # had: their stored digests still hold, and a verdict moved to another procedure either
+    # way no longer matches its digest.
+    if screening.get("procedure", PROCEDURE_BEFORE_M042) != PROCEDURE_BEFORE_M042:
+        covered["procedure"] = screening["procedure"]
     payload = {
-        "screening": {key: screening.get(key) for key in SCREENING_FIELDS},
+        "screening": covered,
         "reconfirmations": [{key: r.get(key) for key in RECONFIRMATION_FIELDS} for r in reconfirmations],
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -15,6 +15,10 @@ CHILD_TABLES = (
     "reconfirmations",
     "outbox",
     "patient_notices",
+    # Before their sessions (m045): a check-in and an adverse event name the session's screening too.
+    "pre_session_checks",
+    "check_ins",
+    "adverse_events",
     "course_sessions",
     "api_idempotency",
     "record_link_requests",

@@ -28,6 +28,7 @@ class ScreeningFilter:
     search: str | None = None  # a reference code, words of the patient's name, an e-mail or a phone number
     # "Needs a decision": undecided reviews and undecided screenings flagged by their findings (m039).
     decide: bool = False
+    procedure: str | None = None  # the id of the rule file's procedure (m042); None: every procedure
 
 
 # Fewer digits than this are not taken for a phone number.
@@ -80,7 +81,8 @@ WALK_THE_TIME_INDEX_FROM = 2000
 # this connection total_changes: either reads the matches again.
 _NAME_MATCHES: weakref.WeakKeyDictionary[Database, tuple[tuple[str, str, int, int], bool]] = weakref.WeakKeyDictionary()
 NAME_MATCHES_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS name_matches (id INTEGER PRIMARY KEY, created_at, status, reviewed, flagged)"
+    "CREATE TEMP TABLE IF NOT EXISTS name_matches"
+    " (id INTEGER PRIMARY KEY, created_at, status, reviewed, flagged, procedure)"
 )
 
 
@@ -116,7 +118,8 @@ def _name_matches(db: Database, filters: ScreeningFilter) -> bool | None:
         # CROSS JOIN keeps the few matches as the outer loop (an UPDATE ... FROM scanned an
         # index of every screening: 150 ms at a million).
         conn.execute(
-            "INSERT OR REPLACE INTO temp.name_matches SELECT s.id, s.created_at, s.status, s.reviewed, s.flagged"
+            "INSERT OR REPLACE INTO temp.name_matches"
+            " SELECT s.id, s.created_at, s.status, s.reviewed, s.flagged, s.procedure"
             " FROM temp.name_matches AS m CROSS JOIN screenings AS s ON s.id = m.id"
         )
         conn.execute("DELETE FROM temp.name_matches WHERE created_at IS NULL")
@@ -178,6 +181,7 @@ def _filter_where(filters: ScreeningFilter, dialect: str) -> Where:
         .when(reviewed, "reviewed = ?")
         .when(filters.since, "created_at >= ?")
         .when(filters.until, "created_at < ?")
+        .when(filters.procedure, "procedure = ?")
     )
     if filters.decide:
         # The partial index's own text (m039), so that either database reads the index.
@@ -268,9 +272,9 @@ def _matches(db: Database, filters: ScreeningFilter, column: str, limit: int | N
 
 
 def needs_counting(filters: ScreeningFilter) -> bool:
-    """Whether the screenings matching ``filters`` must be counted (a date range or a search),
-    rather than read from the trigger-kept totals, which are exact and cost nothing."""
-    return bool(filters.since or filters.until or (filters.search and filters.search.strip()))
+    """Whether the screenings matching ``filters`` must be counted (a date range, a search or a
+    procedure), rather than read from the trigger-kept totals, which are exact and cost nothing."""
+    return bool(filters.since or filters.until or filters.procedure or (filters.search and filters.search.strip()))
 
 
 def queue_counts(

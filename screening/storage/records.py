@@ -53,6 +53,8 @@ class ScreeningRecord(TypedDict):
     findings: list[dict[str, Any]] | None  # what its answers contradict in the patient's earlier ones (m039)
     flagged: int  # 1 when findings make it wait for a practitioner's decision (m039)
     device_id: int | None  # the reception tablet it was taken on, source "kiosk" (m040; storage.devices)
+    procedure: str  # the id of the rule file's procedure its verdict is for (m042)
+    submission: str | None  # shared by the screenings made from one set of answers for several procedures (m042)
 
 
 class RecordLinkRequestRecord(TypedDict):
@@ -81,6 +83,7 @@ class PractitionerRecord(TypedDict):
     locked_until: str | None
     role: str  # admin | practitioner | reception (m024)
     last_login_at: str | None
+    medical_director: int  # 1: may approve a rule change proposed by someone else (m041)
     totp_secret: str | None  # set once two-factor sign-in is enrolled
     totp_last_step: int | None
 
@@ -95,6 +98,7 @@ class PractitionerSummary(TypedDict):
     created_at: str
     role: str
     last_login_at: str | None
+    medical_director: int
 
 
 class ReviewRecord(TypedDict):
@@ -198,3 +202,32 @@ class DeviceRecord(TypedDict):
     last_seen_at: str | None
     revoked_at: str | None
     revoked_by: int | None
+
+
+class RuleVersionRecord(TypedDict):
+    """A rule file proposed in the app (m041), whole, with who proposed and decided it.
+
+    ``list_rule_versions`` adds ``proposed_by_name`` and ``decided_by_name``."""
+
+    id: int
+    text: str
+    sha256: str
+    version: str
+    state: str  # proposed | approved | rejected | withdrawn | superseded
+    note: str | None  # the proposer's
+    proposed_by: int | None
+    proposed_at: str
+    decided_by: int | None
+    decided_at: str | None
+    comment: str | None  # the decider's
+    disk_sha256: str | None  # the disk file's SHA-256 when it was approved
+    replaces_id: int | None  # the approved version it superseded (None: the disk file was in force)
+    restores_id: int | None  # the earlier version a restore proposal copies
+
+
+class ApprovedRules(TypedDict):
+    """What the reload watcher reads each check: the approved version's id and digests, no text."""
+
+    id: int
+    sha256: str
+    disk_sha256: str | None

@@ -22,14 +22,23 @@ from .schema_accounts import (
     m029_api_token_scopes,
 )
 from .schema_chart import BUCKET_SQL, create_bucket_triggers, m036_chart_buckets_by_status_column
+from .schema_checks import m045_session_checks
 from .schema_consent import m020_consent_texts, m021_consent_signature, m022_reconfirmation_signatures, m023_integrity
-from .schema_course import m032_patients, m033_courses, m034_course_sessions, m038_patient_link_proof
+from .schema_course import (
+    m032_patients,
+    m033_courses,
+    m034_course_sessions,
+    m038_patient_link_proof,
+    m044_session_settings,
+)
 from .schema_decisions import m037_decisions_decide
 from .schema_devices import m040_kiosk_devices
 from .schema_findings import m039_answer_findings
 from .schema_outbox import m016_outbox, m017_patient_notices
 from .schema_postgresql import migrate_postgresql
+from .schema_procedures import m042_procedures, m043_patch_tests
 from .schema_roles import rename_role_columns
+from .schema_rules import m041_rule_versions
 from .schema_search import m030_phone_search, m031_email_search, m035_search_at_scale
 
 
@@ -315,6 +324,11 @@ def migration_set(legacy_columns: Mapping[str, str] | None = None) -> Migrations
         m038_patient_link_proof,
         m039_answer_findings,
         m040_kiosk_devices,
+        m041_rule_versions,
+        m042_procedures,
+        m043_patch_tests,
+        m044_session_settings,
+        m045_session_checks,
     ):  # new migrations go at the end
         migrations(name=step.__name__)(step)
     return migrations

@@ -128,3 +128,35 @@ M038_POSTGRESQL = ";\n".join(
         "CREATE INDEX idx_record_link_requests_screening_id ON record_link_requests (screening_id)",
     ]
 )
+
+
+# m044: a session's settings, typed, beside the old free-text ``settings`` (kept for the rows before it).
+# (column, SQLite type, PostgreSQL type); every one nullable: sessions recorded before m044 have none.
+SESSION_SETTING_COLUMNS = (
+    ("device", "TEXT", "TEXT"),
+    ("handpiece", "TEXT", "TEXT"),
+    ("wavelength_nm", "INTEGER", "BIGINT"),
+    ("fluence_j_cm2", "REAL", "DOUBLE PRECISION"),
+    ("pulse_ms", "REAL", "DOUBLE PRECISION"),
+    ("spot_mm", "REAL", "DOUBLE PRECISION"),
+    ("passes", "INTEGER", "BIGINT"),
+    ("cooling", "TEXT", "TEXT"),
+    ("endpoint", "TEXT", "TEXT"),
+    ("immediate_reaction", "TEXT", "TEXT"),
+    # The practitioner's reason for settings outside the clinic's protocol, and which they were
+    # (core.devices finding codes, comma-separated): the course page and chart PDF highlight them.
+    ("override_reason", "TEXT", "TEXT"),
+    ("outside_protocol", "TEXT", "TEXT"),
+)
+
+
+def m044_session_settings(db: Database) -> None:
+    """Each session's device and settings as typed columns, checked against devices.yaml's protocol."""
+    for column, sqlite_type, _postgres_type in SESSION_SETTING_COLUMNS:
+        db.execute(f"ALTER TABLE course_sessions ADD COLUMN {column} {sqlite_type}")
+
+
+M044_POSTGRESQL = ";\n".join(
+    f"ALTER TABLE course_sessions ADD COLUMN {column} {postgres_type}"
+    for column, _sqlite_type, postgres_type in SESSION_SETTING_COLUMNS
+)

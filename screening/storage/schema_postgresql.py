@@ -14,10 +14,13 @@ from .connection import Database, utc_now, write_transaction
 from .errors import SchemaTooNew
 from .postgres import MIGRATE_LOCK
 from .schema_chart import M036_POSTGRESQL
-from .schema_course import M038_POSTGRESQL
+from .schema_checks import M045_POSTGRESQL
+from .schema_course import M038_POSTGRESQL, M044_POSTGRESQL
 from .schema_decisions import M037_POSTGRESQL
 from .schema_devices import M040_POSTGRESQL
 from .schema_findings import M039_POSTGRESQL
+from .schema_procedures import M042_POSTGRESQL, M043_POSTGRESQL
+from .schema_rules import M041_POSTGRESQL
 
 MIGRATION_SET = "screening"
 
@@ -342,6 +345,11 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m038_patient_link_proof", M038_POSTGRESQL),
     ("m039_answer_findings", M039_POSTGRESQL),
     ("m040_kiosk_devices", M040_POSTGRESQL),
+    ("m041_rule_versions", M041_POSTGRESQL),
+    ("m042_procedures", M042_POSTGRESQL),
+    ("m043_patch_tests", M043_POSTGRESQL),
+    ("m044_session_settings", M044_POSTGRESQL),
+    ("m045_session_checks", M045_POSTGRESQL),
 )
 
 

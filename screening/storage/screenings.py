@@ -14,7 +14,7 @@ from ..core.consent import SignedConsent
 from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
 from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
-from .consent import store_consent_text
+from .consent import store_consent_texts
 from .integrity import integrity_digest
 from .patients import find_or_add_patient
 from .records import ScreeningRecord
@@ -98,9 +98,15 @@ def save_screening(
     token: str | None = None,
     returning_from: ScreeningRecord | None = None,
     device_id: int | None = None,
+    procedure: str,
+    submission: str | None = None,
 ) -> SavedScreening:
     """Store a screening with its verdict; return its reference and token
     (``token`` if given, else a new random one).
+
+    ``procedure``: the id of the rule file's procedure the verdict is for (m042).
+    ``submission``: the id (``new_submission``) shared by the screenings made from one set
+    of answers for several procedures; None for a screening made alone.
 
     With ``consent``, the texts the patient signed are kept by their hash (see
     ``storage.consent``), the screening names them and keeps the signature; its
@@ -117,6 +123,8 @@ def save_screening(
         "contact_email": patient.email or None,
         "contact_phone": patient.phone or None,
         "consent_version": consent_version,
+        "procedure": procedure,
+        "submission": submission,
         **verdict_columns(verdict),
         **_consent_columns(consent),
     }
@@ -133,8 +141,7 @@ def save_screening(
         try:
             with write_transaction(db):
                 if consent is not None:
-                    store_consent_text(db, consent.consent)
-                    store_consent_text(db, consent.privacy)
+                    store_consent_texts(db, [consent.consent, consent.privacy])
                 # In the same transaction: a screening is never stored without its patient.
                 match = find_or_add_patient(
                     db, row["contact_email"], row["contact_phone"], row["birth_date"], returning_from=returning_from
@@ -150,6 +157,17 @@ def save_screening(
             continue
         return SavedScreening(id=screening_id, reference=values["reference"], token=token, columns=record)
     raise RuntimeError("could not draw a unique reference code")
+
+
+def new_submission() -> str:
+    """A random id for the screenings made from one set of answers, one per procedure chosen."""
+    return secrets.token_urlsafe(16)
+
+
+def list_submission_screenings(db: Database, submission: str) -> list[ScreeningRecord]:
+    """The screenings made from one set of answers (``submission``), in the order they were stored."""
+    rows = db.query("SELECT * FROM screenings WHERE submission = ? ORDER BY id", [submission])
+    return [decode_screening(row) for row in rows]
 
 
 def decode_screening(row: Mapping[str, Any]) -> ScreeningRecord:

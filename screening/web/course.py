@@ -9,9 +9,10 @@ from ..core.course import next_due
 from ..storage import Database
 
 
-def course_progress(db: Database, patient_id: int | None) -> dict[str, Any]:
-    """The patient's current course, its sessions and the day the next is due (None without a course or when done)."""
-    course = storage.get_current_course(db, patient_id) if patient_id else None
+def course_progress(db: Database, patient_id: int | None, procedure: str) -> dict[str, Any]:
+    """The patient's current course of ``procedure``, its sessions and the day the next is due (None without a
+    course or when done)."""
+    course = storage.get_current_course(db, patient_id, procedure) if patient_id else None
     if course is None:
         return {"course": None, "sessions": [], "next_on": None}
     sessions = storage.list_course_sessions(db, course["id"])

@@ -59,9 +59,14 @@ ACCESS: Mapping[str, frozenset[str]] = {
     "practitioner.confirm_patient_link": CLINICAL,
     "practitioner.start_course": CLINICAL,
     "practitioner.record_session": CLINICAL,
+    "practitioner.record_patch_test": CLINICAL,
+    "practitioner.record_patch_readout": CLINICAL,
+    "practitioner.record_adverse_event": CLINICAL,
     # Colleagues' activity and bulk patient data: administrators only.
     "practitioner.audit_log": ADMINS,
     "practitioner.export_csv": ADMINS,
+    # The sessions given with their settings: administrators (no clinical columns) and practitioners.
+    "practitioner.export_sessions_csv": ADMINS | CLINICAL,
     "practitioner.accounts": ADMINS,
     "practitioner.invite": ADMINS,
     "practitioner.deactivate": ADMINS,
@@ -73,6 +78,19 @@ ACCESS: Mapping[str, frozenset[str]] = {
     "practitioner.resend_delivery": ADMINS,
     "practitioner.mailbox_message": ADMINS,
     "practitioner.candidate_rules": ADMINS,
+    # A rule change: administrators propose, withdraw and restore; the clinicians read the
+    # proposals, and a medical director (a flag on the account, checked in the view) other
+    # than the proposer approves or rejects.
+    "practitioner.propose_rules": ADMINS,
+    "practitioner.withdraw_rules": ADMINS,
+    "practitioner.restore_rules": ADMINS,
+    "practitioner.rule_changes": ADMINS | CLINICAL,
+    "practitioner.rule_change": ADMINS | CLINICAL,
+    "practitioner.approve_rules": ADMINS | CLINICAL,
+    "practitioner.reject_rules": ADMINS | CLINICAL,
+    "practitioner.set_medical_director": ADMINS,
+    # Adverse events with the answers and rules behind them, across patients.
+    "practitioner.safety_report_page": ADMINS,
     # Reception tablets registered as kiosks: administrators only.
     "practitioner.devices": ADMINS,
     "practitioner.register_device": ADMINS,

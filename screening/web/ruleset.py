@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
 
-from ..core.model import RuleSet
+from ..core.model import RuleBook, RuleSet
 
 # The app's (and a request's) rule set, clinic and consent texts, swapped together by web.reload.
 IN_FORCE = "files_in_force"
@@ -23,7 +23,16 @@ def in_force(name: str, app: Flask | None = None) -> Any:
     return (app or current_app).extensions[name]
 
 
-def get_ruleset(app: Flask | None = None) -> RuleSet:
-    """The rule set in force (of ``app``, or of the current app and request)."""
-    ruleset: RuleSet = in_force("ruleset", app)
-    return ruleset
+def get_ruleset(app: Flask | None = None, procedure: str | None = None) -> RuleSet:
+    """The rule set in force (of ``app``, or of the current app and request) of ``procedure``
+    (the default procedure's when None); raise ``core.model.UnknownProcedure``."""
+    if procedure is None:
+        ruleset: RuleSet = in_force("ruleset", app)
+        return ruleset
+    return get_rulebook(app).get(procedure)
+
+
+def get_rulebook(app: Flask | None = None) -> RuleBook:
+    """Every procedure of the rule file in force (of ``app``, or of the current app and request)."""
+    rulebook: RuleBook = in_force("rulebook", app)
+    return rulebook

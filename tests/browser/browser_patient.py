@@ -117,7 +117,7 @@ def show_field(page: Page, field: Locator, language: str = "en") -> Locator:
     return field
 
 
-def answer_questions(page: Page, answers: Mapping[str, object], language: str = "en") -> None:
+def answer_questions(page: Page, answers: Mapping[str, object], language: str = "en", ruleset: RuleSet = RULES) -> None:
     """Answer each question as shown: radios and checkboxes within their legend's group, dates by label.
 
     In steps, the questions are answered step by step in page order (a follow-up after its trigger).
@@ -133,8 +133,8 @@ def answer_questions(page: Page, answers: Mapping[str, object], language: str = 
         order = [question_id for _place, question_id in sorted(zip(places, order, strict=True))]
     for question_id in order:
         value = answers[question_id]
-        question = RULES.question_by_id[question_id]
-        text = question_text(question_id, language)
+        question = ruleset.question_by_id[question_id]
+        text = question_text(question_id, language, ruleset)
         if in_steps(page):
             go_to_step(page, step_of(page.locator(f"#q-{question_id}")), language)
         if question.type == "date":
@@ -143,9 +143,12 @@ def answer_questions(page: Page, answers: Mapping[str, object], language: str = 
         group = page.get_by_role("group", name=text)
         if question.type == "multi":
             for item in value:  # type: ignore[attr-defined]
-                group.get_by_role("checkbox", name=option_label(question_id, item, language), exact=True).check()
+                label = option_label(question_id, item, language, ruleset)
+                group.get_by_role("checkbox", name=label, exact=True).check()
         else:
-            group.get_by_role("radio", name=option_label(question_id, str(value), language), exact=True).check()
+            group.get_by_role(
+                "radio", name=option_label(question_id, str(value), language, ruleset), exact=True
+            ).check()
 
 
 def fill_details(page: Page, language: str = "en", name: str = "Anna Petrova", consent: bool = True) -> None:

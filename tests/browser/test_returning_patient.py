@@ -103,7 +103,9 @@ def test_a_course_patients_result_page_shows_the_course_above_everything_else(
         screening = storage.get_screening_by_reference(db, reference)
         assert screening is not None and screening["patient_id"] is not None
         today = dt.date.today().isoformat()
-        course = storage.start_course(db, screening["patient_id"], practitioner["id"], today, 6, 28)
+        course = storage.start_course(
+            db, screening["patient_id"], practitioner["id"], today, 6, 28, procedure=screening["procedure"]
+        )
         storage.record_session(
             db, course, screening["id"], practitioner["id"], given_on=today, number=1, note=None, settings=None
         )
