@@ -36,9 +36,10 @@ def question(page: Page, question_id: str) -> Locator:
 
 
 def start(page: Page, language: str = "en") -> None:
-    """From the landing page into the questionnaire, through the visible link."""
+    """From the landing page into the questionnaire, through the visible start button."""
     page.goto("/")
-    page.get_by_role("link", name=WORDS[language]["start"]).click()
+    # The start page offers the treatments (the default ticked) and a button into the questionnaire.
+    page.get_by_role("button", name=WORDS[language]["start"]).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Questionnaire" if language == "en" else "Анкета")
 
 
@@ -178,7 +179,9 @@ def test_follow_up_appears_only_when_it_applies(page: Page) -> None:
     isotretinoin.get_by_role("radio", name="I took it in the past").check()
     expect(last_dose).to_be_visible()
     # With the script the question appears in place, so the "answer only if" note is not needed.
-    expect(page.get_by_text("Follow-up question")).to_be_hidden()
+    note = question(page, "isotretinoin_stopped_on").get_by_text("Follow-up question")
+    expect(note).to_have_count(1)  # still in the page, only hidden
+    expect(note).to_be_hidden()
 
     last_dose.fill(LAST_MONTH)
     answer_questions(
@@ -233,7 +236,8 @@ def test_russian_patient_gets_everything_in_russian(new_context: Callable[..., S
     page = new_context(locale="ru-RU").context.new_page()
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "ru")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Лазерное омоложение лица")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Подходит ли вам процедура?")
+    expect(page.get_by_role("checkbox", name="Лазерное омоложение лица")).to_be_checked()  # the default, by name
     start(page, "ru")
     expect(page.locator("#step-status")).to_have_text(re.compile(r"^Шаг 1 из \d+: О вас$"))
     assert axe_violations(axe, page) == []
@@ -282,9 +286,9 @@ def test_language_switch_is_visible_and_remembered(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/screening\??$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Анкета: Лазерное омоложение лица")
     page.goto("/")  # the browser still asks for English; the choice wins
-    expect(page.get_by_role("link", name="Заполнить анкету")).to_be_visible()
+    expect(page.get_by_role("button", name="Заполнить анкету")).to_be_visible()
     page.get_by_role("navigation", name="Язык").get_by_role("link", name="English").click()
-    expect(page.get_by_role("link", name="Start the questionnaire")).to_be_visible()
+    expect(page.get_by_role("button", name="Start the questionnaire")).to_be_visible()
 
 
 def test_keyboard_alone_is_enough(page: Page) -> None:
