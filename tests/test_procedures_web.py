@@ -156,6 +156,27 @@ def test_a_booking_link_ticks_its_treatment_and_an_unknown_one_is_explained(clie
         assert "does not offer here (“tattoo_removal”)" in page_text(response)
 
 
+@pytest.mark.parametrize(
+    ("query", "status", "shown"),
+    [
+        ("chose=1", 400, "Tick at least one treatment."),  # the start page's choice, every box unticked
+        (f"chose=1&procedure={IPL}", 200, "IPL photorejuvenation"),
+        ("", 200, "Laser facial rejuvenation"),  # a plain link to the questionnaire: the default, as before
+    ],
+)
+def test_a_choice_with_no_treatment_ticked_is_refused_on_the_start_page(
+    client: FlaskClient, query: str, status: int, shown: str
+) -> None:
+    response = client.get(f"/screening?{query}", headers={"Accept-Language": "en"})
+    assert response.status_code == status
+    text = page_text(response)
+    assert shown in text
+    if status == 400:
+        html = response.get_data(as_text=True)
+        assert "Which treatment are you interested in?" in text and ' checked' not in html
+        assert 'aria-describedby="procedure-error"' in html
+
+
 def test_one_questionnaire_for_both_treatments_gives_two_verdicts(app: Flask, client: FlaskClient) -> None:
     page = client.get(f"/screening?procedure={LASER}&procedure={IPL}", headers={"Accept-Language": "en"})
     html = page.get_data(as_text=True)

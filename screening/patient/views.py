@@ -44,6 +44,10 @@ from .notices import effective_status, notice_context
 
 bp = Blueprint("patient", __name__)
 
+# Sent by the start page's treatment choice, so that a choice with every box unticked is told
+# apart from a plain link to the questionnaire (which means the default treatment).
+CHOSE_FIELD = "chose"
+
 # A returning patient's "still true" tick of a section: this prefix and the section's id.
 CONFIRM_PREFIX = "confirm_"
 
@@ -62,16 +66,18 @@ def index() -> ResponseReturnValue:
     return start_page(chosen)
 
 
-def start_page(chosen: tuple[str, ...] = (), unknown: str | None = None) -> str:
+def start_page(chosen: tuple[str, ...] = (), unknown: str | None = None, none_chosen: bool = False) -> str:
     """The start page with ``chosen`` ticked (the default alone when none is), and why a named
-    treatment was not found (``unknown``)."""
+    treatment was not found (``unknown``) or the choice was refused (``none_chosen``: nothing ticked)."""
     book = get_rulebook()
     return render_template(
         "patient/index.html",
         ruleset=get_ruleset(current_app),
         procedures=list(book.procedures.values()),
-        chosen=chosen or (book.default,),
+        chosen=() if none_chosen else chosen or (book.default,),
         unknown=unknown,
+        none_chosen=none_chosen,
+        chose_field=CHOSE_FIELD,
     )
 
 
@@ -178,6 +184,10 @@ def questionnaire() -> ResponseReturnValue:
         procedures = request_procedures()
     except UnknownProcedure as error:
         return start_page(unknown=error.procedure), 404
+    if request.method == "GET" and request.args.get(CHOSE_FIELD) and not request.args.getlist(PROCEDURE_FIELD):
+        # The start page's choice sent with every box unticked: say so there rather than
+        # screen the patient for a treatment they did not pick.
+        return start_page(none_chosen=True), 400
     if request.method == "GET":
         if is_kiosk():
             # A fresh form and session for each patient; the shared page has no data-kiosk.
