@@ -3,7 +3,7 @@
 The WSGI callable is called in a loop (no server, no client), so what it measures is the app's own
 work per POST, the figure the cheap cuts of issue 35 move; run it before and after a change:
 
-    .venv/bin/python -m bench.cuts [--posts 1500] [--rounds 3] [--postgresql] [--profile]
+    .venv/bin/python -m bench.cuts [--posts 1500] [--rounds 3] [--postgresql] [--profile] [--request-cuts]
 
 SQLite runs as served (``synchronous=FULL``, WAL, the writer lock); PostgreSQL is a throwaway
 cluster with fsync on (as a clinic runs it), so its wall time includes the commit's flush.
@@ -163,15 +163,115 @@ def measure(database: str, posts: int, rounds: int, postgresql: bool) -> dict[st
     return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "statements": counter.statements}
 
 
+# The request cuts of issue 35 (no session, limiter or locale work an API POST does not need),
+# each undone on its own app so that they are measured one by one in the same run.
+REQUEST_CUTS = ("session", "limiter", "locale")
+
+
+def undo_session_cut(app: Any) -> None:
+    """Flask's own cookie sessions: a signer built per request, ``Vary: Cookie`` on every answer."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    app.session_interface = SecureCookieSessionInterface()
+
+
+def undo_locale_cut(app: Any) -> None:
+    """Flask-Babel handed the language code, parsing it into a Locale each request."""
+    from screening.web.i18n import select_language
+
+    app.extensions["babel"].locale_selector = select_language
+
+
+@contextmanager
+def limiter_cut(kept: bool) -> Iterator[None]:
+    """Flask-Limiter's own check (evaluating an empty list of limits while switched off) unless ``kept``."""
+    from flask_limiter import Limiter
+
+    from screening.web.limits import SwitchedLimiter
+
+    if kept:
+        yield
+        return
+    original = SwitchedLimiter.__dict__["_check_request_limit"]
+    SwitchedLimiter._check_request_limit = Limiter._check_request_limit  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SwitchedLimiter._check_request_limit = original  # type: ignore[method-assign]
+
+
+def measure_request_cuts(folder: str, posts: int, rounds: int) -> dict[str, dict[str, float]]:
+    """CPU and wall µs per API POST on SQLite with none of the request cuts, each alone and all,
+    the variants' rounds interleaved (each its own app and database) so that load drifts hit all."""
+    variants: dict[str, tuple[str, ...]] = {"none (as before)": ()}
+    variants.update({f"{cut} only": (cut,) for cut in REQUEST_CUTS})
+    variants["all three"] = REQUEST_CUTS
+    posters: dict[str, Callable[[], None]] = {}
+    for number, (name, cuts) in enumerate(variants.items()):
+        app = create_app({**CONFIG, "DATABASE": str(Path(folder) / f"request_cuts{number}.sqlite")})
+        if "session" not in cuts:
+            undo_session_cut(app)
+        if "locale" not in cuts:
+            undo_locale_cut(app)
+        posters[name] = poster(app)
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    cpus: dict[str, list[float]] = {name: [] for name in variants}
+    for name, post in posters.items():
+        with limiter_cut("limiter" in variants[name]):
+            for _ in range(50):
+                post()
+    for _ in range(rounds):
+        for name, post in posters.items():
+            with limiter_cut("limiter" in variants[name]):
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(posts):
+                    post()
+                walls[name].append((time.perf_counter() - wall) / posts * 1e6)
+                cpus[name].append((time.process_time() - cpu) / posts * 1e6)
+    return {name: {"wall": statistics.median(walls[name]), "cpu": statistics.median(cpus[name])} for name in variants}
+
+
+def poster(app: Any) -> Callable[[], None]:
+    """One API POST of a new patient to ``app`` per call, checked to be a 201."""
+    environ = post_environ()
+    statuses: list[str] = []
+    numbers = iter(range(10**9))
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    def post() -> None:
+        for chunk in app(environ(body(next(numbers))), start_response):
+            del chunk
+        if not statuses[-1].startswith("201"):
+            raise RuntimeError(f"POST answered {statuses[-1]}")
+
+    return post
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgresql", action="store_true", help="also on a throwaway PostgreSQL (fsync on)")
     parser.add_argument("--profile", action="store_true", help="cProfile one round on SQLite, top 25 by own time")
+    parser.add_argument(
+        "--request-cuts",
+        action="store_true",
+        help="SQLite only: the session, limiter and locale cuts undone, each alone and all, in one run",
+    )
     args = parser.parse_args()
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
+        if args.request_cuts:
+            cut_rows = measure_request_cuts(folder, args.posts, args.rounds)
+            print(f"API POST in-process on SQLite, {args.posts} POSTs x {args.rounds} rounds (median), one thread")
+            print(f"{'request cuts':<20}{'wall µs':>10}{'CPU µs':>10}{'CPU saved µs':>14}")
+            before = cut_rows["none (as before)"]["cpu"]
+            for name, row in cut_rows.items():
+                print(f"{name:<20}{row['wall']:>10.0f}{row['cpu']:>10.0f}{before - row['cpu']:>14.0f}")
+            return 0
         sqlite_path = str(Path(folder) / "cuts.sqlite")
         if args.profile:
             import cProfile

@@ -11,7 +11,7 @@ from flask_compress import Compress
 from . import api, cli, outbox, patient, practitioner
 from .core.loader import load_rulebook
 from .settings import ROOT, default_settings
-from .web import clinic, consent, db, errors, health, i18n, limits, protocol, reload, security
+from .web import clinic, consent, db, errors, health, i18n, limits, protocol, reload, security, sessions
 
 __all__ = ["ROOT", "create_app"]
 
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)  # /healthz, /metrics (each request counted, timed from here), the version
     i18n.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)  # no signing and no Vary: Cookie for an API request without a session cookie
     errors.init_app(app)
     limits.init_app(app)
     patient.init_app(app)

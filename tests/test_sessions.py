@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.helpers import EMAIL, audit_rows, execute, page_text, query, sign_in, signed_in
+from tests.helpers import EMAIL, audit_rows, body, execute, page_text, query, sign_in, signed_in
 
 
 def is_login_redirect(response: TestResponse) -> bool:
@@ -112,3 +112,26 @@ def test_nobody_ends_someone_elses_session(app: Flask, doctor: FlaskClient) -> N
     (bob_session,) = query(app, "SELECT id FROM sessions WHERE practitioner_id = 2")
     assert doctor.post(f"/practitioner/sessions/{bob_session['id']}/end").status_code == 404
     assert bob.get("/practitioner/").status_code == 200
+
+
+def test_an_api_post_without_a_cookie_neither_sets_one_nor_varies_on_it(client: FlaskClient) -> None:
+    response = client.post("/api/v1/screenings", json=body())
+    assert response.status_code == 201
+    assert "Set-Cookie" not in response.headers
+    assert "cookie" not in response.headers.get("Vary", "").lower()
+    page = client.get("/practitioner/login")  # a page still reads the session and says so
+    assert "cookie" in page.headers["Vary"].lower()
+
+
+@pytest.mark.parametrize(("fallback", "signed_in_still"), [(False, False), (True, True)])
+def test_a_new_secret_key_refuses_old_cookies_unless_kept_as_a_fallback(
+    app: Flask, doctor: FlaskClient, fallback: bool, signed_in_still: bool
+) -> None:
+    copied = cookie_of(doctor)
+    assert replay(app, copied).get("/practitioner/").status_code == 200  # the signer is built and kept
+    old_key = app.secret_key
+    app.secret_key = "a-rotated-secret-key-" + "y" * 40
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key] if fallback else []
+    response = replay(app, copied).get("/practitioner/")
+    assert (response.status_code == 200) is signed_in_still
+    assert is_login_redirect(response) is not signed_in_still

@@ -39,6 +39,20 @@ def select_language() -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
+# One parsed Locale per language code, shared by every request: Flask-Babel parses the
+# selector's code anew each request (a few dozen µs), but a Locale it is handed is used as is.
+_LOCALES: dict[str, Locale] = {}
+
+
+def select_locale() -> Locale:
+    """The locale of this request's language (``select_language``), parsed once per code."""
+    code = select_language()
+    locale = _LOCALES.get(code)
+    if locale is None:
+        locale = _LOCALES.setdefault(code, Locale.parse(code))
+    return locale
+
+
 def current_language() -> str:
     """The two-letter code of the language in use."""
     return str(get_locale() or "en")
@@ -93,7 +107,7 @@ class PageDomain(Domain):
 
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel and the template helpers."""
-    babel = Babel(app, locale_selector=select_language)
+    babel = Babel(app, locale_selector=select_locale)
     domain = PageDomain(domain=app.extensions["babel"].default_domain)
     babel.domain_instance = domain
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
