@@ -173,7 +173,7 @@ def test_a_choice_with_no_treatment_ticked_is_refused_on_the_start_page(
     assert shown in text
     if status == 400:
         html = response.get_data(as_text=True)
-        assert "Which treatment are you interested in?" in text and ' checked' not in html
+        assert "Which treatment are you interested in?" in text and " checked" not in html
         assert 'aria-describedby="procedure-error"' in html
 
 
