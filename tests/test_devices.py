@@ -13,15 +13,9 @@ import pytest
 from flask.testing import FlaskCliRunner
 
 from screening import ROOT
-from screening.core.devices import (
-    DevicesFileError,
-    SessionSettings,
-    device_problems,
-    load_protocol,
-    load_protocol_for,
-    protocol_findings,
-)
+from screening.core.devices import DevicesFileError, load_protocol, load_protocol_for
 from screening.core.loader import load_rulebook
+from screening.core.session_check import SessionSettings, device_problems, protocol_findings
 from tests.helpers import MINIMAL, build_app, signed_in
 
 SKIN_TYPES = ("I", "II", "III", "IV", "V", "VI", "unsure")

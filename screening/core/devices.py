@@ -1,11 +1,11 @@
 """Load and validate ``devices.yaml``: the clinic's devices (handpieces or filters, wavelengths,
-spot sizes, cooling) and its protocol, the ranges it allows per procedure and skin type; and
-check a session's settings against them.
+spot sizes, cooling) and its protocol, the ranges it allows per procedure and skin type
+(``core.session_check`` checks a session's settings against them).
 
 Like the rule file, loading returns a complete ``Protocol`` or raises ``DevicesFileError``
 listing every problem as ``file:line: message``, cross-checked against the rule file's
 procedures and skin types when they are given. The ranges are the clinic's, not advice of ours:
-a setting outside them is not refused, it needs the practitioner's reason (``protocol_findings``).
+a setting outside them is not refused, it needs the practitioner's reason.
 """
 
 from __future__ import annotations
@@ -33,16 +33,6 @@ _RANGE_KEYS = (
     "pulse_ms",
     "patch_caps_first_session",
 )
-# What a finding is about: the session form's field it belongs beside.
-FINDING_FIELDS = {
-    "no_range": "device",
-    "device": "device",
-    "handpiece": "device",
-    "wavelength": "wavelength_nm",
-    "fluence": "fluence_j_cm2",
-    "patch_fluence": "fluence_j_cm2",
-    "pulse": "pulse_ms",
-}
 
 
 class DevicesFileError(Exception):
@@ -108,33 +98,6 @@ class Protocol:
     def range_for(self, procedure: str, skin_type: str | None) -> ProtocolRange | None:
         """The range for ``procedure`` and ``skin_type``; None when the protocol has none (or no skin type)."""
         return self.ranges.get((procedure, skin_type)) if skin_type else None
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """The settings a session was given with, as the form typed them."""
-
-    device: str
-    handpiece: str
-    wavelength_nm: int
-    fluence_j_cm2: float
-    pulse_ms: float
-    spot_mm: float
-    passes: int
-    cooling: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A setting outside the protocol's range: ``code`` (see ``FINDING_FIELDS``) and the limit it passed."""
-
-    code: str
-    limit: str
-
-    @property
-    def field(self) -> str:
-        """The session form's field the finding belongs beside."""
-        return FINDING_FIELDS[self.code]
 
 
 def load_protocol(
@@ -364,56 +327,3 @@ def _pulse(check: Checker, item: LineDict, what: str) -> tuple[float, float] | N
         check.problem(line, f"{what} 'pulse_ms' min ({low:g}) is above its max ({high:g})")
         return None
     return (low, high)
-
-
-def device_problems(protocol: Protocol, settings: SessionSettings) -> dict[str, str]:
-    """What the device cannot do (by the session form's field): not the protocol's ranges, but
-    settings the named device or handpiece does not offer. Empty when the device can."""
-    device = protocol.device(settings.device)
-    piece = device.handpiece(settings.handpiece) if device else None
-    if device is None or piece is None:
-        return {"device": "unknown"}
-    problems = {}
-    if settings.wavelength_nm not in piece.wavelengths_nm:
-        problems["wavelength_nm"] = ", ".join(str(w) for w in piece.wavelengths_nm)
-    if settings.spot_mm not in piece.spot_sizes_mm:
-        problems["spot_mm"] = ", ".join(f"{s:g}" for s in piece.spot_sizes_mm)
-    if settings.cooling not in device.cooling:
-        problems["cooling"] = ", ".join(device.cooling)
-    return problems
-
-
-def protocol_findings(
-    protocol: Protocol,
-    procedure: str,
-    skin_type: str | None,
-    settings: SessionSettings,
-    *,
-    first_session: bool = False,
-    patch_fluence: float | None = None,
-) -> list[Finding]:
-    """The settings outside the protocol's range for this procedure and screened skin type. No range
-    (a skin type the protocol leaves out, or none screened, "not sure" included) is a finding too:
-    nothing vouches for any setting then."""
-    found = protocol.range_for(procedure, skin_type)
-    if found is None:
-        return [Finding("no_range", skin_type or "")]
-    findings = []
-    if found.devices and settings.device not in found.devices:
-        findings.append(Finding("device", ", ".join(sorted(found.devices))))
-    if found.handpieces and settings.handpiece not in found.handpieces:
-        findings.append(Finding("handpiece", ", ".join(sorted(found.handpieces))))
-    if found.wavelengths_nm and settings.wavelength_nm not in found.wavelengths_nm:
-        findings.append(Finding("wavelength", ", ".join(str(w) for w in sorted(found.wavelengths_nm))))
-    if settings.fluence_j_cm2 > found.max_fluence_j_cm2:
-        findings.append(Finding("fluence", f"{found.max_fluence_j_cm2:g}"))
-    if found.pulse_ms and not found.pulse_ms[0] <= settings.pulse_ms <= found.pulse_ms[1]:
-        findings.append(Finding("pulse", f"{found.pulse_ms[0]:g}–{found.pulse_ms[1]:g}"))
-    if (
-        first_session
-        and found.patch_caps_first_session
-        and patch_fluence is not None
-        and settings.fluence_j_cm2 > patch_fluence
-    ):
-        findings.append(Finding("patch_fluence", f"{patch_fluence:g}"))
-    return findings

@@ -80,7 +80,7 @@ def first_session_patch_fluence(
 ) -> float | None:
     """The fluence of the test patch behind a course's first session: the latest patch of the patient
     and procedure, if its read-out is clear (None for a later session, or without one). Whether it caps
-    the session is the protocol's say (``core.devices.protocol_findings``)."""
+    the session is the protocol's say (``core.session_check.protocol_findings``)."""
     if progress["sessions"] or screening.get("patient_id") is None:
         return None
     tests = storage.list_patch_tests(db, int(screening["patient_id"] or 0), screening["procedure"])

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import storage
-from ..core.devices import Finding, SessionSettings, device_problems, protocol_findings
+from ..core.session_check import Finding, SessionSettings, device_problems, protocol_findings
 from ..web.protocol import get_protocol
 from ..web.ruleset import get_ruleset
 from .blueprint import bp
@@ -20,7 +20,7 @@ from .course_forms import SessionForm
 
 # The settings the form asks, copied from the last session into the next one's form.
 SETTING_FIELDS = ("wavelength_nm", "fluence_j_cm2", "pulse_ms", "spot_mm", "passes", "cooling")
-# What each ``core.devices`` finding is called where a saved override is shown.
+# What each ``core.session_check`` finding is called where a saved override is shown.
 OUTSIDE_LABELS = {
     "no_range": _l("no protocol range for the skin type"),
     "device": _l("device"),

@@ -144,7 +144,7 @@ SESSION_SETTING_COLUMNS = (
     ("endpoint", "TEXT", "TEXT"),
     ("immediate_reaction", "TEXT", "TEXT"),
     # The practitioner's reason for settings outside the clinic's protocol, and which they were
-    # (core.devices finding codes, comma-separated): the course page and chart PDF highlight them.
+    # (core.session_check finding codes, comma-separated): the course page and chart PDF highlight them.
     ("override_reason", "TEXT", "TEXT"),
     ("outside_protocol", "TEXT", "TEXT"),
 )
