@@ -208,35 +208,20 @@ VERDICT_WORDS = {
 _YES_NO = [SelectChoice(core_check_in.YES, _l("Yes")), SelectChoice(core_check_in.NO, _l("No"))]
 
 
+def _yes_no(label: str) -> RadioField:
+    """A required yes/no question of the check-in."""
+    return RadioField(label, choices=_YES_NO, validators=[InputRequired(_l("Please answer this question."))])
+
+
 class CheckInForm(FlaskForm):
     """How the skin is after a session (``core.check_in.SYMPTOMS``, pain, a note)."""
 
-    redness = RadioField(
-        _l("Is the treated skin still red?"),
-        choices=_YES_NO,
-        validators=[InputRequired(_l("Please answer this question."))],
-    )
-    swelling = RadioField(
-        _l("Is it swollen?"), choices=_YES_NO, validators=[InputRequired(_l("Please answer this question."))]
-    )
-    blisters = RadioField(
-        _l("Are there blisters?"), choices=_YES_NO, validators=[InputRequired(_l("Please answer this question."))]
-    )
-    crusting = RadioField(
-        _l("Are there crusts or scabs?"),
-        choices=_YES_NO,
-        validators=[InputRequired(_l("Please answer this question."))],
-    )
-    darker_patches = RadioField(
-        _l("Are there patches darker than your skin around them?"),
-        choices=_YES_NO,
-        validators=[InputRequired(_l("Please answer this question."))],
-    )
-    lighter_patches = RadioField(
-        _l("Are there patches lighter than your skin around them?"),
-        choices=_YES_NO,
-        validators=[InputRequired(_l("Please answer this question."))],
-    )
+    redness = _yes_no(_l("Is the treated skin still red?"))
+    swelling = _yes_no(_l("Is it swollen?"))
+    blisters = _yes_no(_l("Are there blisters?"))
+    crusting = _yes_no(_l("Are there crusts or scabs?"))
+    darker_patches = _yes_no(_l("Are there patches darker than your skin around them?"))
+    lighter_patches = _yes_no(_l("Are there patches lighter than your skin around them?"))
     pain = RadioField(
         _l("How much does it hurt?"),
         choices=[
@@ -247,11 +232,7 @@ class CheckInForm(FlaskForm):
         ],
         validators=[InputRequired(_l("Please answer this question."))],
     )
-    other = RadioField(
-        _l("Is anything else worrying you about your skin?"),
-        choices=_YES_NO,
-        validators=[InputRequired(_l("Please answer this question."))],
-    )
+    other = _yes_no(_l("Is anything else worrying you about your skin?"))
     note = TextAreaField(
         _l("Anything you want to tell us (optional)"),
         validators=[Optional(), Length(max=core_check_in.NOTE_MAX), PlainText(multiline=True)],
