@@ -142,8 +142,10 @@ atexit.register(lambda: [db.close() for db in _CLEANERS.values()])
 
 
 # What a failover does to a database's other connections (their server processes end).
+# Each backend waited for until it has gone (up to 30 s), so its client can already read
+# the server's goodbye: the pool's check (``postgres.check_connection``) looks for just that.
 END_OTHER_CONNECTIONS = (
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+    "SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity"
     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
 

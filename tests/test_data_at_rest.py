@@ -154,6 +154,7 @@ def database_bytes(app: Flask) -> bytes:
     return b"".join(f.read_bytes() for f in files if f.exists()).lower()
 
 
+@pytest.mark.sqlite_only
 def test_an_erase_held_up_by_a_reader_is_finished_by_running_it_again(app: Flask) -> None:
     """A reader's open transaction keeps the old pages in the WAL: the first erase says so
     (exit 1), and running it again once the reader is gone wipes the name and e-mail."""

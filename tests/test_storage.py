@@ -552,7 +552,7 @@ def test_m042_gives_screenings_and_courses_made_before_it_the_default_procedure(
             "patient_link": "own",
             **storage.verdict_columns(screen(ruleset, CLEAR_ANSWERS, TODAY)),
         }
-        row["integrity_sha256"] = storage.integrity_digest(storage.screenings.decode_screening(row), [])
+        row["integrity_sha256"] = storage.integrity_digest(storage.records.decode_screening(row), [])
         names = ", ".join(row)
         screening_id = storage.connection.insert_row(
             db, f"INSERT INTO screenings ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values())

@@ -157,10 +157,11 @@ def create_screening() -> ResponseReturnValue:
             consent=consent,
             token=result_token(retry_key, scope) if retry_key is not None else None,
             procedure=ruleset.procedure.id,
+            read_earlier=True,
         )
         # The caller typed the patient's details: a match on them proves nothing, so what the
         # answers contradict in that patient's screenings is for staff alone (the reply is a stranger's).
-        findings = flag_stored_screening(db, ruleset, verdict, saved.id, screening_day())
+        findings = flag_stored_screening(db, ruleset, verdict, saved, screening_day())
         queue_screening_created(
             db, saved, verdict.status, patient.email, language, send_link=False, flagged=bool(findings)
         )

@@ -264,12 +264,13 @@ def store_submission(
                     returning_from=source,
                     procedure=procedure,
                     submission=submission,
+                    read_earlier=proven is None,
                 )
                 if proven is not None:
                     record_findings(db, saved.id, proven)
                     findings = proven
                 else:
-                    findings = flag_stored_screening(db, ruleset, verdict, saved.id, today)
+                    findings = flag_stored_screening(db, ruleset, verdict, saved, today)
                 queue_screening_created(
                     db,
                     saved,

@@ -94,7 +94,7 @@ from .devices import (
     touch_device,
 )
 from .errors import PostgresUnavailable, SchemaTooNew, StorageUnavailable
-from .findings import count_flagged_undecided, list_earlier_screenings, patient_of, record_findings
+from .findings import count_flagged_undecided, list_earlier_screenings, record_findings
 from .health import check_database, known_migrations, outbox_backlog, pending_migrations, screenings_by_status
 from .idempotency import find_idempotency_key, record_idempotency_key
 from .integrity import current_integrity, integrity_digest, integrity_matches, store_integrity
@@ -374,7 +374,6 @@ __all__ = [
     "next_attempt_in",
     "open_pool",
     "outbox_backlog",
-    "patient_of",
     "patient_summary",
     "pending_migrations",
     "pooled_database",

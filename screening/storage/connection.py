@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeAlias
 
 import sqlite_utils
@@ -169,6 +169,18 @@ def query_one(db: Database, sql: str, params: Any = ()) -> dict[str, Any] | None
         return None if row is None else dict(zip([c[0] for c in cursor.description], row, strict=True))
     finally:
         cursor.close()
+
+
+def send_query(db: Database, sql: str, params: Any = ()) -> Callable[[], list[dict[str, Any]]]:
+    """Send a statement whose rows (as dicts) the caller reads later, by calling the function returned.
+
+    On PostgreSQL, inside a write transaction (a pipeline), statements sent one after
+    another before the first read cost one round trip together; SQLite reads the rows at once.
+    """
+    if isinstance(db, PgDatabase):
+        return db.send(sql, params)
+    rows = list(db.query(sql, params))
+    return lambda: rows
 
 
 def hash_token(token: str) -> str:

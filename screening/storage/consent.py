@@ -7,11 +7,11 @@ still show the exact words its patient agreed to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypedDict, cast
 
 from ..core.consent import ConsentText
-from .connection import Database, query_one, utc_now
+from .connection import Database, query_one, send_query, utc_now
 
 
 class ConsentTextRecord(TypedDict):
@@ -32,14 +32,25 @@ def store_consent_text(db: Database, text: ConsentText) -> None:
 
 def store_consent_texts(db: Database, texts: Sequence[ConsentText]) -> None:
     """Keep each of ``texts`` under its hash (once: a hash always names the same words)."""
-    # Looked up first, all in one statement (one round trip on PostgreSQL): every screening names
-    # the texts in force, stored by the first one, and a look-up by hash costs a fraction of an
-    # INSERT carrying the whole text to its conflict.
+    send_consent_texts(db, texts)()
+
+
+def send_consent_texts(db: Database, texts: Sequence[ConsentText]) -> Callable[[], None]:
+    """Send the look-up of ``texts`` by hash; the function returned stores those not found. Statements
+    sent in between share the look-up's round trip on PostgreSQL (see ``send_query``)."""
+    # Looked up first, all in one statement: every screening names the texts in force, stored by
+    # the first one, and a look-up by hash costs a fraction of an INSERT carrying the whole text
+    # to its conflict.
     sql = f"SELECT sha256 FROM consent_texts WHERE sha256 IN ({', '.join('?' for _ in texts)})"  # noqa: S608 - ? marks only
-    stored = {row["sha256"] for row in db.query(sql, [text.sha256 for text in texts])}
-    for text in texts:
-        if text.sha256 not in stored:
-            _insert_text(db, text)
+    found = send_query(db, sql, [text.sha256 for text in texts])
+
+    def store_missing() -> None:
+        stored = {row["sha256"] for row in found()}
+        for text in texts:
+            if text.sha256 not in stored:
+                _insert_text(db, text)
+
+    return store_missing
 
 
 def _insert_text(db: Database, text: ConsentText) -> None:

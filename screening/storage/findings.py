@@ -5,13 +5,12 @@ stored with the new screening, which then waits for a practitioner's decision.""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .connection import Database, dialect_of, query_one
-from .records import ScreeningRecord
+from .connection import Database, dialect_of, send_query
+from .records import ScreeningRecord, decode_screening
 from .schema_findings import FLAGGED_UNDECIDED_SQL
-from .screenings import decode_screening
 
 # A patient's earlier screenings read for the check, newest first: enough for any
 # declared window (a patient screens a few times a year), bounded for a record
@@ -30,31 +29,26 @@ _EARLIER_COLUMNS = (
 )
 
 
+def send_earlier_screenings(
+    db: Database, patient_id: int, *, limit: int = EARLIER_LIMIT
+) -> Callable[[], list[ScreeningRecord]]:
+    """Send the read of the patient's screenings, newest first (the columns the check reads); the function
+    returned gives them. Sent before a new screening's INSERT in the same write transaction, they are
+    exactly the ones stored before it, and on PostgreSQL they travel with the INSERT's round trip."""
+    columns = ", ".join(_EARLIER_COLUMNS)
+    rows = send_query(
+        db,
+        f"SELECT {columns} FROM screenings WHERE patient_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",  # noqa: S608 - constant columns
+        [patient_id, limit],
+    )
+    return lambda: [decode_screening(row) for row in rows()]
+
+
 def list_earlier_screenings(
-    db: Database, patient_id: int | None, *, before_id: int | None = None, limit: int = EARLIER_LIMIT
+    db: Database, patient_id: int | None, *, limit: int = EARLIER_LIMIT
 ) -> list[ScreeningRecord]:
-    """The patient's screenings, newest first (only those stored before screening ``before_id`` if given):
-    the columns the check reads."""
-    if patient_id is None:
-        return []
-    columns = ", ".join(f"e.{c}" for c in _EARLIER_COLUMNS)
-    if before_id is None:
-        sql = f"SELECT {columns} FROM screenings AS e WHERE e.patient_id = ?"  # noqa: S608 - constant columns
-        params: list[Any] = [patient_id]
-    else:
-        sql = (
-            f"SELECT {columns} FROM screenings AS e JOIN screenings AS s ON s.id = ?"  # noqa: S608 - constant columns
-            " WHERE e.patient_id = ? AND (e.created_at, e.id) < (s.created_at, s.id)"
-        )
-        params = [before_id, patient_id]
-    sql += " ORDER BY e.created_at DESC, e.id DESC LIMIT ?"
-    return [decode_screening(row) for row in db.query(sql, [*params, limit])]
-
-
-def patient_of(db: Database, screening_id: int) -> int | None:
-    """The patient record a stored screening is linked to, if any."""
-    row = query_one(db, "SELECT patient_id FROM screenings WHERE id = ?", [screening_id])
-    return None if row is None or row["patient_id"] is None else int(row["patient_id"])
+    """The patient's screenings, newest first: the columns the check reads."""
+    return [] if patient_id is None else send_earlier_screenings(db, patient_id, limit=limit)()
 
 
 def record_findings(db: Database, screening_id: int, findings: Sequence[dict[str, Any]]) -> None:

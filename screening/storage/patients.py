@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.people import normalise_email
-from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
-from .records import RecordLinkRequestRecord, ScreeningRecord
+from .connection import Database, hash_token, insert_row, query_one, send_query, utc_now, write_transaction
+from .records import RecordLinkRequestRecord, ScreeningRecord, decode_screening
 
 # Fewer digits than this are too likely to be shared (or a typo) to link people.
 _PHONE_MIN_DIGITS = 7
@@ -52,6 +52,7 @@ class PatientMatch:
 
     patient_id: int
     link: str
+    new: bool = False  # the patient was begun by this screening: it has no earlier ones
 
 
 def link_is_proven(screening: Mapping[str, Any]) -> bool:
@@ -76,12 +77,29 @@ def _new_patient(db: Database) -> int:
     return insert_row(db, "INSERT INTO patients (created_at) VALUES (?)", [utc_now()])
 
 
-def _matching_patient(db: Database, keys: list[str]) -> int | None:
-    for key in keys:  # e-mail first: the address the patient typed most recently wins
-        row = query_one(db, "SELECT patient_id FROM patient_keys WHERE key = ?", [key])
-        if row is not None:
-            return int(row["patient_id"])
-    return None
+def _match_or_add(db: Database, keys: list[str]) -> tuple[int, bool]:
+    """The patient ``keys`` match (the e-mail's first: the address the patient typed most recently
+    wins), else a new one; and whether it is new. Inside a write transaction."""
+    if not keys:
+        return _new_patient(db), True
+    marks = ", ".join("?" for _ in keys)
+    # Both statements are sent before either is read: one round trip on PostgreSQL. The
+    # INSERT adds a patient only when no key matches, so a match costs no patient row.
+    found = send_query(
+        db,
+        f"SELECT patient_id FROM patient_keys WHERE key IN ({marks}) ORDER BY key = ? DESC LIMIT 1",  # noqa: S608 - ? marks only
+        [*keys, keys[0]],
+    )
+    added = send_query(
+        db,
+        "INSERT INTO patients (created_at) SELECT ?"  # noqa: S608 - ? marks only
+        f" WHERE NOT EXISTS (SELECT 1 FROM patient_keys WHERE key IN ({marks})) RETURNING id",
+        [utc_now(), *keys],
+    )
+    match = found()
+    if match:
+        return int(match[0]["patient_id"]), False
+    return int(added()[0]["id"]), True
 
 
 def _add_keys(db: Database, keys: list[str], patient_id: int) -> None:
@@ -112,13 +130,11 @@ def find_or_add_patient(
             assert returning_from is not None  # for mypy: patient_id came from it
             link = CONFIRMED_LINK if link_is_proven(returning_from) else SUGGESTED_LINK
         else:
-            patient_id = _matching_patient(db, keys)
-            link = SUGGESTED_LINK
-            if patient_id is None:
-                patient_id, link = _new_patient(db), OWN_LINK
+            patient_id, new = _match_or_add(db, keys)
+            link = OWN_LINK if new else SUGGESTED_LINK
         if link != SUGGESTED_LINK:
             _add_keys(db, keys, patient_id)
-    return PatientMatch(int(patient_id), link)
+    return PatientMatch(int(patient_id), link, new=link == OWN_LINK)
 
 
 def link_new_screening(
@@ -132,9 +148,7 @@ def link_new_screening(
     """
     keys = match_keys(email, phone, birth_date)
     with write_transaction(db):
-        patient_id = _matching_patient(db, keys)
-        if patient_id is None:
-            patient_id = _new_patient(db)
+        patient_id, _new = _match_or_add(db, keys)
         _add_keys(db, keys, patient_id)
         db.execute("UPDATE screenings SET patient_id = ? WHERE id = ?", [patient_id, screening_id])
     return patient_id
@@ -142,7 +156,6 @@ def link_new_screening(
 
 def list_patient_screenings(db: Database, patient_id: int) -> list[ScreeningRecord]:
     """Every screening of the patient, oldest first, with its JSON columns decoded."""
-    from .screenings import decode_screening  # screenings imports this module to link on save
 
     rows = db.query("SELECT * FROM screenings WHERE patient_id = ? ORDER BY created_at, id", [patient_id])
     return [decode_screening(row) for row in rows]

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import select
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -121,20 +122,21 @@ def _sqlite_error(error: Exception) -> Exception:
 class PgCursor:
     """A psycopg cursor with sqlite3's reading methods."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], db: PgDatabase) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], db: PgDatabase, sent: int) -> None:
         self._cursor = cursor
         self._db = db
+        self._sent = sent  # the statement's number on its connection (``PgDatabase.sync``)
 
     @property
     def description(self) -> Any:
         """The result's columns; ``column[0]`` is the name, as in sqlite3."""
-        self._db.sync()
+        self._db.sync(self._sent)
         return self._cursor.description
 
     @property
     def rowcount(self) -> int:
         """Rows the statement changed."""
-        self._db.sync()
+        self._db.sync(self._sent)
         return self._cursor.rowcount
 
     def fetchone(self) -> Any:
@@ -186,7 +188,9 @@ class PgDatabase:
         self._savepoints = 0
         self._pipeline: psycopg.Pipeline | None = None
         self._leave: contextlib.ExitStack | None = None  # leaves the pipeline before its end
-        self._pending = False  # statements sent in the pipeline whose results are not read yet
+        # Statements sent, and how many of them have their results here: a result read waits
+        # (a round trip) only if its statement was sent after the last wait.
+        self._sent = self._answered = 0
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
         """Run one statement (``?`` or ``:name`` parameters) and return its cursor."""
@@ -197,8 +201,10 @@ class PgDatabase:
             cursor = self.conn.raw.execute(translate(sql), params) if params else self.conn.raw.execute(sql)
         except _driver().Error as error:
             raise _sqlite_error(error) from error
-        self._pending = self._pipeline is not None
-        return PgCursor(cursor, self)
+        self._sent += 1
+        if self._pipeline is None:
+            self._answered = self._sent
+        return PgCursor(cursor, self, self._sent)
 
     @contextlib.contextmanager
     def pipelined(self) -> Iterator[None]:
@@ -212,24 +218,26 @@ class PgDatabase:
                 try:
                     yield
                 finally:
-                    self._pipeline, self._leave, self._pending, self.conn.pipelined = None, None, False, False
+                    self._pipeline, self._leave, self.conn.pipelined = None, None, False
+                    self._answered = self._sent
         except _driver().Error as error:  # a statement's error arrives with the last results
             raise _sqlite_error(error) from error
 
     def _leave_pipeline(self) -> None:
         """The rest of the transaction without the pipeline (its statements' results awaited now)."""
-        leave, self._pipeline, self._pending = self._leave, None, False
+        leave, self._pipeline, self._answered = self._leave, None, self._sent
         try:
             if leave is not None:
                 leave.close()
         except _driver().Error as error:
             raise _sqlite_error(error) from error
 
-    def sync(self) -> None:
-        """Wait for the results of the statements sent in the pipeline (one round trip), if any."""
-        if self._pipeline is None or not self._pending:
+    def sync(self, upto: int) -> None:
+        """Wait for the results of the statements sent in the pipeline (one round trip), unless
+        statement number ``upto`` has its result already."""
+        if self._pipeline is None or upto <= self._answered:
             return
-        self._pending = False
+        self._answered = self._sent
         try:
             self._pipeline.sync()
         except _driver().Error as error:
@@ -237,12 +245,22 @@ class PgDatabase:
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """The rows of a SELECT as dicts."""
+        yield from self.send(sql, params)()
+
+    def send(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> Callable[[], list[dict[str, Any]]]:
+        """Send a statement now and read its rows (as dicts) when the returned function is called: in a
+        pipeline, statements sent one after another are answered by one round trip, at the first read."""
         cursor = self.execute(sql, params)
-        names = [column[0] for column in cursor.description or ()]
-        rows = cursor.fetchall()
-        cursor.close()
-        for row in rows:
-            yield dict(zip(names, row, strict=True))
+
+        def rows() -> list[dict[str, Any]]:
+            names = [column[0] for column in cursor.description or ()]
+            found = cursor.fetchall()
+            cursor.close()
+            return [dict(zip(names, row, strict=True)) for row in found]
+
+        return rows
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for each parameter row (psycopg pipelines them: one round trip, not one per row)."""
@@ -325,10 +343,25 @@ def open_pool(url: str, size: int) -> psycopg_pool.ConnectionPool[Any]:
         max_size=size,
         kwargs=_connect_kwargs(),
         configure=_configure,
-        check=ConnectionPool.check_connection,
+        check=check_connection,
         open=True,
         timeout=10,
     )
+
+
+def check_connection(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection it is about to hand out, without a round trip while it is
+    sound: a connection the server ended (a restart, a failover, ``pg_terminate_backend``) has the
+    server's last message or the socket's end waiting to be read, and only then is it pinged
+    (failing, the pool replaces it). An idle connection of ours has nothing else to read: it
+    listens for no notifications."""
+    from psycopg_pool import ConnectionPool
+
+    if conn.closed or conn.broken:
+        raise _driver().OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 def pooled_database(pool: psycopg_pool.ConnectionPool[Any]) -> PgDatabase:

@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 
 from .connection import Database, Where, dialect_of
 from .findings import count_flagged_undecided
-from .records import ScreeningRecord
+from .records import ScreeningRecord, decode_screening
 from .schema_chart import BUCKET_STATUSES
 from .schema_findings import NEEDS_DECISION_SQL
-from .screenings import decode_screening
 
 
 @dataclass(frozen=True)

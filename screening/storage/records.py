@@ -7,7 +7,12 @@ JSON columns (answers, goals, reasons, details, previous_*) are decoded.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+import json
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
+
+# A screening's columns stored as JSON text, decoded on every read.
+_SCREENING_JSON_COLUMNS = ("answers", "goals", "reasons", "notes", "findings")
 
 
 class ScreeningRecord(TypedDict):
@@ -231,3 +236,12 @@ class ApprovedRules(TypedDict):
     id: int
     sha256: str
     disk_sha256: str | None
+
+
+def decode_screening(row: Mapping[str, Any]) -> ScreeningRecord:
+    """A screenings row with its JSON columns decoded."""
+    record = dict(row)
+    for key in _SCREENING_JSON_COLUMNS:
+        if record.get(key) is not None:
+            record[key] = json.loads(record[key])
+    return cast(ScreeningRecord, record)

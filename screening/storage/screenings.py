@@ -8,24 +8,22 @@ import secrets
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ..core.consent import SignedConsent
 from ..core.engine import Verdict, answers_to_json
 from ..core.people import Patient
 from .connection import Database, hash_token, insert_row, query_one, utc_now, write_transaction
-from .consent import store_consent_texts
+from .consent import send_consent_texts
+from .findings import send_earlier_screenings
 from .integrity import integrity_digest
 from .patients import find_or_add_patient
-from .records import ScreeningRecord
+from .records import ScreeningRecord, decode_screening
 
 # No look-alikes (0/O, 1/I/L, 5/S, 8/B, 2/Z) so a code read aloud or copied
 # from paper is unambiguous.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 REFERENCE_LENGTH = 8
-
-# Columns stored as JSON text, decoded on every read.
-_JSON_COLUMNS = ("answers", "goals", "reasons", "notes", "findings")
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,9 @@ class SavedScreening:
     reference: str
     token: str
     columns: Mapping[str, Any]
+    # With ``read_earlier``: the patient's screenings stored before this one, newest first
+    # (``findings.send_earlier_screenings``), read in the transaction that stored it.
+    earlier: list[ScreeningRecord] | None = None
 
 
 class StaleScreening(Exception):
@@ -100,11 +101,13 @@ def save_screening(
     device_id: int | None = None,
     procedure: str,
     submission: str | None = None,
+    read_earlier: bool = False,
 ) -> SavedScreening:
     """Store a screening with its verdict; return its reference and token
     (``token`` if given, else a new random one).
 
-    ``procedure``: the id of the rule file's procedure the verdict is for (m042).
+    ``procedure``: the id of the rule file's procedure the verdict is for (m042). ``read_earlier``:
+    also read the patient's earlier screenings for the history check (``SavedScreening.earlier``).
     ``submission``: the id (``new_submission``) shared by the screenings made from one set
     of answers for several procedures; None for a screening made alone.
 
@@ -139,23 +142,32 @@ def save_screening(
         # before the insert, so the row is written once (an update rewrites it and its indexes).
         values["integrity_sha256"] = integrity_digest(record, [])
         try:
+            # Each read below answers the statements sent before it: on PostgreSQL the save costs
+            # two round trips (the patient's look-up, the INSERT) and the COMMIT (see ``send_query``).
             with write_transaction(db):
-                if consent is not None:
-                    store_consent_texts(db, [consent.consent, consent.privacy])
+                store_texts = None if consent is None else send_consent_texts(db, [consent.consent, consent.privacy])
                 # In the same transaction: a screening is never stored without its patient.
                 match = find_or_add_patient(
                     db, row["contact_email"], row["contact_phone"], row["birth_date"], returning_from=returning_from
                 )
+                if store_texts is not None:
+                    store_texts()
                 values["patient_id"], values["patient_link"] = match.patient_id, match.link
+                earlier = None
+                if read_earlier and not match.new:
+                    earlier = send_earlier_screenings(db, match.patient_id)  # before the INSERT: not this one
                 sql = (
                     f"INSERT INTO screenings ({', '.join(values)})"  # noqa: S608 - column names come from code
                     f" VALUES ({', '.join(':' + name for name in values)})"
                 )
                 screening_id = insert_row(db, sql, values)
+                before = None if not read_earlier else [] if earlier is None else earlier()
         except sqlite3.IntegrityError:
             # A reference collision (1 in 25^8 per pair): draw again.
             continue
-        return SavedScreening(id=screening_id, reference=values["reference"], token=token, columns=record)
+        return SavedScreening(
+            id=screening_id, reference=values["reference"], token=token, columns=record, earlier=before
+        )
     raise RuntimeError("could not draw a unique reference code")
 
 
@@ -168,15 +180,6 @@ def list_submission_screenings(db: Database, submission: str) -> list[ScreeningR
     """The screenings made from one set of answers (``submission``), in the order they were stored."""
     rows = db.query("SELECT * FROM screenings WHERE submission = ? ORDER BY id", [submission])
     return [decode_screening(row) for row in rows]
-
-
-def decode_screening(row: Mapping[str, Any]) -> ScreeningRecord:
-    """A screenings row with its JSON columns decoded."""
-    record = dict(row)
-    for key in _JSON_COLUMNS:
-        if record.get(key) is not None:
-            record[key] = json.loads(record[key])
-    return cast(ScreeningRecord, record)
 
 
 def _find(db: Database, column: str, value: Any) -> ScreeningRecord | None:

@@ -16,7 +16,7 @@ from ..core import facts
 from ..core.engine import Verdict
 from ..core.history import EarlierScreening, Finding, find_changes
 from ..core.model import RuleSet
-from ..storage import Database, ScreeningRecord
+from ..storage import Database, SavedScreening, ScreeningRecord
 from .clinic import clinic_zone
 
 
@@ -51,13 +51,15 @@ def proven_findings(
 
 
 def flag_stored_screening(
-    db: Database, ruleset: RuleSet, verdict: Verdict, screening_id: int, today: dt.date
+    db: Database, ruleset: RuleSet, verdict: Verdict, saved: SavedScreening, today: dt.date
 ) -> list[Finding]:
-    """After storing: the findings of the new screening against the earlier screenings of the
-    patient the storage linked it to, stored with it (flagging it for a decision); return them."""
-    records = storage.list_earlier_screenings(db, storage.patient_of(db, screening_id), before_id=screening_id)
-    findings = find_changes(ruleset, verdict.answers, _earlier(records), today)
-    record_findings(db, screening_id, findings)
+    """After storing (``save_screening(..., read_earlier=True)``): the findings of the new screening
+    against the earlier screenings of the patient the storage linked it to, stored with it (flagging
+    it for a decision); return them."""
+    if saved.earlier is None:
+        raise ValueError("the screening was saved without read_earlier=True")
+    findings = find_changes(ruleset, verdict.answers, _earlier(saved.earlier), today)
+    record_findings(db, saved.id, findings)
     return findings
 
 
