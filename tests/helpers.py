@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import textwrap
 import threading
@@ -737,3 +738,9 @@ def questionnaire_form(name: str = "Anna Petrova", **changes: object) -> dict[st
     data = {**CLEAR_ANSWERS, "patient_name": name, "email": "anna@example.com", "consent": "y", "signature": name}
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def pdf_text(data: bytes) -> str:
+    """A PDF's text as pdftotext reads it in content order (``-raw``), each run of whitespace one space."""
+    done = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True)
+    return " ".join(done.stdout.decode("utf-8").split())

@@ -3,6 +3,7 @@ another the questionnaire, shows each only their own verdict, once, and nothing 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.helpers import (
     query,
     questionnaire_form,
     sign_in,
+    today,
 )
 
 TABLET = "Front desk tablet"
@@ -149,6 +151,26 @@ def test_the_kiosk_result_shows_the_verdict_and_nothing_to_copy(
     # The patient's view is audited, naming the device.
     (viewed,) = audit_rows(app, "screening.view")
     assert viewed["actor"] == "patient" and TABLET in viewed["details"]
+
+
+def test_both_treatments_on_the_kiosk_show_both_verdicts(app: Flask, tablet: FlaskClient) -> None:
+    """A patient who chose both treatments sees each one's verdict and reasons; both views are audited."""
+    tanned_on = (today() - dt.timedelta(weeks=5)).isoformat()
+    ipl_clear = {"pigmented_lesions": "no", "caution_medicines": "no", "recent_pdt": "no", "hair_removal_face": "no"}
+    answers = {**ipl_clear, "recent_tan": "yes", "recent_tan_on": tanned_on, "skin_type": "IV"}
+    form = questionnaire_form(**answers)
+    response = tablet.post("/screening", data={**form, "procedure": ["laser_rejuvenation", "ipl_photorejuvenation"]})
+    assert response.status_code == 303 and response.headers["Location"] == "/kiosk/result"
+    result = tablet.get("/kiosk/result", headers={"Accept-Language": "en"})
+    text, html = page_text(result), result.get_data(as_text=True)
+    assert "Your screening result for Laser facial rejuvenation" in text
+    assert "Your screening result for IPL photorejuvenation" in text
+    assert "Not just now" in text and "A practitioner needs to look at some of your answers" in text
+    rows = query(app, "SELECT reference FROM screenings ORDER BY id")
+    assert len(rows) == 2 and not any(row["reference"] in html for row in rows)  # still nothing to copy
+    assert sorted(r["target"] for r in audit_rows(app, "screening.view")) == sorted(
+        f"screening:{row['reference']}" for row in rows
+    )
 
 
 def test_done_clears_the_result_for_good(tablet: FlaskClient) -> None:

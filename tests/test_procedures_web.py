@@ -29,6 +29,7 @@ from tests.helpers import (
     longest_weekly_deferral,
     make_token,
     page_text,
+    pdf_text,
     query,
     questionnaire_form,
     today,
@@ -192,6 +193,20 @@ def test_one_questionnaire_for_both_treatments_gives_two_verdicts(app: Flask, cl
     assert "Your screening result for IPL photorejuvenation" in result
     assert "Not just now" in result  # the laser's deferral
     assert "A practitioner needs to look at some of your answers" in result  # IPL's review
+    # The patient's PDF is the whole result too: both treatments, each with its verdict.
+    pdf = client.get(response.headers["Location"] + "/record.pdf", headers={"Accept-Language": "en"})
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = pdf_text(pdf.get_data())
+    assert "Your screening record: Laser facial rejuvenation" in text
+    assert "Your screening result for IPL photorejuvenation" in text
+    assert "Not just now" in text and "A practitioner needs to look at some of your answers" in text
+
+
+def test_an_ipl_screenings_pdf_names_ipl(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/screening", data={**questionnaire_form(**IPL_CLEAR), "procedure": [IPL]})
+    assert response.status_code == 303, page_text(response)
+    text = pdf_text(client.get(response.headers["Location"] + "/record.pdf").get_data())
+    assert "Your screening record: IPL photorejuvenation" in text and "Laser" not in text
 
 
 def test_one_treatment_is_todays_flow(app: Flask, client: FlaskClient) -> None:

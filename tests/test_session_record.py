@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import io
 import json
-import subprocess
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from tests.helpers import (
     make_token,
     override_to_eligible,
     page_text,
+    pdf_text,
     query,
     today,
 )
@@ -138,10 +138,9 @@ def test_a_skin_type_the_screening_leaves_unsure_needs_a_reason(app: Flask, doct
     assert not query(app, "SELECT id FROM course_sessions")
 
 
-def pdf_text(data: bytes) -> str:
-    done = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True)
-    # One space for each run of whitespace; a narrow cell may wrap after a unit's slash ("J/ cm²").
-    return " ".join(done.stdout.decode("utf-8").split()).replace("/ ", "/")
+def chart_text(data: bytes) -> str:
+    """The chart PDF's text; a narrow cell may wrap after a unit's slash ("J/ cm²")."""
+    return pdf_text(data).replace("/ ", "/")
 
 
 def test_the_chart_pdf_fhir_and_csv_give_the_settings_and_the_override(
@@ -152,7 +151,7 @@ def test_the_chart_pdf_fhir_and_csv_give_the_settings_and_the_override(
 
     pdf = doctor.get(f"/practitioner/screening/{reference}/chart.pdf", headers={"Accept-Language": "en"})
     assert pdf.status_code == 200
-    text = pdf_text(pdf.data)
+    text = chart_text(pdf.data)
     assert "1064 nm, 12 J/cm², 10 ms, spot 5 mm" in text and "1064 nm, 11 J/cm²" in text
     assert "Outside the protocol (fluence)." in text and "Reason: Test patch at 12 J/cm² read clear" in text
 

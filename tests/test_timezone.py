@@ -6,7 +6,6 @@ not one is refused with its line."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from tests.helpers import (
     mail_text,
     outbox_config,
     page_text,
+    pdf_text,
     query,
     send_mail,
     signed_in,
@@ -65,12 +65,6 @@ def submit(app: Flask, language: str = "en", **answers: object) -> str:
 def only_screening(app: Flask) -> dict[str, object]:
     (row,) = query(app, "SELECT reference, created_at, signed_at, rescreen_after FROM screenings")
     return row
-
-
-def pdf_text(data: bytes) -> str:
-    """A PDF's text as pdftotext reads it, spaces collapsed."""
-    done = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True)
-    return re.sub(r"\s+", " ", done.stdout.decode("utf-8"))
 
 
 def test_storage_stays_utc(moscow: Flask) -> None:

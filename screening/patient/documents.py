@@ -15,9 +15,10 @@ from ..web.consent import consent_text
 from ..web.db import get_db
 from ..web.i18n import format_iso_date, translate_text
 from ..web.limits import limiter, pdf_rate_limit
+from ..web.procedures import ruleset_of
 from ..web.ruleset import get_ruleset
 from .notices import notice_context
-from .views import bp
+from .views import bp, sibling_results
 
 
 @bp.get("/privacy")
@@ -39,16 +40,20 @@ def result_pdf(token: str) -> ResponseReturnValue:
     screening = get_screening_by_token(get_db(), token)
     if screening is None:
         abort(404)
+    ruleset = ruleset_of(screening)
+    siblings = sibling_results(screening)  # the other treatments screened from the same answers
     with force_locale(screening["language"] or get_ruleset(current_app).languages[0]):
         pdf = render_pdf(
             "documents/patient.html",
             screening=screening,
-            ruleset=get_ruleset(current_app),
+            ruleset=ruleset,
+            siblings=siblings,
             rescreen_after=format_iso_date(current_rescreen_after(screening)),
             footer_text=f"{translate_text(get_clinic().name)} · {screening['reference']}",
             **consent_context(screening),
             **notice_context(screening, token),
             pdf=True,
         )
-    audit("document.patient_pdf", screening_target(screening["reference"]), actor="patient")
+    for shown in [screening, *(sibling["screening"] for sibling in siblings)]:
+        audit("document.patient_pdf", screening_target(shown["reference"]), actor="patient")
     return pdf_response(pdf, f"screening-{screening['reference']}.pdf")

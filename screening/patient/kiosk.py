@@ -24,9 +24,9 @@ from ..web.audit import audit, screening_target
 from ..web.db import get_db
 from ..web.i18n import LANGUAGE_COOKIE
 from ..web.kiosk import current_device, forbid_storing, idle_seconds, is_kiosk, shown_screening_id, start_fresh
-from ..web.ruleset import get_ruleset
+from ..web.procedures import ruleset_of
 from . import notices
-from .views import bp
+from .views import bp, sibling_results
 
 
 class DoneForm(FlaskForm):
@@ -44,14 +44,20 @@ def kiosk_result() -> ResponseReturnValue:
         start_fresh()
         return render_template("patient/kiosk_result.html", screening=None, done_form=DoneForm()), 410
     device = current_device()
-    audit(
-        "screening.view",
-        screening_target(screening["reference"]),
-        {"via": "kiosk", "device": device["name"] if device else None},
-        actor="patient",
-    )
+    siblings = sibling_results(screening)  # the other treatments screened from the same answers
+    for shown in [screening, *(sibling["screening"] for sibling in siblings)]:
+        audit(
+            "screening.view",
+            screening_target(shown["reference"]),
+            {"via": "kiosk", "device": device["name"] if device else None},
+            actor="patient",
+        )
     return render_template(
-        "patient/kiosk_result.html", screening=screening, ruleset=get_ruleset(), done_form=DoneForm()
+        "patient/kiosk_result.html",
+        screening=screening,
+        ruleset=ruleset_of(screening),
+        siblings=siblings,
+        done_form=DoneForm(),
     )
 
 
