@@ -3,7 +3,10 @@
 Each endpoint of the app is measured beside a trivial Flask endpoint served by
 the same gunicorn setup in the same run, and reported as a ratio to it.
 
-    .venv/bin/python bench/http_load.py [--duration 8] [--connections 32]
+    .venv/bin/python -m bench.http_load [--duration 8] [--connections 32] [--postgresql]
+
+``--postgresql`` also runs the storing baseline and the API POST on a throwaway PostgreSQL
+cluster (fsync on), each against the other in the same run.
 """
 
 from __future__ import annotations
@@ -112,10 +115,29 @@ def storing_baseline(folder: Path, duration: int, connections: int, database: st
         server.stop()
 
 
+def postgresql_rows(folder: Path, script: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The storing baseline and the API POST on one throwaway PostgreSQL cluster, fsync on."""
+    from bench.servers import PostgresServer
+
+    server = PostgresServer(durable=True).start()
+    try:
+        store = storing_baseline(folder, args.duration, args.connections, server.create_database("baseline"))
+        app = Server(folder / "unused-pg", free_port(), env={"SCREENING_DATABASE": server.create_database("app")})
+        app.start()
+        try:
+            post = run_wrk(app.base + "/api/v1/screenings", args.duration, args.connections, script)
+        finally:
+            app.stop()
+    finally:
+        server.stop()
+    return {"storing baseline POST /store (PostgreSQL)": store, "POST /api/v1/screenings (PostgreSQL)": post}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--postgresql", action="store_true", help="also on a throwaway PostgreSQL (fsync on)")
     args = parser.parse_args()
     if not wrk_installed():
         return 2
@@ -140,6 +162,8 @@ def main() -> int:
                 results[f"POST /api/v1/screenings ({synchronous})"] = post
             finally:
                 app.stop()
+        if args.postgresql:
+            results |= postgresql_rows(Path(folder), script, args)
     print(
         f"HTTP benchmark: gunicorn (gunicorn.conf.py) 2 workers, wrk {args.connections} connections,"
         f" {args.duration} s each"
@@ -157,6 +181,10 @@ def main() -> int:
     ratio = post["rps"] / baseline["rps"]
     stored = results["storing baseline POST /store (FULL)"]["rps"]
     print(f"API POST vs the storing baseline: {post['rps'] / stored:.2f} (goal >= 0.6, issue 35)")
+    if args.postgresql:
+        on_postgres = results["POST /api/v1/screenings (PostgreSQL)"]["rps"]
+        stored_there = results["storing baseline POST /store (PostgreSQL)"]["rps"]
+        print(f"API POST vs the storing baseline on PostgreSQL: {on_postgres / stored_there:.2f} (goal >= 0.6)")
     print(f"API POST vs trivial: {ratio:.2f}; p99 {post['p99']:.1f} ms at -c{args.connections} (goal < 50 ms at -c32)")
     return 0
 

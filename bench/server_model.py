@@ -1,7 +1,7 @@
 """The server model: sync gunicorn, gthread gunicorn and granian at a few worker and thread counts,
 each serving our API POST and GET /screening beside the same server's trivial endpoint, in one run.
 
-    .venv/bin/python -m bench.server_model [--duration 5] [--connections 32]
+    .venv/bin/python -m bench.server_model [--duration 5] [--connections 32] [--only gthread]
 
 granian is a bench-only dependency (``pip install -e ".[bench]"``); without it its rows are left out.
 The database is made (migrated) once before the servers start, so no server migrates under load.
@@ -32,6 +32,7 @@ CONFIGS = [
     ("gunicorn sync, 2 workers", "sync", 2, 1),
     ("gunicorn sync, 4 workers", "sync", 4, 1),
     ("gunicorn gthread, 2 x 4 threads", "gthread", 2, 4),
+    ("gunicorn gthread, 2 x 16 threads", "gthread", 2, 16),
     ("gunicorn gthread, 2 x 32 threads", "gthread", 2, 32),
     ("gunicorn gthread, 4 x 8 threads", "gthread", 4, 8),
     ("granian wsgi, 2 workers x 4 threads", "granian", 2, 4),
@@ -66,6 +67,7 @@ class Served:
 
     def __init__(self, kind: str, workers: int, threads: int, app: str, database: Path) -> None:
         self.port = free_port()
+        self.log = database.with_suffix(f".{kind}-{workers}x{threads}.log")
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -80,7 +82,7 @@ class Served:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
             start_new_session=True,
         )
 
@@ -89,7 +91,8 @@ class Served:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}")
+                last = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"the server exited with {self.process.returncode}: {' / '.join(last)}")
             try:
                 with urllib.request.urlopen(self.base + path, timeout=2):
                     return
@@ -139,10 +142,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", default="", help="measure only the configurations whose label contains this")
     args = parser.parse_args()
     if not wrk_installed():
         return 2
     configs = [c for c in CONFIGS if c[1] != "granian" or shutil.which("granian", path=str(BIN))]
+    configs = [c for c in configs if args.only in c[0]]
     rows = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -150,7 +155,10 @@ def main() -> int:
         create_app({"DATABASE": str(folder / "app.sqlite"), "SECRET_KEY": SECRET, "PUBLIC_URL": "http://x"})
         for label, kind, workers, threads in configs:
             print(f"  {label}", flush=True)
-            rows[label] = measure(kind, workers, threads, folder, args)
+            try:
+                rows[label] = measure(kind, workers, threads, folder, args)
+            except RuntimeError as error:  # one configuration failing to start leaves the others' rows
+                print(f"    not measured: {error}", flush=True)
     print(f"Server model: wrk -t2 -c{args.connections} -d{args.duration}s on the same 2 cores, one run")
     head = f"{'server':<38}{'trivial':>9}{'GET /screening':>16}{'vs triv':>8}{'API POST':>10}{'vs triv':>8}"
     print(head + f"{'POST p50':>10}{'POST p99':>10}{'errors':>8}")
@@ -161,6 +169,8 @@ def main() -> int:
             f"{label:<38}{trivial:>9.0f}{get:>16.0f}{get / trivial:>8.2f}{post:>10.0f}{post / trivial:>8.2f}"
             f"{r['POST']['p50']:>10.1f}{r['POST']['p99']:>10.1f}{errors:>8.0f}"
         )
+    if not rows:
+        return 1
     best = max(rows, key=lambda label: rows[label]["POST"]["rps"])
     print(f"most API POSTs per second: {best}")
     return 0

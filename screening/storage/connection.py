@@ -176,10 +176,18 @@ def send_query(db: Database, sql: str, params: Any = ()) -> Callable[[], list[di
 
     On PostgreSQL, inside a write transaction (a pipeline), statements sent one after
     another before the first read cost one round trip together; SQLite reads the rows at once.
+    A write (``INSERT ... RETURNING``) is sent only inside ``write_transaction``.
     """
     if isinstance(db, PgDatabase):
         return db.send(sql, params)
-    rows = list(db.query(sql, params))
+    # The cursor itself, not sqlite-utils' ``query``, which wraps each statement in a savepoint
+    # of its own (two statements more) to refuse one that returns no rows.
+    cursor = db.execute(sql, params)
+    try:
+        names = [column[0] for column in cursor.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
     return lambda: rows
 
 
