@@ -185,7 +185,9 @@ def main() -> int:
         on_postgres = results["POST /api/v1/screenings (PostgreSQL)"]["rps"]
         stored_there = results["storing baseline POST /store (PostgreSQL)"]["rps"]
         print(f"API POST vs the storing baseline on PostgreSQL: {on_postgres / stored_there:.2f} (goal >= 0.6)")
-    print(f"API POST vs trivial: {ratio:.2f}; p99 {post['p99']:.1f} ms at -c{args.connections} (goal < 50 ms at -c32)")
+    # Issue 35's latency goals on a quiet machine: p99 under 50 ms at -c32, under 15 ms at -c4.
+    goal = {32: " (goal < 50 ms)", 4: " (goal < 15 ms)"}.get(args.connections, "")
+    print(f"API POST vs trivial: {ratio:.2f}; p99 {post['p99']:.1f} ms at -c{args.connections}{goal}")
     return 0
 
 
