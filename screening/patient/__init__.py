@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-# Importing these adds their routes to the blueprint (documents: the privacy notice and the
-# result PDF; returning: the next screening; link_confirm: "Is this you?" from the e-mailed
-# record link; kiosk: the reception tablet's result and "Done"; session_checks: the checks before and
-# after a course session) and the notices blueprint;
+# Importing these adds their routes to the blueprint (result: the result page; documents: the
+# privacy notice and the result PDF; returning: the next screening; link_confirm: "Is this you?"
+# from the e-mailed record link; kiosk: the reception tablet's result and "Done"; session_checks:
+# the checks before and after a course session) and the notices blueprint;
 # result_link puts the one expiry check and audit before every view a result token reaches.
-from . import documents, kiosk, link_confirm, notices, result_link, returning, session_checks  # noqa: F401
+from . import documents, kiosk, link_confirm, notices, result, result_link, returning, session_checks  # noqa: F401
 from .views import bp
 
 

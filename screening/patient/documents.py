@@ -18,7 +18,8 @@ from ..web.limits import limiter, pdf_rate_limit
 from ..web.procedures import ruleset_of
 from ..web.ruleset import get_ruleset
 from .notices import notice_context
-from .views import bp, sibling_results
+from .result import sibling_results
+from .views import bp
 
 
 @bp.get("/privacy")

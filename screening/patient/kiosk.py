@@ -26,7 +26,8 @@ from ..web.i18n import LANGUAGE_COOKIE
 from ..web.kiosk import current_device, forbid_storing, idle_seconds, is_kiosk, shown_screening_id, start_fresh
 from ..web.procedures import ruleset_of
 from . import notices
-from .views import bp, sibling_results
+from .result import sibling_results
+from .views import bp
 
 
 class DoneForm(FlaskForm):

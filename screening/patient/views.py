@@ -14,16 +14,13 @@ from werkzeug.wrappers import Response
 
 from ..core.conditions import simple_trigger
 from ..core.engine import InvalidAnswers, Verdict, screen, screen_each
-from ..core.facts import current_rescreen_after
 from ..core.history import review_verdict
-from ..core.model import UNSURE, RuleSet, Section, UnknownProcedure, pick_text
+from ..core.model import RuleSet, Section, UnknownProcedure, pick_text
 from ..outbox import queue_screening_created, wake_sender
 from ..storage import (
     SavedScreening,
     ScreeningRecord,
-    get_screening_by_token,
     is_storage_fault,
-    list_submission_screenings,
     new_submission,
     save_screening,
     write_transaction,
@@ -32,15 +29,13 @@ from ..web.clinic import get_clinic
 from ..web.consent import signed_consent
 from ..web.db import get_db, screening_day
 from ..web.history import flag_stored_screening, proven_findings, record_findings
-from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language, format_iso_date
+from ..web.i18n import LANGUAGE_COOKIE, available_languages, current_language
 from ..web.kiosk import current_device, is_kiosk, remember_result, start_fresh
 from ..web.limits import form_rate_limit, limiter
-from ..web.patch_test import patient_patch
 from ..web.procedures import PROCEDURE_FIELD, chosen_procedures, ruleset_of
 from ..web.redirects import has_control_characters, local_path
 from ..web.ruleset import get_rulebook, get_ruleset
 from .forms import PATIENT_FIELDS, ScreeningFormBase, screening_form_class
-from .notices import effective_status, notice_context
 
 bp = Blueprint("patient", __name__)
 
@@ -301,45 +296,6 @@ def store_submission(
         return redirect(url_for("patient.kiosk_result"), 303)
     # Post/Redirect/Get: reloading the result page never submits twice.
     return redirect(url_for("patient.result", token=first.token), 303)
-
-
-@bp.get("/result/<token>")
-def result(token: str) -> ResponseReturnValue:
-    """The verdict, in plain words, behind an unguessable link (expiry: ``result_link``)."""
-    screening = get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
-    ruleset = ruleset_of(screening)
-    return render_template(
-        "patient/result.html",
-        screening=screening,
-        ruleset=ruleset,
-        rescreen_after=format_iso_date(current_rescreen_after(screening)),
-        # The other procedures screened from the same answers: a verdict for each.
-        siblings=sibling_results(screening),
-        patch=patient_patch(get_db(), ruleset, screening),  # a test patch before the first session
-        **notice_context(screening, token),  # the token too: the page links its PDF and notices
-        # Rules that fire on "not sure" answers: their reason names the questions answered so.
-        unsure_rules={rule.id for rule in ruleset.rules if rule.condition.any_answer == UNSURE},
-    )
-
-
-def sibling_results(screening: ScreeningRecord) -> list[dict[str, Any]]:
-    """The other screenings made from the same answers for other procedures, each with its rule
-    set and the verdict that counts (a practitioner's decision once there is one)."""
-    submission = screening.get("submission")
-    if not submission:
-        return []
-    return [
-        {
-            "screening": other,
-            "ruleset": ruleset_of(other),
-            "status": effective_status(other),
-            "rescreen_after": format_iso_date(current_rescreen_after(other)),
-        }
-        for other in list_submission_screenings(get_db(), submission)
-        if other["id"] != screening["id"]
-    ]
 
 
 @bp.get("/clinic-logo")
