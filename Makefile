@@ -99,9 +99,13 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(PY) -m pip install -q -e ".[bench]"
 	touch $@
 
-bench: install-test bench-deps $(VENV)/.installed-bench
+bench: install-test bench-deps db-deps $(VENV)/.installed-bench
 	$(PY) -m bench.engine
-	$(PY) -m bench.http_load
+	$(PY) -m bench.http_load --postgresql
+	$(PY) -m bench.http_load --connections 4 --duration 5
+	$(PY) -m bench.cuts --posts 150 --rounds 3 --postgresql
+	$(PY) -m bench.durability --crash
+	$(PY) -m bench.durability --crash --postgresql
 	$(PY) -m bench.peer
 	$(PY) -m bench.server_model
 	$(PY) -m bench.memory

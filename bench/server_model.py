@@ -161,13 +161,13 @@ def main() -> int:
                 print(f"    not measured: {error}", flush=True)
     print(f"Server model: wrk -t2 -c{args.connections} -d{args.duration}s on the same 2 cores, one run")
     head = f"{'server':<38}{'trivial':>9}{'GET /screening':>16}{'vs triv':>8}{'API POST':>10}{'vs triv':>8}"
-    print(head + f"{'POST p50':>10}{'POST p99':>10}{'errors':>8}")
+    print(head + f"{'GET p99':>9}{'POST p50':>10}{'POST p99':>10}{'errors':>8}")
     for label, r in rows.items():
         trivial, get, post = r["trivial"]["rps"], r["GET"]["rps"], r["POST"]["rps"]
         errors = r["trivial"]["errors"] + r["GET"]["errors"] + r["POST"]["errors"]
         print(
             f"{label:<38}{trivial:>9.0f}{get:>16.0f}{get / trivial:>8.2f}{post:>10.0f}{post / trivial:>8.2f}"
-            f"{r['POST']['p50']:>10.1f}{r['POST']['p99']:>10.1f}{errors:>8.0f}"
+            f"{r['GET']['p99']:>9.1f}{r['POST']['p50']:>10.1f}{r['POST']['p99']:>10.1f}{errors:>8.0f}"
         )
     if not rows:
         return 1
