@@ -23,6 +23,7 @@ from tests.helpers import (
     CLEAR_ANSWERS,
     RULES_FILE,
     add_screening,
+    audit_rows,
     bearer,
     body,
     deferral_to_review,
@@ -193,6 +194,9 @@ def test_one_questionnaire_for_both_treatments_gives_two_verdicts(app: Flask, cl
     assert "Your screening result for IPL photorejuvenation" in result
     assert "Not just now" in result  # the laser's deferral
     assert "A practitioner needs to look at some of your answers" in result  # IPL's review
+    # Both screenings were shown, so both views are audited.
+    viewed = [row["target"] for row in audit_rows(app, "screening.view")]
+    assert sorted(viewed) == sorted(f"screening:{row['reference']}" for row in references(app))
     # The patient's PDF is the whole result too: both treatments, each with its verdict.
     pdf = client.get(response.headers["Location"] + "/record.pdf", headers={"Accept-Language": "en"})
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
@@ -207,6 +211,11 @@ def test_an_ipl_screenings_pdf_names_ipl(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 303, page_text(response)
     text = pdf_text(client.get(response.headers["Location"] + "/record.pdf").get_data())
     assert "Your screening record: IPL photorejuvenation" in text and "Laser" not in text
+
+
+def references(app: Flask) -> list[dict[str, Any]]:
+    """Every stored screening's reference, oldest first."""
+    return query(app, "SELECT reference FROM screenings ORDER BY id")
 
 
 def test_one_treatment_is_todays_flow(app: Flask, client: FlaskClient) -> None:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template
+from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
 from ..core.facts import current_rescreen_after
 from ..documents import consent_context, pdf_response, render_pdf
-from ..storage import get_screening_by_token
 from ..web.audit import audit, screening_target
 from ..web.clinic import get_clinic
 from ..web.consent import consent_text
-from ..web.db import get_db
 from ..web.i18n import format_iso_date, translate_text
 from ..web.limits import limiter, pdf_rate_limit
 from ..web.procedures import ruleset_of
 from ..web.ruleset import get_ruleset
+from .linked import linked_screening
 from .notices import notice_context
 from .result import sibling_results
 from .views import bp
@@ -38,9 +37,7 @@ def consent() -> ResponseReturnValue:
 @limiter.limit(pdf_rate_limit)
 def result_pdf(token: str) -> ResponseReturnValue:
     """The patient's copy of their screening, as a PDF in the language they answered in."""
-    screening = get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
+    screening = linked_screening(token)
     ruleset = ruleset_of(screening)
     siblings = sibling_results(screening)  # the other treatments screened from the same answers
     with force_locale(screening["language"] or get_ruleset(current_app).languages[0]):

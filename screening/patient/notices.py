@@ -19,6 +19,7 @@ from ..web.i18n import current_language, date_locale, format_iso_date
 from ..web.links import base_url
 from ..web.ruleset import get_ruleset
 from .forms import NoticeForm
+from .linked import linked_screening
 
 bp = Blueprint("patient_notices", __name__)
 
@@ -61,20 +62,13 @@ def notice_context(screening: storage.ScreeningRecord, token: str) -> dict[str, 
     }
 
 
-def _screening_or_404(token: str) -> storage.ScreeningRecord:
-    screening = storage.get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
-    return screening
-
-
 @bp.post("/result/<token>/notify")
 def notify(token: str) -> ResponseReturnValue:
     """E-mail me my result link, or remind me on my re-screen date; back to the result (Post/Redirect/Get)."""
     form = NoticeForm()
     if not form.validate():
         abort(400)  # a missing CSRF token or an unknown request, before anything is looked up
-    screening = _screening_or_404(token)
+    screening = linked_screening(token)
     email = screening["contact_email"]
     if not email or not mail_enabled():
         abort(400)
@@ -92,7 +86,7 @@ def notify(token: str) -> ResponseReturnValue:
 @bp.get("/result/<token>/print")
 def print_view(token: str) -> ResponseReturnValue:
     """One page for the patient's records: name, date, reference, result and the clinic's contact details."""
-    screening = _screening_or_404(token)
+    screening = linked_screening(token)
     return render_template(
         "patient/print.html",
         screening=screening,

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
 from ..core.facts import current_rescreen_after
 from ..core.model import UNSURE
-from ..storage import ScreeningRecord, get_screening_by_token, list_submission_screenings
+from ..storage import ScreeningRecord, list_submission_screenings
+from ..web.audit import audit, screening_target
 from ..web.db import get_db
 from ..web.i18n import format_iso_date
 from ..web.patch_test import patient_patch
 from ..web.procedures import ruleset_of
+from .linked import linked_screening
 from .notices import effective_status, notice_context
 from .views import bp
 
@@ -22,17 +24,24 @@ from .views import bp
 @bp.get("/result/<token>")
 def result(token: str) -> ResponseReturnValue:
     """The verdict, in plain words, behind an unguessable link (expiry: ``result_link``)."""
-    screening = get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
+    screening = linked_screening(token)
     ruleset = ruleset_of(screening)
+    # The other procedures screened from the same answers: a verdict for each, each view audited
+    # (the link check audits the screening the link names).
+    siblings = sibling_results(screening)
+    for sibling in siblings:
+        audit(
+            "screening.view",
+            screening_target(sibling["screening"]["reference"]),
+            {"via": "result link", "page": request.endpoint, "with": screening["reference"]},
+            actor="patient",
+        )
     return render_template(
         "patient/result.html",
         screening=screening,
         ruleset=ruleset,
         rescreen_after=format_iso_date(current_rescreen_after(screening)),
-        # The other procedures screened from the same answers: a verdict for each.
-        siblings=sibling_results(screening),
+        siblings=siblings,
         patch=patient_patch(get_db(), ruleset, screening),  # a test patch before the first session
         **notice_context(screening, token),  # the token too: the page links its PDF and notices
         # Rules that fire on "not sure" answers: their reason names the questions answered so.

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..storage import ScreeningRecord, get_screening_by_token, hash_token
+from ..storage import ScreeningRecord, hash_token
 from ..web.audit import audit, screening_target
-from ..web.db import get_db
 from . import notices, views
+from .linked import linked_screening
 
 # The view argument that carries a patient's result token.
 TOKEN_ARGUMENT = "token"  # noqa: S105 - a name, not a secret
@@ -36,9 +36,7 @@ def check_result_link() -> ResponseReturnValue | None:
     token = (request.view_args or {}).get(TOKEN_ARGUMENT)
     if token is None:
         return None
-    screening = get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
+    screening = linked_screening(token)  # 404 if unknown; the view reuses it
     if is_expired(screening):
         # An old link (forwarded, left in a mailbox) no longer shows health data, nor sends mail.
         return render_template("patient/result_expired.html", reference=screening["reference"]), 410

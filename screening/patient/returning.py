@@ -18,32 +18,26 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..core.carry_over import carried_answers
 from ..core.engine import InvalidAnswers, screen
 from ..core.model import Question, RuleSet, pick_text
-from ..storage import ScreeningRecord, get_screening_by_token, link_is_proven
+from ..storage import ScreeningRecord, link_is_proven
 from ..web.course import course_progress
 from ..web.db import get_db, screening_day
 from ..web.i18n import current_language, format_iso_date
 from ..web.limits import form_rate_limit, limiter
 from ..web.procedures import ruleset_of
 from .forms import ScreeningFormBase, screening_form_class
+from .linked import linked_screening
 from .notices import effective_status
 from .views import CONFIRM_PREFIX, bp, questionnaire_html, store_submission
 
 # Per section, the carried answers the page showed filled in (the others were hints).
 PREFILLED_PREFIX = "prefilled_"
-
-
-def _source_or_404(token: str) -> ScreeningRecord:
-    screening = get_screening_by_token(get_db(), token)
-    if screening is None:
-        abort(404)
-    return screening
 
 
 def carried_sections(ruleset: RuleSet, carried: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -221,7 +215,7 @@ def again_offer(screening: ScreeningRecord) -> dict[str, Any]:
 @limiter.limit(form_rate_limit, methods=["POST"])
 def again(token: str) -> ResponseReturnValue:
     """The next screening of a returning patient, carry-over answers filled in for confirmation."""
-    source = _source_or_404(token)
+    source = linked_screening(token)
     offer = again_offer(source)
     if not offer["open"]:
         # Before the deferral's date, or after an "ineligible": why, and the clinic; never the form.
