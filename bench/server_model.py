@@ -1,7 +1,7 @@
 """The server model: sync gunicorn, gthread gunicorn and granian at a few worker and thread counts,
 each serving our API POST and GET /screening beside the same server's trivial endpoint, in one run.
 
-    .venv/bin/python -m bench.server_model [--duration 5] [--connections 32] [--only gthread]
+    .venv/bin/python -m bench.server_model [--duration 5] [--connections 32] [--all | --only gthread]
 
 granian is a bench-only dependency (``pip install -e ".[bench]"``); without it its rows are left out.
 The database is made (migrated) once before the servers start, so no server migrates under load.
@@ -27,7 +27,10 @@ from screening import create_app
 BIN = Path(sys.executable).parent
 SECRET = "server-model-secret-key-0123456789-0123456789"
 
-# (label, server, workers, threads); "sync" ignores threads.
+# (label, server, workers, threads); "sync" ignores threads. ``--all`` measures every row; by
+# default (``make bench``) the best of each server model on four runs (BENCHMARKS.md section 7)
+# and the production configuration.
+SHORT_LIST = {"gunicorn sync, 2 workers", "gunicorn gthread, 2 x 32 threads", "granian wsgi, 2 workers x 4 threads"}
 CONFIGS = [
     ("gunicorn sync, 2 workers", "sync", 2, 1),
     ("gunicorn sync, 4 workers", "sync", 4, 1),
@@ -143,11 +146,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", default="", help="measure only the configurations whose label contains this")
+    parser.add_argument("--all", action="store_true", help="every worker and thread count, not the short list")
     args = parser.parse_args()
     if not wrk_installed():
         return 2
     configs = [c for c in CONFIGS if c[1] != "granian" or shutil.which("granian", path=str(BIN))]
-    configs = [c for c in configs if args.only in c[0]]
+    configs = [c for c in configs if args.only in c[0] and (args.all or args.only or c[0] in SHORT_LIST)]
     rows = {}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
