@@ -359,8 +359,11 @@ def check_connection(conn: psycopg.Connection[Any]) -> None:
 
     if conn.closed or conn.broken:
         raise _driver().OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    # poll, not select: select refuses a descriptor numbered past 1023, which a busy worker holding
+    # many client connections reaches.
+    waiting = select.poll()
+    waiting.register(conn.fileno(), select.POLLIN)
+    if waiting.poll(0):
         ConnectionPool.check_connection(conn)
 
 
