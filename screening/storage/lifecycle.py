@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Iterator
 
 from .connection import Database, create_private_file, write_transaction
-from .postgres import PgDatabase, dump_postgres, verify_dump
+from .postgres import PgDatabase
+from .postgres_dump import dump_postgres, verify_dump
 
 # Tables whose rows belong to one screening and go with it.
 CHILD_TABLES = (
