@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Locator, Page
 
 from screening import ROOT
 
@@ -90,3 +90,19 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}-{page.viewport_size['width'] if page.viewport_size else 0}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def fill_session_form(form: Locator, fluence: str) -> None:
+    """The session form filled as a practitioner would: the example protocol's Nd:YAG Zoom
+    handpiece at ``fluence`` J/cm², what was seen, not yet sent."""
+    form.get_by_label("Device and handpiece or filter").select_option(
+        label="Example long-pulsed Nd:YAG laser: Zoom handpiece"
+    )
+    form.get_by_label("Wavelength (nm)").fill("1064")
+    form.get_by_label("Fluence (J/cm²)").fill(fluence)
+    form.get_by_label("Pulse duration (ms)").fill("10")
+    form.get_by_label("Spot size (mm)").fill("5")
+    form.get_by_label("Passes").fill("2")
+    form.get_by_label("Cooling").select_option("contact")
+    form.get_by_label("Endpoint seen").fill("Mild erythema")
+    form.get_by_label("Immediate reaction").fill("Even redness")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from screening import ROOT
 from screening.core.loader import load_rulebook
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, submit
-from tests.browser.helpers import DESKTOP, LiveServer, Session
+from tests.browser.helpers import DESKTOP, LiveServer, Session, fill_session_form
 
 BOOK = load_rulebook(ROOT / "rules.yaml")
 BOTH = BOOK.combined(tuple(BOOK.procedures))
@@ -110,17 +110,7 @@ def test_one_patients_ipl_course_and_laser_course_are_kept_apart(
         page.get_by_role("button", name="Start the course").click()
         expect(page.get_by_text("Course started.")).to_be_visible()
     form = page.locator("form.session-form")
-    form.get_by_label("Device and handpiece or filter").select_option(
-        label="Example long-pulsed Nd:YAG laser: Zoom handpiece"
-    )
-    form.get_by_label("Wavelength (nm)").fill("1064")
-    form.get_by_label("Fluence (J/cm²)").fill("12")
-    form.get_by_label("Pulse duration (ms)").fill("10")
-    form.get_by_label("Spot size (mm)").fill("5")
-    form.get_by_label("Passes").fill("2")
-    form.get_by_label("Cooling").select_option("contact")
-    form.get_by_label("Endpoint seen").fill("Mild erythema")
-    form.get_by_label("Immediate reaction").fill("Even redness")
+    fill_session_form(form, "12")
     form.get_by_role("button", name="Record the session").click()
     expect(page.get_by_text("Session 1 recorded.")).to_be_visible()
 

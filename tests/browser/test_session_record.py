@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.browser_patient import CLEAR_PATIENT, answer_questions, fill_details, show_field, submit
-from tests.browser.helpers import PHONE, LiveServer, Session, axe_violations
+from tests.browser.helpers import PHONE, LiveServer, Session, axe_violations, fill_session_form
 
 EMAIL = "dr.petrov@clinic.example"
 PASSWORD = "laser-settings-2026-checked"
@@ -48,17 +48,7 @@ def test_a_session_above_the_protocols_fluence_needs_a_reason_on_a_phone(
     expect(page.get_by_text("Course started.")).to_be_visible()
 
     form = page.locator("form.session-form")
-    form.get_by_label("Device and handpiece or filter").select_option(
-        label="Example long-pulsed Nd:YAG laser: Zoom handpiece"
-    )
-    form.get_by_label("Wavelength (nm)").fill("1064")
-    form.get_by_label("Fluence (J/cm²)").fill("16")  # skin type III: the example protocol allows 15
-    form.get_by_label("Pulse duration (ms)").fill("10")
-    form.get_by_label("Spot size (mm)").fill("5")
-    form.get_by_label("Passes").fill("2")
-    form.get_by_label("Cooling").select_option("contact")
-    form.get_by_label("Endpoint seen").fill("Mild erythema")
-    form.get_by_label("Immediate reaction").fill("Even redness")
+    fill_session_form(form, "16")  # skin type III: the example protocol allows 15
     form.get_by_role("button", name="Record the session").click()
 
     fluence = page.locator("#q-fluence_j_cm2")
