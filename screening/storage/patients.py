@@ -156,7 +156,6 @@ def link_new_screening(
 
 def list_patient_screenings(db: Database, patient_id: int) -> list[ScreeningRecord]:
     """Every screening of the patient, oldest first, with its JSON columns decoded."""
-
     rows = db.query("SELECT * FROM screenings WHERE patient_id = ? ORDER BY created_at, id", [patient_id])
     return [decode_screening(row) for row in rows]
 
